@@ -1,0 +1,30 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Config } from '../config';
+
+/**
+ * SDK clients built from config. Endpoints are set only for local servers (path-style S3 there).
+ * Every request has a timeout so a hung connection becomes a retryable error, not a hang.
+ */
+export function createS3Client(config: Pick<Config, 'region' | 's3Endpoint' | 's3RequestTimeoutMs'>): S3Client {
+  return new S3Client({
+    region: config.region,
+    endpoint: config.s3Endpoint,
+    forcePathStyle: config.s3Endpoint !== undefined,
+    requestHandler: { requestTimeout: config.s3RequestTimeoutMs, connectionTimeout: 3_000 },
+    maxAttempts: 3,
+  });
+}
+
+export function createDynamoDbClient(
+  config: Pick<Config, 'region' | 'dynamoDbEndpoint' | 'dynamoDbRequestTimeoutMs'>,
+): DynamoDBDocumentClient {
+  const client = new DynamoDBClient({
+    region: config.region,
+    endpoint: config.dynamoDbEndpoint,
+    requestHandler: { requestTimeout: config.dynamoDbRequestTimeoutMs, connectionTimeout: 2_000 },
+    maxAttempts: 3,
+  });
+  return DynamoDBDocumentClient.from(client);
+}

@@ -1,0 +1,78 @@
+/**
+ * Which statements cloudlite refuses, decided on SQLite's own normalized form of an already
+ * prepared statement (keywords upper-cased, comments and literals stripped), never on raw text.
+ *
+ * Refused:
+ * - ATTACH / DETACH: they would open files on the function's filesystem.
+ * - VACUUM INTO: writes a copy of the database to a file.
+ * - Transaction control (BEGIN, COMMIT, END, ROLLBACK, SAVEPOINT, RELEASE): every request is
+ *   already exactly one transaction, and the store's atomicity depends on it.
+ * - Every PRAGMA not in the allow list below: many change the connection (which is reused by
+ *   later requests) or can corrupt the file (writable_schema, journal_mode, page_size...).
+ * load_extension is not compiled into sql.js, so SQLite itself refuses it.
+ */
+
+/** Pragmas that only report; they may take an argument such as a table name. */
+const QUERY_PRAGMAS = new Set([
+  'table_info',
+  'table_xinfo',
+  'table_list',
+  'index_list',
+  'index_info',
+  'index_xinfo',
+  'foreign_key_list',
+  'foreign_key_check',
+  'integrity_check',
+  'quick_check',
+  'collation_list',
+  'function_list',
+  'module_list',
+  'pragma_list',
+  'compile_options',
+]);
+
+/** Pragmas that may be read but never set. */
+const READ_ONLY_PRAGMAS = new Set([
+  'page_count',
+  'page_size',
+  'freelist_count',
+  'schema_version',
+  'encoding',
+  'data_version',
+  'foreign_keys',
+]);
+
+/** Pragmas that may be read and set: they live in the file or end with the transaction. */
+const SETTABLE_PRAGMAS = new Set(['user_version', 'application_id', 'defer_foreign_keys', 'optimize']);
+
+export const ALLOWED_PRAGMAS = [...QUERY_PRAGMAS, ...READ_ONLY_PRAGMAS, ...SETTABLE_PRAGMAS].sort();
+
+const TRANSACTION_CONTROL = new Set(['BEGIN', 'COMMIT', 'END', 'ROLLBACK', 'SAVEPOINT', 'RELEASE']);
+
+/** Returns why the statement is refused, or undefined when it may run. */
+export function refusalReason(normalizedSql: string): string | undefined {
+  const words = normalizedSql.trim().split(/[\s;(=?]+/);
+  const first = (words[0] ?? '').toUpperCase();
+  if (first === 'ATTACH' || first === 'DETACH') {
+    return `${first} is not allowed: a database cannot reach other files`;
+  }
+  if (first === 'VACUUM' && (words[1] ?? '').toUpperCase() === 'INTO') {
+    return 'VACUUM INTO is not allowed: it writes a file';
+  }
+  if (TRANSACTION_CONTROL.has(first)) {
+    return `${first} is not allowed: each request already runs as one transaction`;
+  }
+  if (first === 'PRAGMA') return pragmaRefusal(normalizedSql);
+  return undefined;
+}
+
+function pragmaRefusal(normalizedSql: string): string | undefined {
+  const match = /^\s*PRAGMA\s+(?:[A-Za-z_][A-Za-z0-9_]*\s*\.\s*)?([A-Za-z_][A-Za-z0-9_]*)\s*(.*)$/is.exec(normalizedSql);
+  const name = (match?.[1] ?? '').toLowerCase();
+  const rest = (match?.[2] ?? '').replace(/;\s*$/, '').trim();
+  if (QUERY_PRAGMAS.has(name) || SETTABLE_PRAGMAS.has(name)) return undefined;
+  if (READ_ONLY_PRAGMAS.has(name)) {
+    return rest === '' ? undefined : `PRAGMA ${name} may be read but not set`;
+  }
+  return `PRAGMA ${name || '(unknown)'} is not allowed; allowed pragmas: ${ALLOWED_PRAGMAS.join(', ')}`;
+}

@@ -1,0 +1,155 @@
+import { z } from 'zod';
+
+/**
+ * The only reader of process.env. Parsed and validated once at cold start; a bad value stops
+ * the function from starting with a message naming the variable, instead of failing requests.
+ * Tests build Config objects directly.
+ */
+
+import type { Role } from './core/database-service';
+
+export interface ApiKey {
+  role: Role;
+  key: string;
+  /** Epoch ms after which the key is refused; absent = no expiry. */
+  expiresAtMs?: number;
+}
+
+const integer = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+const optionalString = z.string().trim().min(1).optional().catch(undefined);
+
+const EnvSchema = z.object({
+  S3_BUCKET: z.string().trim().min(1),
+  S3_ENDPOINT: z.string().url().optional(),
+  DB_KEY_PREFIX: z.string().default('databases/'),
+  LOCK_TABLE: z.string().trim().min(1),
+  DYNAMODB_ENDPOINT: z.string().url().optional(),
+  AWS_REGION: z.string().default('us-east-1'),
+  API_KEYS: z.string().trim().min(1, 'API_KEYS must hold at least one role:key pair'),
+  FLIGHTS_PASSWORD: optionalString,
+  FLIGHTS_DATABASE: z.string().default('main'),
+  LOCK_WAIT_MS: integer(10_000, 0),
+  LOCK_LEASE_MS: integer(45_000, 1000),
+  LEASE_SAFETY_MARGIN_MS: integer(5_000, 0),
+  EVENTUAL_MAX_AGE_MS: integer(5_000, 0),
+  STATEMENT_TIMEOUT_MS: integer(10_000, 1),
+  FUNCTION_TIMEOUT_MS: integer(0, 0),
+  MAX_BODY_BYTES: integer(1_048_576, 1024),
+  MAX_STATEMENTS: integer(100, 1),
+  MAX_PARAMS: integer(1_000, 0),
+  MAX_SQL_LENGTH: integer(100_000, 1),
+  MAX_RESULT_BYTES: integer(5_000_000, 1024),
+  SQLITE_HEAP_LIMIT_MB: integer(256, 8),
+  ENGINE_HEAP_LIMIT_MB: integer(256, 32),
+  S3_REQUEST_TIMEOUT_MS: integer(20_000, 100),
+  DYNAMODB_REQUEST_TIMEOUT_MS: integer(3_000, 100),
+  LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+});
+
+export interface Config {
+  bucket: string;
+  s3Endpoint?: string;
+  keyPrefix: string;
+  lockTable: string;
+  dynamoDbEndpoint?: string;
+  region: string;
+  apiKeys: ApiKey[];
+  flightsPassword?: string;
+  flightsDatabase: string;
+  lockWaitMs: number;
+  leaseMs: number;
+  leaseSafetyMarginMs: number;
+  eventualMaxAgeMs: number;
+  statementTimeoutMs: number;
+  limits: {
+    maxBodyBytes: number;
+    maxStatements: number;
+    maxParams: number;
+    maxSqlLength: number;
+    maxResultBytes: number;
+  };
+  sqliteHeapLimitBytes: number;
+  engineHeapLimitMb: number;
+  s3RequestTimeoutMs: number;
+  dynamoDbRequestTimeoutMs: number;
+  logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  const config: Config = {
+    bucket: e.S3_BUCKET,
+    s3Endpoint: e.S3_ENDPOINT,
+    keyPrefix: e.DB_KEY_PREFIX,
+    lockTable: e.LOCK_TABLE,
+    dynamoDbEndpoint: e.DYNAMODB_ENDPOINT,
+    region: e.AWS_REGION,
+    apiKeys: parseApiKeys(e.API_KEYS),
+    flightsPassword: e.FLIGHTS_PASSWORD,
+    flightsDatabase: e.FLIGHTS_DATABASE,
+    lockWaitMs: e.LOCK_WAIT_MS,
+    leaseMs: e.LOCK_LEASE_MS,
+    leaseSafetyMarginMs: e.LEASE_SAFETY_MARGIN_MS,
+    eventualMaxAgeMs: e.EVENTUAL_MAX_AGE_MS,
+    statementTimeoutMs: e.STATEMENT_TIMEOUT_MS,
+    limits: {
+      maxBodyBytes: e.MAX_BODY_BYTES,
+      maxStatements: e.MAX_STATEMENTS,
+      maxParams: e.MAX_PARAMS,
+      maxSqlLength: e.MAX_SQL_LENGTH,
+      maxResultBytes: e.MAX_RESULT_BYTES,
+    },
+    sqliteHeapLimitBytes: e.SQLITE_HEAP_LIMIT_MB * 1024 * 1024,
+    engineHeapLimitMb: e.ENGINE_HEAP_LIMIT_MB,
+    s3RequestTimeoutMs: e.S3_REQUEST_TIMEOUT_MS,
+    dynamoDbRequestTimeoutMs: e.DYNAMODB_REQUEST_TIMEOUT_MS,
+    logLevel: e.LOG_LEVEL,
+  };
+  validate(config, e.FUNCTION_TIMEOUT_MS);
+  return config;
+}
+
+/** Checks the fields against each other: a lease shorter than a write could take is unsafe. */
+export function validate(config: Config, functionTimeoutMs = 0): void {
+  const problems: string[] = [];
+  if (config.leaseSafetyMarginMs >= config.leaseMs) problems.push('LEASE_SAFETY_MARGIN_MS must be below LOCK_LEASE_MS');
+  if (config.statementTimeoutMs + config.leaseSafetyMarginMs >= config.leaseMs) {
+    problems.push('LOCK_LEASE_MS must exceed STATEMENT_TIMEOUT_MS + LEASE_SAFETY_MARGIN_MS');
+  }
+  if (functionTimeoutMs > 0) {
+    if (config.leaseMs <= functionTimeoutMs) problems.push('LOCK_LEASE_MS must be longer than the function timeout');
+    if (config.statementTimeoutMs >= functionTimeoutMs) problems.push('STATEMENT_TIMEOUT_MS must be shorter than the function timeout');
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+}
+
+const KEY_ENTRY = /^(read|write):([^:\s]{8,})(?::(\d{4}-\d{2}-\d{2}(?:T[\d:.]+Z)?))?$/;
+
+/**
+ * `API_KEYS` is a comma-separated list of `role:key` or `role:key:expiry` (ISO date or UTC
+ * date-time), e.g. `write:s3cret-key-1,read:public-key-1:2027-01-01`. Keys need 8+ characters.
+ */
+export function parseApiKeys(value: string): ApiKey[] {
+  return value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0)
+    .map((entry, index) => {
+      const match = KEY_ENTRY.exec(entry);
+      if (!match) {
+        throw new ConfigError(`invalid configuration: API_KEYS entry ${index + 1} must be role:key[:expiry] with role read or write and a key of 8+ characters`);
+      }
+      const expiresAtMs = match[3] ? Date.parse(match[3].includes('T') ? match[3] : `${match[3]}T00:00:00Z`) : undefined;
+      if (expiresAtMs !== undefined && Number.isNaN(expiresAtMs)) throw new ConfigError(`invalid configuration: API_KEYS entry ${index + 1} has an invalid expiry`);
+      return { role: match[1] as Role, key: match[2]!, expiresAtMs };
+    });
+}

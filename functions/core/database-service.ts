@@ -1,0 +1,270 @@
+import { assertDatabaseName } from './database-name';
+import { DatabaseNotFoundError, ForbiddenError, StorageUnavailableError, WriteConflictError } from './errors';
+import { LeaseKeeper } from './lease-keeper';
+import { silentLogger, type Logger } from './logger';
+import {
+  PreconditionFailedError,
+  type DatabaseSource,
+  type EngineRequest,
+  type ExecutionLimits,
+  type LeaseLock,
+  type ObjectStore,
+  type Program,
+  type SqlEngine,
+  type StatementResult,
+  type StoredVersion,
+} from './ports';
+
+export type Role = 'read' | 'write';
+export type Consistency = 'strong' | 'eventual';
+
+export interface SqlRequest {
+  database: string;
+  program: Program;
+  consistency: Consistency;
+}
+
+export interface Timings {
+  lock_ms: number;
+  load_ms: number;
+  exec_ms: number;
+  store_ms: number;
+}
+
+export interface SqlResponse {
+  results: StatementResult[];
+  meta: {
+    database: string;
+    /** S3 VersionId of the version the answer reflects (ETag when the bucket is unversioned). */
+    version: string | null;
+    wrote: boolean;
+    duration_ms: number;
+    timings: Timings;
+  };
+}
+
+export interface DatabaseServiceOptions {
+  /** Object key prefix; a database named `x` lives at `${keyPrefix}x.sqlite`. */
+  keyPrefix: string;
+  /** An eventual read may use a warm copy validated at most this long ago. */
+  eventualMaxAgeMs: number;
+  limits: ExecutionLimits;
+  leaseRenewIntervalMs: number;
+  leaseSafetyMarginMs: number;
+}
+
+export interface DatabaseServiceDeps {
+  store: ObjectStore;
+  lock: LeaseLock;
+  engine: SqlEngine;
+  clock?: () => number;
+  logger?: Logger;
+}
+
+interface WarmVersion extends StoredVersion {
+  /** When S3 last confirmed this was the current version (the time the check was sent). */
+  validatedAt: number;
+}
+
+interface Loaded {
+  source: DatabaseSource;
+  version?: StoredVersion;
+  checkedAt: number;
+}
+
+/**
+ * The database service: the read path and the locked, fenced write path.
+ *
+ * Reads never take the lock. They run on the warm copy after one conditional GET (or none, for
+ * an eventual read of a young enough copy). Whether a request writes is decided by SQLite: the
+ * program first runs read-only, and only if SQLite refuses does it take the write path.
+ *
+ * Writes: lease -> load latest -> run in one transaction -> upload only if changed, fenced with
+ * If-Match on the ETag loaded (or If-None-Match: * on create) -> release. A failed fence means
+ * another writer committed since we loaded; nothing is applied and the caller may retry.
+ */
+export class DatabaseService {
+  private readonly warm = new Map<string, WarmVersion>();
+  private readonly clock: () => number;
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly options: DatabaseServiceOptions,
+    private readonly deps: DatabaseServiceDeps,
+  ) {
+    this.clock = deps.clock ?? Date.now;
+    this.logger = deps.logger ?? silentLogger;
+  }
+
+  /** Runs a request, taking the write path only when SQLite says it writes. */
+  async execute(request: SqlRequest, role: Role): Promise<SqlResponse> {
+    assertDatabaseName(request.database);
+    const started = performance.now();
+    const timings = emptyTimings();
+    const read = await this.tryRead(request, timings);
+    if (read.kind === 'writes') {
+      if (role !== 'write') throw new ForbiddenError('this API key may only read, and the request writes');
+      return this.runWrite(request, started, timings);
+    }
+    if (!read.version) throw new DatabaseNotFoundError(request.database);
+    return this.respond(request.database, read.results, read.version, false, started, timings);
+  }
+
+  /** Runs a request known to write (migrations, bulk replaces) straight on the write path. */
+  async write(request: Omit<SqlRequest, 'consistency'>): Promise<SqlResponse> {
+    assertDatabaseName(request.database);
+    return this.runWrite({ ...request, consistency: 'strong' }, performance.now(), emptyTimings());
+  }
+
+  private async tryRead(
+    request: SqlRequest,
+    timings: Timings,
+  ): Promise<{ kind: 'writes' } | { kind: 'done'; results: StatementResult[]; version?: StoredVersion }> {
+    for (let attempt = 0; ; attempt++) {
+      const loaded = await this.load(request.database, request.consistency, timings, attempt > 0);
+      const outcome = await this.timed(timings, 'exec_ms', () => this.deps.engine.read(this.engineRequest(request, loaded.source)));
+      if (outcome.kind === 'cache_miss' && attempt === 0) continue;
+      if (outcome.kind === 'cache_miss') throw new StorageUnavailableError('the SQL engine lost its copy twice in a row; retry');
+      this.remember(request.database, loaded);
+      if (outcome.kind === 'writes') return outcome;
+      return { kind: 'done', results: outcome.results, version: loaded.version };
+    }
+  }
+
+  private async runWrite(request: SqlRequest, started: number, timings: Timings): Promise<SqlResponse> {
+    const { database } = request;
+    const lease = await this.timed(timings, 'lock_ms', () => this.deps.lock.acquire(database));
+    const keeper = new LeaseKeeper(
+      this.deps.lock,
+      lease,
+      { renewIntervalMs: this.options.leaseRenewIntervalMs, safetyMarginMs: this.options.leaseSafetyMarginMs },
+      this.clock,
+      this.logger,
+    );
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const loaded = await this.load(database, 'strong', timings, attempt > 0);
+        const outcome = await this.timed(timings, 'exec_ms', () => this.deps.engine.write(this.engineRequest(request, loaded.source)));
+        if (outcome.kind === 'cache_miss') {
+          if (attempt === 0) continue;
+          throw new StorageUnavailableError('the SQL engine lost its copy twice in a row; retry');
+        }
+        this.remember(database, loaded);
+        if (!outcome.changed) return this.respond(database, outcome.results, loaded.version, false, started, timings);
+
+        let stored: StoredVersion;
+        try {
+          keeper.assertSafeToCommit();
+          stored = await this.timed(timings, 'store_ms', () => this.storeFenced(database, outcome.bytes, loaded.version, outcome.writeId));
+        } catch (error) {
+          this.deps.engine.abandonWrite(outcome.writeId);
+          this.forget(database);
+          throw error;
+        }
+        this.deps.engine.commitWrite(outcome.writeId, stored.etag);
+        this.warm.set(database, { ...stored, validatedAt: this.clock() });
+        return this.respond(database, outcome.results, stored, true, started, timings);
+      }
+    } finally {
+      keeper.stop();
+      await this.deps.lock.release(keeper.current).catch((error: unknown) => {
+        // The lease expires on its own; a failed release only delays the next writer.
+        this.logger.warn('lease release failed', { database, error: String(error) });
+      });
+    }
+  }
+
+  /**
+   * Uploads fenced on the version we loaded. When the store cannot tell us whether the upload
+   * landed (timeout, 5xx), we ask it which write the current version came from.
+   */
+  private async storeFenced(database: string, bytes: Uint8Array, loaded: StoredVersion | undefined, writeId: string): Promise<StoredVersion> {
+    const key = this.keyOf(database);
+    try {
+      return await this.deps.store.put(key, bytes, loaded ? { ifMatch: loaded.etag } : { create: true }, writeId);
+    } catch (error) {
+      if (error instanceof PreconditionFailedError) {
+        throw new WriteConflictError('another writer changed the database since it was loaded; nothing was applied, retry', { cause: error });
+      }
+      if (!(error instanceof StorageUnavailableError)) throw error;
+      const current = await this.deps.store.head(key).catch(() => undefined);
+      if (current?.writeId === writeId) {
+        this.logger.warn('upload reported a failure but landed; answering success', { database, writeId });
+        return { etag: current.etag, versionId: current.versionId };
+      }
+      throw error;
+    }
+  }
+
+  private async load(database: string, consistency: Consistency, timings: Timings, afterCacheMiss: boolean): Promise<Loaded> {
+    if (afterCacheMiss) this.forget(database);
+    const warm = this.warm.get(database);
+    const checkedAt = this.clock();
+    if (warm && consistency === 'eventual' && checkedAt - warm.validatedAt <= this.options.eventualMaxAgeMs) {
+      return { source: { kind: 'cached', etag: warm.etag }, version: warm, checkedAt: warm.validatedAt };
+    }
+    const got = await this.timed(timings, 'load_ms', () => this.deps.store.get(this.keyOf(database), { ifNoneMatch: warm?.etag }));
+    if (got.kind === 'not_modified' && warm) return { source: { kind: 'cached', etag: warm.etag }, version: warm, checkedAt };
+    if (got.kind === 'found') return { source: { kind: 'bytes', etag: got.version.etag, bytes: got.body }, version: got.version, checkedAt };
+    if (got.kind === 'not_modified') throw new StorageUnavailableError('the store answered "not modified" to an unconditional read');
+    this.forget(database);
+    return { source: { kind: 'empty' }, checkedAt };
+  }
+
+  /** Records that the engine now holds the loaded version, confirmed current at `checkedAt`. */
+  private remember(database: string, loaded: Loaded): void {
+    if (!loaded.version) return;
+    this.warm.set(database, { ...loaded.version, validatedAt: loaded.checkedAt });
+  }
+
+  private forget(database: string): void {
+    this.warm.delete(database);
+  }
+
+  private engineRequest(request: SqlRequest, source: DatabaseSource): EngineRequest {
+    return { database: request.database, source, program: request.program, limits: this.options.limits };
+  }
+
+  private keyOf(database: string): string {
+    return `${this.options.keyPrefix}${database}.sqlite`;
+  }
+
+  private async timed<T>(timings: Timings, phase: keyof Timings, run: () => Promise<T>): Promise<T> {
+    const start = performance.now();
+    try {
+      return await run();
+    } finally {
+      const elapsed = performance.now() - start;
+      timings[phase] = round(timings[phase] + elapsed);
+      this.logger.debug('phase', { phase, ms: round(elapsed) });
+    }
+  }
+
+  private respond(
+    database: string,
+    results: StatementResult[],
+    version: StoredVersion | undefined,
+    wrote: boolean,
+    started: number,
+    timings: Timings,
+  ): SqlResponse {
+    return {
+      results,
+      meta: {
+        database,
+        version: version ? (version.versionId ?? version.etag) : null,
+        wrote,
+        duration_ms: round(performance.now() - started),
+        timings,
+      },
+    };
+  }
+}
+
+function emptyTimings(): Timings {
+  return { lock_ms: 0, load_ms: 0, exec_ms: 0, store_ms: 0 };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}

@@ -1,0 +1,108 @@
+/**
+ * Domain errors: every failure the service can explain to a caller has a class here with a
+ * stable `code`. The HTTP layer maps codes to statuses in one table (`http/error-table.ts`);
+ * adapters translate SDK and engine failures into these at the boundary.
+ */
+export interface ErrorOptions {
+  cause?: unknown;
+  statementIndex?: number;
+}
+
+export abstract class CloudliteError extends Error {
+  abstract readonly code: string;
+  /** Seconds a client should wait before retrying, for retryable failures. */
+  readonly retryAfterSeconds?: number;
+  /** Which statement of the request failed, when one did. */
+  readonly statementIndex?: number;
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { cause: options?.cause });
+    this.name = new.target.name;
+    this.statementIndex = options?.statementIndex;
+  }
+}
+
+export class BadRequestError extends CloudliteError {
+  readonly code = 'BAD_REQUEST';
+}
+
+export class UnsupportedMediaTypeError extends CloudliteError {
+  readonly code = 'UNSUPPORTED_MEDIA_TYPE';
+}
+
+export class PayloadTooLargeError extends CloudliteError {
+  readonly code = 'PAYLOAD_TOO_LARGE';
+}
+
+export class UnauthorizedError extends CloudliteError {
+  readonly code = 'UNAUTHORIZED';
+}
+
+export class ForbiddenError extends CloudliteError {
+  readonly code = 'FORBIDDEN';
+}
+
+export class NotFoundError extends CloudliteError {
+  readonly code = 'NOT_FOUND';
+}
+
+/** SQLite refused a statement: its own message is safe and useful to show. */
+export class SqlError extends CloudliteError {
+  readonly code = 'SQL_ERROR';
+}
+
+/** A statement the policy refuses (ATTACH, transaction control, unsafe pragmas). */
+export class StatementNotAllowedError extends CloudliteError {
+  readonly code = 'FORBIDDEN';
+}
+
+export class DatabaseNotFoundError extends CloudliteError {
+  readonly code = 'DATABASE_NOT_FOUND';
+  constructor(readonly database: string) {
+    super(`database "${database}" does not exist; a write creates it`);
+  }
+}
+
+/** The stored file changed under a writer (or its lease ran out): nothing was applied. */
+export class WriteConflictError extends CloudliteError {
+  readonly code = 'WRITE_CONFLICT';
+  override readonly retryAfterSeconds = 1;
+}
+
+export class LockTimeoutError extends CloudliteError {
+  readonly code = 'LOCK_TIMEOUT';
+  constructor(
+    message: string,
+    override readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
+/** S3 or DynamoDB failed or throttled; the request had no effect and may be retried. */
+export class StorageUnavailableError extends CloudliteError {
+  readonly code = 'STORAGE_UNAVAILABLE';
+  override readonly retryAfterSeconds = 1;
+}
+
+export class StatementTimeoutError extends CloudliteError {
+  readonly code = 'STATEMENT_TIMEOUT';
+}
+
+export class ResultTooLargeError extends CloudliteError {
+  readonly code = 'RESULT_TOO_LARGE';
+}
+
+/** A statement hit the engine's memory cap. */
+export class ResourceLimitError extends CloudliteError {
+  readonly code = 'RESOURCE_LIMIT';
+}
+
+export class CorruptDatabaseError extends CloudliteError {
+  readonly code = 'CORRUPT_DATABASE';
+}
+
+/** Two definitions of the same migration disagree; applying more would hide the drift. */
+export class MigrationChecksumError extends CloudliteError {
+  readonly code = 'MIGRATION_CHECKSUM_MISMATCH';
+}

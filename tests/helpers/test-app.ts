@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { S3Client } from '@aws-sdk/client-s3';
+import { createApp, type App, type AppOverrides } from '../../functions/app';
+import { createDynamoDbClient, createS3Client } from '../../functions/adapters/aws-clients';
+import type { Config } from '../../functions/config';
+import { silentLogger } from '../../functions/core/logger';
+import { createRoutes } from '../../functions/http/routes';
+import { startLocalApi, type LocalApi } from '../../infra/local/api-gateway';
+
+export const WRITE_KEY = 'test-write-key-0001';
+export const READ_KEY = 'test-read-key-0001';
+export const FLIGHTS_PASSWORD = 'test-flights-password';
+
+/** Config for tests, built directly (never by mutating process.env), pointing at the global stack. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  const env = process.env;
+  if (!env.S3_ENDPOINT || !env.DYNAMODB_ENDPOINT) throw new Error('the local stack is not running: jest globalSetup starts it');
+  return {
+    bucket: env.S3_BUCKET!,
+    s3Endpoint: env.S3_ENDPOINT,
+    keyPrefix: 'databases/',
+    lockTable: env.LOCK_TABLE!,
+    dynamoDbEndpoint: env.DYNAMODB_ENDPOINT,
+    region: env.AWS_REGION ?? 'us-east-1',
+    apiKeys: [
+      { role: 'write', key: WRITE_KEY },
+      { role: 'read', key: READ_KEY },
+      { role: 'write', key: 'test-expired-key-01', expiresAtMs: Date.parse('2020-01-01T00:00:00Z') },
+    ],
+    flightsPassword: FLIGHTS_PASSWORD,
+    flightsDatabase: uniqueDatabase('flights'),
+    lockWaitMs: 5_000,
+    leaseMs: 15_000,
+    leaseSafetyMarginMs: 2_000,
+    eventualMaxAgeMs: 5_000,
+    statementTimeoutMs: 5_000,
+    limits: { maxBodyBytes: 1_048_576, maxStatements: 100, maxParams: 1_000, maxSqlLength: 100_000, maxResultBytes: 5_000_000 },
+    sqliteHeapLimitBytes: 128 * 1024 * 1024,
+    engineHeapLimitMb: 256,
+    s3RequestTimeoutMs: 5_000,
+    dynamoDbRequestTimeoutMs: 2_000,
+    logLevel: 'ERROR',
+    ...overrides,
+  };
+}
+
+/** A database name no other test uses, so test files can share one bucket. */
+export function uniqueDatabase(prefix: string): string {
+  return `${prefix}-${randomBytes(5).toString('hex')}`;
+}
+
+export interface TestApi {
+  url: string;
+  app: App;
+  close(): Promise<void>;
+}
+
+/** The real handlers behind the local API gateway adapter, on a random port. */
+export async function startTestApi(config: Config = testConfig(), overrides: AppOverrides = {}): Promise<TestApi> {
+  const app = createApp(config, { logger: silentLogger, ...overrides });
+  const api: LocalApi = await startLocalApi(createRoutes(app), { port: 0 });
+  return {
+    url: api.url,
+    app,
+    close: async () => {
+      await api.close();
+      await app.close();
+    },
+  };
+}
+
+export interface SqlCall {
+  status: number;
+  headers: Headers;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/** POSTs a JSON body to /sql (or another path) and returns status, headers and parsed JSON. */
+export async function postJson(url: string, body: unknown, key: string | undefined = WRITE_KEY, path = '/sql'): Promise<SqlCall> {
+  const response = await fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+export function testS3Client(): S3Client {
+  return createS3Client(testConfig());
+}
+
+export function testDynamoDbClient(endpoint = process.env.DYNAMODB_ENDPOINT) {
+  return createDynamoDbClient({ ...testConfig(), dynamoDbEndpoint: endpoint });
+}
