@@ -1,4 +1,7 @@
 /** @type {import('jest').Config} */
+// The AWS SDK warns that Node 20 support ends in 2027; the deployed runtime is nodejs22.x.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/tests'],

@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { startLocalApi } from '../infra/local/api-gateway';
+import { startLocalStack } from '../infra/local/stack';
+
+/**
+ * `npm start`: the whole service on this machine with no Docker and no AWS account. Starts the
+ * local S3 and DynamoDB servers (data under DATA_DIR, kept across restarts), provisions the
+ * bucket and lock table, then serves the same handlers Lambda runs on http://localhost:PORT.
+ */
+async function main(): Promise<void> {
+  // The SDK warns that Node 20 support ends in 2027; Lambda runs nodejs22.x.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const dataDir = path.resolve(process.env.DATA_DIR ?? '.data');
+  const port = Number(process.env.PORT ?? 3000);
+  mkdirSync(dataDir, { recursive: true });
+
+  const stack = await startLocalStack({ dataDir });
+  const writeKey = process.env.API_KEYS ? undefined : localWriteKey(dataDir);
+  Object.assign(process.env, stack.env, {
+    API_KEYS: process.env.API_KEYS ?? `write:${writeKey}`,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'WARN',
+  });
+
+  // Imported only now: the app reads and validates its configuration from the environment.
+  const { sharedApp } = await import('../functions/app');
+  const { createRoutes } = await import('../functions/http/routes');
+  const app = sharedApp();
+  const api = await startLocalApi(createRoutes(app), { port, host: process.env.HOST ?? '127.0.0.1' });
+
+  const key = writeKey ?? '<a key from API_KEYS>';
+  console.log(`cloudlite is running on ${api.url} (data in ${dataDir})`);
+  console.log(`  S3 ${stack.s3Endpoint}  DynamoDB ${stack.dynamoDbEndpoint}`);
+  if (writeKey) console.log(`  write key: ${writeKey}  (saved in ${path.join(dataDir, 'api-key')}; set API_KEYS to choose your own)`);
+  console.log('Try:');
+  console.log(`  curl -s ${api.url}/sql -H 'Authorization: Bearer ${key}' -H 'Content-Type: application/json' -d '{"sql_statement": "SELECT sqlite_version() AS version"}'`);
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await api.close();
+    await app.close();
+    await stack.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}
+
+/** A generated write key, kept in DATA_DIR so it survives restarts like the data does. */
+function localWriteKey(dataDir: string): string {
+  const file = path.join(dataDir, 'api-key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const key = `local-${randomBytes(16).toString('hex')}`;
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
+main().catch((error) => {
+  console.error('cloudlite failed to start:', error);
+  process.exit(1);
+});

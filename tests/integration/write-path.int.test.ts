@@ -1,0 +1,181 @@
+import type { SqlEngine } from '../../functions/core/ports';
+import { DynamoDbLeaseLock } from '../../functions/adapters/dynamodb-lease-lock';
+import { silentLogger } from '../../functions/core/logger';
+import { postJson, READ_KEY, startTestApi, testConfig, testDynamoDbClient, uniqueDatabase, type TestApi } from '../helpers/test-app';
+import { buildService, gate, script, storedBytes, storedVersions } from '../helpers/test-service';
+
+describe('the write path: lock, load, run, fenced upload', () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await startTestApi();
+  });
+  afterAll(async () => {
+    await api.close();
+  });
+
+  async function createCounter(database: string): Promise<void> {
+    const created = await postJson(api.url, { database, sql_statement: 'CREATE TABLE counter(n INTEGER NOT NULL); INSERT INTO counter VALUES (0)' });
+    expect(created.status).toBe(200);
+  }
+
+  async function counterValue(database: string): Promise<number> {
+    const read = await postJson(api.url, { database, sql_statement: 'SELECT n FROM counter' }, READ_KEY);
+    expect(read.status).toBe(200);
+    return read.body.results[0].rows[0][0];
+  }
+
+  it('20 concurrent writers, spread over 4 containers, each incrementing one counter end at exactly 20', async () => {
+    const database = uniqueDatabase('counter');
+    await createCounter(database);
+    const containers = await Promise.all([0, 1, 2].map(() => startTestApi()));
+    try {
+      const urls = [api.url, ...containers.map((c) => c.url)];
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => postJson(urls[i % urls.length]!, { database, sql_statement: 'UPDATE counter SET n = n + 1' })),
+      );
+      expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
+      expect(answers.every((a) => a.body.meta.wrote === true)).toBe(true);
+      expect(await counterValue(database)).toBe(20);
+      // One stored version per write: the create plus twenty increments.
+      expect((await storedVersions(database)).all).toHaveLength(21);
+    } finally {
+      await Promise.all(containers.map((c) => c.close()));
+    }
+  });
+
+  it('a failing statement in a batch leaves the stored file and its version unchanged', async () => {
+    const database = uniqueDatabase('atomic');
+    await createCounter(database);
+    const before = await storedVersions(database);
+    const bytesBefore = await storedBytes(database);
+
+    const failed = await postJson(api.url, {
+      database,
+      statements: [{ sql: 'UPDATE counter SET n = 99' }, { sql: 'INSERT INTO counter VALUES (NULL)' }],
+    });
+
+    expect(failed.status).toBe(400);
+    expect(failed.body.error).toMatchObject({ code: 'SQL_ERROR', statement_index: 1 });
+    expect(failed.body.error.message).toMatch(/NOT NULL/);
+    expect(await storedVersions(database)).toEqual(before);
+    expect((await storedBytes(database)).equals(bytesBefore)).toBe(true);
+    expect(await counterValue(database)).toBe(0);
+  });
+
+  it('a write that changes nothing uploads nothing', async () => {
+    const database = uniqueDatabase('noop');
+    await createCounter(database);
+    const before = await storedVersions(database);
+    const answer = await postJson(api.url, { database, sql_statement: 'DELETE FROM counter WHERE n < 0' });
+    expect(answer.status).toBe(200);
+    expect(answer.body.meta.wrote).toBe(false);
+    expect(await storedVersions(database)).toEqual(before);
+  });
+
+  it('a statement that only looks like a read (WITH ... DELETE) is treated as a write', async () => {
+    const database = uniqueDatabase('cte');
+    await createCounter(database);
+    const sql = 'WITH doomed AS (SELECT 1) DELETE FROM counter WHERE n IN (SELECT 0 FROM doomed)';
+
+    const asReader = await postJson(api.url, { database, sql_statement: sql }, READ_KEY);
+    expect(asReader.status).toBe(403);
+    expect(asReader.body.error.code).toBe('FORBIDDEN');
+
+    const asWriter = await postJson(api.url, { database, sql_statement: `/* looks harmless */ ${sql}` });
+    expect(asWriter.status).toBe(200);
+    expect(asWriter.body.meta.wrote).toBe(true);
+    expect(asWriter.body.results[0].changes).toBe(1);
+  });
+
+  it.each([
+    ["ATTACH DATABASE '/etc/passwd' AS secrets", 'ATTACH'],
+    ["attach ':memory:' as scratch", 'ATTACH'],
+    ['PRAGMA writable_schema = 1', 'writable_schema'],
+    ['BEGIN; SELECT 1', 'BEGIN'],
+    ["VACUUM INTO '/tmp/copy.db'", 'VACUUM INTO'],
+  ])('%s is refused with 403 FORBIDDEN', async (sql, named) => {
+    const database = uniqueDatabase('policy');
+    await createCounter(database);
+    const answer = await postJson(api.url, { database, sql_statement: sql });
+    expect(answer.status).toBe(403);
+    expect(answer.body.error.code).toBe('FORBIDDEN');
+    expect(answer.body.error.message).toContain(named);
+  });
+
+  it('reads are never blocked by a held write lock', async () => {
+    const database = uniqueDatabase('locked');
+    await createCounter(database);
+    const config = testConfig();
+    const lock = new DynamoDbLeaseLock(testDynamoDbClient(), { table: config.lockTable, leaseMs: 30_000, waitMs: 0 }, silentLogger);
+    const lease = await lock.acquire(database);
+    try {
+      const started = Date.now();
+      const read = await postJson(api.url, { database, sql_statement: 'SELECT n FROM counter' }, READ_KEY);
+      expect(read.status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(config.lockWaitMs);
+
+      const write = await postJson(testApiWithShortWait.url, { database, sql_statement: 'UPDATE counter SET n = 5' });
+      expect(write.status).toBe(503);
+      expect(write.body.error.code).toBe('LOCK_TIMEOUT');
+      expect(Number(write.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    } finally {
+      await lock.release(lease);
+    }
+    expect(await counterValue(database)).toBe(0);
+  });
+
+  let testApiWithShortWait: TestApi;
+  beforeAll(async () => {
+    testApiWithShortWait = await startTestApi(testConfig({ lockWaitMs: 300 }));
+  });
+  afterAll(async () => {
+    await testApiWithShortWait.close();
+  });
+
+  it('a writer whose lease expired and was taken over cannot overwrite the newer version (409, newer data intact)', async () => {
+    const database = uniqueDatabase('fenced');
+    await createCounter(database);
+
+    // Writer A: its clock stands still and it never renews, like a Lambda frozen mid-write,
+    // so it still believes its 1 s lease is fresh when it finally uploads.
+    const frozenAt = Date.now();
+    const paused = gate();
+    const resume = gate();
+    const pauseAfterExec = (engine: SqlEngine): SqlEngine => ({
+      ...engine,
+      read: (request) => engine.read(request),
+      write: async (request) => {
+        const outcome = await engine.write(request);
+        paused.open();
+        await resume.opened;
+        return outcome;
+      },
+      commitWrite: (id, etag) => engine.commitWrite(id, etag),
+      abandonWrite: (id) => engine.abandonWrite(id),
+      close: () => engine.close(),
+    });
+    const writerA = buildService({
+      clock: () => frozenAt,
+      lock: { leaseMs: 1_000 },
+      service: { leaseRenewIntervalMs: 3_600_000, leaseSafetyMarginMs: 0 },
+      wrapEngine: pauseAfterExec,
+    });
+    const writerB = buildService({ lock: { waitMs: 10_000 } });
+    try {
+      const a = writerA.service.write({ database, program: script('UPDATE counter SET n = n + 100') });
+      await paused.opened;
+
+      // Writer B takes the lease once A's expires, and commits a newer version.
+      const b = await writerB.service.write({ database, program: script('UPDATE counter SET n = n + 1') });
+      expect(b.meta.wrote).toBe(true);
+
+      resume.open();
+      await expect(a).rejects.toMatchObject({ code: 'WRITE_CONFLICT' });
+      expect(await counterValue(database)).toBe(1);
+      expect((await storedVersions(database)).current).toBe(b.meta.version);
+    } finally {
+      resume.open();
+      await Promise.all([writerA.close(), writerB.close()]);
+    }
+  });
+});
