@@ -5,14 +5,15 @@ import type { Config } from '../config';
 
 /**
  * SDK clients built from config. Endpoints are set only for local servers (path-style S3 there).
- * Every request has a timeout so a hung connection becomes a retryable error, not a hang.
+ * Every request has a timeout that throws (the SDK only warns by default), so a hung
+ * connection becomes a retryable error instead of a hang.
  */
 export function createS3Client(config: Pick<Config, 'region' | 's3Endpoint' | 's3RequestTimeoutMs'>): S3Client {
   return new S3Client({
     region: config.region,
     endpoint: config.s3Endpoint,
     forcePathStyle: config.s3Endpoint !== undefined,
-    requestHandler: { requestTimeout: config.s3RequestTimeoutMs, connectionTimeout: 3_000 },
+    requestHandler: { requestTimeout: config.s3RequestTimeoutMs, connectionTimeout: 3_000, throwOnRequestTimeout: true },
     maxAttempts: 3,
   });
 }
@@ -23,7 +24,7 @@ export function createDynamoDbClient(
   const client = new DynamoDBClient({
     region: config.region,
     endpoint: config.dynamoDbEndpoint,
-    requestHandler: { requestTimeout: config.dynamoDbRequestTimeoutMs, connectionTimeout: 2_000 },
+    requestHandler: { requestTimeout: config.dynamoDbRequestTimeoutMs, connectionTimeout: 2_000, throwOnRequestTimeout: true },
     maxAttempts: 3,
   });
   return DynamoDBDocumentClient.from(client);

@@ -175,22 +175,22 @@ export class DatabaseService {
   }
 
   /**
-   * Uploads fenced on the version we loaded. When the store cannot tell us whether the upload
-   * landed (timeout, 5xx), we ask it which write the current version came from.
+   * Uploads fenced on the version we loaded. When the upload fails we ask the store which write
+   * the current version came from before answering: a timed-out upload may have landed, and the
+   * SDK's retry of a conditional PUT that did land is refused by its own fence.
    */
   private async storeFenced(database: string, bytes: Uint8Array, loaded: StoredVersion | undefined, writeId: string): Promise<StoredVersion> {
     const key = this.keyOf(database);
     try {
       return await this.deps.store.put(key, bytes, loaded ? { ifMatch: loaded.etag } : { create: true }, writeId);
     } catch (error) {
-      if (error instanceof PreconditionFailedError) {
-        throw new WriteConflictError('another writer changed the database since it was loaded; nothing was applied, retry', { cause: error });
-      }
-      if (!(error instanceof StorageUnavailableError)) throw error;
       const current = await this.deps.store.head(key).catch(() => undefined);
       if (current?.writeId === writeId) {
-        this.logger.warn('upload reported a failure but landed; answering success', { database, writeId });
+        this.logger.warn('upload reported a failure but landed; answering success', { database, writeId, error: String(error) });
         return { etag: current.etag, versionId: current.versionId };
+      }
+      if (error instanceof PreconditionFailedError) {
+        throw new WriteConflictError('another writer changed the database since it was loaded; nothing was applied, retry', { cause: error });
       }
       throw error;
     }
