@@ -1,0 +1,203 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startLocalApi } from '../infra/local/api-gateway';
+import { startLocalStack } from '../infra/local/stack';
+
+/**
+ * `npm run soak`: a mixed read/write load on a fresh local stack in this process, then checks
+ * - no 5xx other than the documented retryable ones (503 LOCK_TIMEOUT / STORAGE_UNAVAILABLE),
+ * - every acknowledged write present exactly once, and nothing that was never sent,
+ * - strong reads never miss a write acknowledged before they were sent,
+ * - the process's memory flat after warm-up.
+ * Writers never retry a row blindly: after a retryable failure they move on to a new row and
+ * remember the failed one as "unacknowledged" (allowed to be present at most once).
+ */
+
+export interface SoakOptions {
+  durationMs: number;
+  writers: number;
+  readers: number;
+  databases: number;
+  log?: (line: string) => void;
+}
+
+export interface SoakReport {
+  durationMs: number;
+  requests: number;
+  throughputPerSecond: number;
+  statuses: Record<string, number>;
+  acknowledgedWrites: number;
+  unacknowledgedWrites: number;
+  problems: string[];
+  memory: { warmRssMb: number; finalRssMb: number; peakRssMb: number; growthMb: number };
+  passed: boolean;
+}
+
+const WRITE_KEY = 'soak-write-key-0001';
+const RETRYABLE = new Set([409, 503]);
+
+export async function runSoak(options: SoakOptions): Promise<SoakReport> {
+  const log = options.log ?? (() => undefined);
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'cloudlite-soak-'));
+  const stack = await startLocalStack({ dataDir });
+  Object.assign(process.env, stack.env, { API_KEYS: `write:${WRITE_KEY}`, LOG_LEVEL: 'ERROR' });
+  const { createApp } = await import('../functions/app');
+  const { loadConfig } = await import('../functions/config');
+  const { createRoutes } = await import('../functions/http/routes');
+  const app = createApp(loadConfig());
+  const api = await startLocalApi(createRoutes(app), { port: 0 });
+
+  const statuses: Record<string, number> = {};
+  const problems: string[] = [];
+  const acked = new Map<string, Set<string>>();
+  const unacked = new Map<string, Set<string>>();
+  const databases = Array.from({ length: options.databases }, (_, i) => `soak-${i}`);
+  let requests = 0;
+
+  async function call(body: unknown): Promise<{ status: number; json: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    requests += 1;
+    try {
+      const response = await fetch(`${api.url}/sql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${WRITE_KEY}` },
+        body: JSON.stringify(body),
+      });
+      const json = await response.json();
+      statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+      if (response.status >= 500 && !RETRYABLE.has(response.status)) problems.push(`${response.status} ${JSON.stringify(json)}`);
+      return { status: response.status, json };
+    } catch (error) {
+      statuses.network = (statuses.network ?? 0) + 1;
+      problems.push(`network error: ${String(error)}`);
+      return { status: 0, json: undefined };
+    }
+  }
+
+  for (const database of databases) {
+    const created = await call({ database, sql_statement: 'CREATE TABLE IF NOT EXISTS events(writer INTEGER NOT NULL, seq INTEGER NOT NULL)' });
+    if (created.status !== 200) throw new Error(`could not create ${database}: ${JSON.stringify(created.json)}`);
+    acked.set(database, new Set());
+    unacked.set(database, new Set());
+  }
+
+  const memory: number[] = [];
+  const sampler = setInterval(() => memory.push(process.memoryUsage().rss), 1_000);
+  const deadline = Date.now() + options.durationMs;
+
+  async function writer(id: number): Promise<void> {
+    for (let seq = 0; Date.now() < deadline; seq++) {
+      const database = databases[(id + seq) % databases.length]!;
+      const row = `${id}:${seq}`;
+      const answer = await call({ database, sql_statement: 'INSERT INTO events(writer, seq) VALUES (?, ?)', params: [id, seq] });
+      if (answer.status === 200) acked.get(database)!.add(row);
+      else {
+        unacked.get(database)!.add(row);
+        if (!RETRYABLE.has(answer.status)) problems.push(`write ${row} answered ${answer.status} ${JSON.stringify(answer.json)}`);
+        else await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 200));
+      }
+    }
+  }
+
+  async function reader(id: number): Promise<void> {
+    for (let n = 0; Date.now() < deadline; n++) {
+      const database = databases[(id + n) % databases.length]!;
+      const strong = n % 2 === 0;
+      const ackedBefore = acked.get(database)!.size;
+      const answer = await call({ database, sql_statement: 'SELECT count(*) FROM events', consistency: strong ? 'strong' : 'eventual' });
+      if (answer.status !== 200) {
+        if (!RETRYABLE.has(answer.status)) problems.push(`read answered ${answer.status} ${JSON.stringify(answer.json)}`);
+        continue;
+      }
+      const count = Number(answer.json.results[0].rows[0][0]);
+      if (strong && count < ackedBefore) problems.push(`strong read of ${database} saw ${count} rows after ${ackedBefore} acknowledged writes`);
+    }
+  }
+
+  const progress = setInterval(() => log(`… ${requests} requests, ${Math.round(process.memoryUsage().rss / 1e6)} MB RSS`), 30_000);
+  const started = Date.now();
+  await Promise.all([
+    ...Array.from({ length: options.writers }, (_, i) => writer(i)),
+    ...Array.from({ length: options.readers }, (_, i) => reader(i)),
+  ]);
+  const elapsed = Date.now() - started;
+  clearInterval(sampler);
+  clearInterval(progress);
+
+  for (const database of databases) {
+    const stored = await call({ database, sql_statement: 'SELECT writer, seq, count(*) FROM events GROUP BY writer, seq' });
+    const seen = new Map<string, number>(stored.json.results[0].rows.map((r: number[]) => [`${r[0]}:${r[1]}`, r[2]]));
+    for (const row of acked.get(database)!) {
+      if (seen.get(row) !== 1) problems.push(`${database}: acknowledged write ${row} present ${seen.get(row) ?? 0} times`);
+    }
+    for (const [row, times] of seen) {
+      if (acked.get(database)!.has(row)) continue;
+      if (!unacked.get(database)!.has(row)) problems.push(`${database}: row ${row} was never written by the soak`);
+      else if (times > 1) problems.push(`${database}: unacknowledged write ${row} present ${times} times`);
+    }
+  }
+
+  // Memory: compare the first samples after warm-up (the first fifth) with the last ones.
+  const warmIndex = Math.floor(memory.length / 5);
+  const window = Math.max(1, Math.floor(memory.length / 10));
+  const average = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+  const warmRss = average(memory.slice(warmIndex, warmIndex + window));
+  const finalRss = average(memory.slice(-window));
+  const growthMb = (finalRss - warmRss) / 1e6;
+  const allowedGrowthMb = Math.max(64, (warmRss / 1e6) * 0.25);
+  if (growthMb > allowedGrowthMb) problems.push(`RSS grew ${growthMb.toFixed(0)} MB after warm-up (allowed ${allowedGrowthMb.toFixed(0)} MB)`);
+
+  await api.close();
+  await app.close();
+  await stack.close();
+  rmSync(dataDir, { recursive: true, force: true });
+
+  const count = (set: Map<string, Set<string>>) => [...set.values()].reduce((n, s) => n + s.size, 0);
+  return {
+    durationMs: elapsed,
+    requests,
+    throughputPerSecond: Math.round((requests / elapsed) * 1000),
+    statuses,
+    acknowledgedWrites: count(acked),
+    unacknowledgedWrites: count(unacked),
+    problems: problems.slice(0, 50),
+    memory: {
+      warmRssMb: Math.round(warmRss / 1e6),
+      finalRssMb: Math.round(finalRss / 1e6),
+      peakRssMb: Math.round(Math.max(...memory) / 1e6),
+      growthMb: Math.round(growthMb),
+    },
+    passed: problems.length === 0,
+  };
+}
+
+if (require.main === module) {
+  const { values } = parseArgs({
+    options: {
+      duration: { type: 'string', default: process.env.SOAK_SECONDS ?? '300' },
+      writers: { type: 'string', default: '8' },
+      readers: { type: 'string', default: '24' },
+      databases: { type: 'string', default: '3' },
+    },
+  });
+  const options: SoakOptions = {
+    durationMs: Number(values.duration) * 1000,
+    writers: Number(values.writers),
+    readers: Number(values.readers),
+    databases: Number(values.databases),
+    log: (line) => console.log(line),
+  };
+  console.log(`soak: ${values.duration} s, ${options.writers} writers and ${options.readers} readers over ${options.databases} databases`);
+  runSoak(options)
+    .then((report) => {
+      console.log(JSON.stringify(report, null, 2));
+      console.log(report.passed ? 'soak passed' : 'soak FAILED');
+      process.exit(report.passed ? 0 : 1);
+    })
+    .catch((error) => {
+      console.error('soak could not run:', error);
+      process.exit(1);
+    });
+}
