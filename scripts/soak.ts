@@ -2,6 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { createApp } from '../functions/app';
+import { loadConfig } from '../functions/config';
+import { createRoutes } from '../functions/http/routes';
 import { startLocalApi } from '../infra/local/api-gateway';
 import { startLocalStack } from '../infra/local/stack';
 
@@ -43,11 +46,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'cloudlite-soak-'));
   const stack = await startLocalStack({ dataDir });
-  Object.assign(process.env, stack.env, { API_KEYS: `write:${WRITE_KEY}`, LOG_LEVEL: 'ERROR' });
-  const { createApp } = await import('../functions/app');
-  const { loadConfig } = await import('../functions/config');
-  const { createRoutes } = await import('../functions/http/routes');
-  const app = createApp(loadConfig());
+  // Credentials come from the SDK's usual chain; the local servers accept the local ones.
+  process.env.AWS_ACCESS_KEY_ID ??= stack.env.AWS_ACCESS_KEY_ID;
+  process.env.AWS_SECRET_ACCESS_KEY ??= stack.env.AWS_SECRET_ACCESS_KEY;
+  const app = createApp(loadConfig({ ...process.env, ...stack.env, API_KEYS: `write:${WRITE_KEY}`, LOG_LEVEL: 'ERROR' }));
   const api = await startLocalApi(createRoutes(app), { port: 0 });
 
   const statuses: Record<string, number> = {};
