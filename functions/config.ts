@@ -6,6 +6,7 @@ import { z } from 'zod';
  * Tests build Config objects directly.
  */
 
+import { DATABASE_NAME_PATTERN } from './core/database-name';
 import type { Role } from './core/database-service';
 
 export interface ApiKey {
@@ -27,14 +28,15 @@ const EnvSchema = z.object({
   AWS_REGION: z.string().default('us-east-1'),
   API_KEYS: z.string().trim().min(1, 'API_KEYS must hold at least one role:key pair'),
   FLIGHTS_PASSWORD: optionalString,
-  FLIGHTS_DATABASE: z.string().default('main'),
+  FLIGHTS_DATABASE: z.string().regex(DATABASE_NAME_PATTERN, 'must be a valid database name').default('main'),
   LOCK_WAIT_MS: integer(10_000, 0),
   LOCK_LEASE_MS: integer(45_000, 1000),
   LEASE_SAFETY_MARGIN_MS: integer(5_000, 0),
   EVENTUAL_MAX_AGE_MS: integer(5_000, 0),
   STATEMENT_TIMEOUT_MS: integer(10_000, 1),
   FUNCTION_TIMEOUT_MS: integer(0, 0),
-  MAX_BODY_BYTES: integer(1_048_576, 1024),
+  // 4 MiB: even base64-encoded by API Gateway it stays under Lambda's 6 MB invocation payload.
+  MAX_BODY_BYTES: integer(4_194_304, 1024),
   MAX_STATEMENTS: integer(100, 1),
   MAX_PARAMS: integer(1_000, 0),
   MAX_SQL_LENGTH: integer(100_000, 1),
