@@ -37,7 +37,11 @@ export function errorResponse(error: unknown, logger: Logger, context: Record<st
     logger.error('unexpected failure', { ...context, error: describeError(error) });
     return jsonResponse(500, { error: { code: 'INTERNAL', message: 'internal error; it has been logged' } } satisfies ErrorBody);
   }
-  if (status >= 500) logger.error('request failed', { ...context, code: error.code, error: describeError(error) });
+  if (status >= 500) {
+    // Retryable failures (lock busy, S3 throttling) are expected under load: warn, don't page.
+    const log = error.retryAfterSeconds === undefined ? logger.error : logger.warn;
+    log.call(logger, 'request failed', { ...context, code: error.code, error: describeError(error) });
+  }
   const body: ErrorBody = { error: { code: error.code, message: error.message } };
   if (error.statementIndex !== undefined) body.error.statement_index = error.statementIndex;
   const headers: Record<string, string> = {};
