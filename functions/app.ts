@@ -30,6 +30,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     statementTimeoutMs: config.statementTimeoutMs,
     sqliteHeapLimitBytes: config.sqliteHeapLimitBytes,
     workerHeapLimitMb: config.engineHeapLimitMb,
+    warmCacheBytes: config.warmCacheBytes,
   });
   const store = new S3ObjectStore(overrides.s3Client ?? createS3Client(config), config.bucket, logger);
   const lock = new DynamoDbLeaseLock(

@@ -43,6 +43,7 @@ const EnvSchema = z.object({
   MAX_RESULT_BYTES: integer(5_000_000, 1024),
   SQLITE_HEAP_LIMIT_MB: integer(256, 8),
   ENGINE_HEAP_LIMIT_MB: integer(256, 32),
+  WARM_CACHE_MB: integer(512, 0),
   S3_REQUEST_TIMEOUT_MS: integer(20_000, 100),
   DYNAMODB_REQUEST_TIMEOUT_MS: integer(3_000, 100),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
@@ -72,6 +73,7 @@ export interface Config {
   };
   sqliteHeapLimitBytes: number;
   engineHeapLimitMb: number;
+  warmCacheBytes: number;
   s3RequestTimeoutMs: number;
   dynamoDbRequestTimeoutMs: number;
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
@@ -112,6 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     sqliteHeapLimitBytes: e.SQLITE_HEAP_LIMIT_MB * 1024 * 1024,
     engineHeapLimitMb: e.ENGINE_HEAP_LIMIT_MB,
+    warmCacheBytes: e.WARM_CACHE_MB * 1024 * 1024,
     s3RequestTimeoutMs: e.S3_REQUEST_TIMEOUT_MS,
     dynamoDbRequestTimeoutMs: e.DYNAMODB_REQUEST_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,

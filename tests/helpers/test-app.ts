@@ -37,6 +37,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     limits: { maxBodyBytes: 1_048_576, maxStatements: 100, maxParams: 1_000, maxSqlLength: 100_000, maxResultBytes: 5_000_000 },
     sqliteHeapLimitBytes: 128 * 1024 * 1024,
     engineHeapLimitMb: 256,
+    warmCacheBytes: 64 * 1024 * 1024,
     s3RequestTimeoutMs: 5_000,
     dynamoDbRequestTimeoutMs: 2_000,
     logLevel: 'ERROR',

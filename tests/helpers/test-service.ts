@@ -25,6 +25,7 @@ export function buildService(parts: ServiceParts = {}): { service: DatabaseServi
     statementTimeoutMs: config.statementTimeoutMs,
     sqliteHeapLimitBytes: config.sqliteHeapLimitBytes,
     workerHeapLimitMb: config.engineHeapLimitMb,
+    warmCacheBytes: config.warmCacheBytes,
   });
   const store = new S3ObjectStore(testS3Client(), config.bucket, silentLogger);
   const lock = new DynamoDbLeaseLock(

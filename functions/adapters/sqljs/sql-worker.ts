@@ -14,15 +14,38 @@ import type { JobOutcome, SerializedError, WorkerMessage, WorkerReply, WorkerSet
 interface WarmCopy {
   etag: string;
   db: Database;
+  /** File size: what the copy costs in memory. */
+  bytes: number;
 }
 
+/** Warm copies in least-recently-used order (a Map iterates in insertion order). */
 const warm = new Map<string, WarmCopy>();
 /** Written and committed here, but not yet known to be stored: never served to readers. */
-const pendingWrites = new Map<string, { database: string; db: Database }>();
+const pendingWrites = new Map<string, { database: string; db: Database; bytes: number }>();
+let settings: WorkerSettings;
 
 function replaceWarm(database: string, copy: WarmCopy): void {
   const previous = warm.get(database);
   if (previous && previous.db !== copy.db) previous.db.close();
+  warm.delete(database);
+  warm.set(database, copy);
+  evictBeyondBudget(database);
+}
+
+/** Keeps the warm copies within budget by closing the least recently used ones (never `keep`). */
+function evictBeyondBudget(keep: string): void {
+  let total = [...warm.values()].reduce((sum, copy) => sum + copy.bytes, 0);
+  for (const [database, copy] of warm) {
+    if (total <= settings.warmCacheBytes) break;
+    if (database === keep) continue;
+    copy.db.close();
+    warm.delete(database);
+    total -= copy.bytes;
+  }
+}
+
+function touch(database: string, copy: WarmCopy): void {
+  warm.delete(database);
   warm.set(database, copy);
 }
 
@@ -31,11 +54,13 @@ function acquire(SQL: SqlJsStatic, database: string, source: DatabaseSource): { 
   if (source.kind === 'empty') return { db: openDatabase(SQL), fromWarm: false };
   if (source.kind === 'bytes') {
     const db = openDatabase(SQL, source.bytes);
-    replaceWarm(database, { etag: source.etag, db });
+    replaceWarm(database, { etag: source.etag, db, bytes: source.bytes.byteLength });
     return { db, fromWarm: true };
   }
   const copy = warm.get(database);
-  return copy && copy.etag === source.etag ? { db: copy.db, fromWarm: true } : undefined;
+  if (!copy || copy.etag !== source.etag) return undefined;
+  touch(database, copy);
+  return { db: copy.db, fromWarm: true };
 }
 
 function read(SQL: SqlJsStatic, request: EngineRequest): JobOutcome {
@@ -63,7 +88,7 @@ function write(SQL: SqlJsStatic, request: EngineRequest, writeId: string): JobOu
     if (opened.fromWarm) warm.delete(request.database);
     const bytes = opened.db.export();
     configureConnection(opened.db); // export() reopened the file with default settings
-    pendingWrites.set(writeId, { database: request.database, db: opened.db });
+    pendingWrites.set(writeId, { database: request.database, db: opened.db, bytes: bytes.byteLength });
     keepOpen = true;
     return { kind: 'done', results, changed: true, writeId, bytes };
   } finally {
@@ -76,7 +101,7 @@ function handleNotice(message: WorkerMessage): boolean {
   const pending = pendingWrites.get(message.writeId);
   if (!pending) return true;
   pendingWrites.delete(message.writeId);
-  if (message.type === 'commit') replaceWarm(pending.database, { etag: message.etag, db: pending.db });
+  if (message.type === 'commit') replaceWarm(pending.database, { etag: message.etag, db: pending.db, bytes: pending.bytes });
   else pending.db.close();
   return true;
 }
@@ -90,7 +115,7 @@ function serializeError(error: unknown): SerializedError {
 }
 
 async function main(): Promise<void> {
-  const settings = workerData as WorkerSettings;
+  settings = workerData as WorkerSettings;
   const SQL = await initSqlJs({ locateFile: () => settings.wasmPath });
   // hard_heap_limit is process-wide in SQLite: it caps every allocation the engine makes, so a
   // zeroblob/randomblob/group_concat bomb fails with "out of memory" instead of growing the heap.

@@ -13,6 +13,8 @@ export interface SqlJsEngineOptions {
   sqliteHeapLimitBytes: number;
   /** V8 heap cap of the worker thread (rows being collected live there). */
   workerHeapLimitMb: number;
+  /** Total size of warm database copies kept between requests. */
+  warmCacheBytes: number;
 }
 
 interface QueuedJob {
@@ -137,7 +139,11 @@ export class SqlJsEngine implements SqlEngine {
   private startWorker(): Promise<Worker> {
     if (this.workerReady) return this.workerReady;
     const entry = workerEntry();
-    const settings: WorkerSettings = { wasmPath: wasmPath(), sqliteHeapLimitBytes: this.options.sqliteHeapLimitBytes };
+    const settings: WorkerSettings = {
+      wasmPath: wasmPath(),
+      sqliteHeapLimitBytes: this.options.sqliteHeapLimitBytes,
+      warmCacheBytes: this.options.warmCacheBytes,
+    };
     const worker = new Worker(entry.code, {
       eval: true,
       workerData: settings,

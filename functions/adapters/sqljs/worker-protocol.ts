@@ -5,6 +5,8 @@ import type { EngineRequest, ReadOutcome, StatementResult } from '../../core/por
 export interface WorkerSettings {
   wasmPath: string;
   sqliteHeapLimitBytes: number;
+  /** Warm copies beyond this total size are closed, least recently used first. */
+  warmCacheBytes: number;
 }
 
 export type WorkerJob =
