@@ -1,0 +1,159 @@
+import { build, type BuildOptions as EsbuildOptions } from 'esbuild';
+import { copyFile, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * Bundles the Lambda handlers for deployment into `.build/`:
+ *
+ * - `bundle.js`: all handlers and their dependencies (AWS SDK, middy, zod, ...) in one file, so the
+ *   zip holds one copy of them instead of one per handler. Each handler module is reached through
+ *   its own `require()`, which makes esbuild initialize it lazily: loading one handler never runs
+ *   another handler's module-scope code, so a broken handler cannot take the others down.
+ * - `<handler>.js`: a two-line entry per handler (the `.build/<handler>.handler` Lambda names)
+ *   that loads its handler from `bundle.js`.
+ * - `sql-worker.js` and `sql-wasm.wasm`: what the sql.js engine looks for beside the handler at
+ *   run time (functions/adapters/sqljs/sqljs-engine.ts). A bundler cannot see either: the worker
+ *   is started from a path and the WASM is read from disk, so both are placed here explicitly.
+ *
+ * `npm run build` bundles every file of functions/handlers/; the Serverless plugin
+ * (infra/build-plugin.js) passes the handlers serverless.yml names, so a function whose source
+ * is missing fails the build instead of shipping a function that cannot start.
+ */
+
+const ROOT = path.resolve(__dirname, '..');
+const HANDLERS_DIR = path.join(ROOT, 'functions', 'handlers');
+const WORKER_ENTRY = path.join(ROOT, 'functions', 'adapters', 'sqljs', 'sql-worker.ts');
+const SHARED_BUNDLE = 'bundle';
+const WORKER_BUNDLE = 'sql-worker';
+const WASM_FILE = 'sql-wasm.wasm';
+const HANDLER_NAME = /^[a-z0-9][a-z0-9-]*$/;
+
+const OUT_DIR = path.join(ROOT, '.build');
+
+export class BuildError extends Error {
+  override readonly name = 'BuildError';
+}
+
+export interface BuildOptions {
+  /** Handler names (file names in functions/handlers/ without `.ts`); default: every file there. */
+  handlers?: string[];
+}
+
+export interface BuildResult {
+  outDir: string;
+  handlers: string[];
+  /** Every file written into outDir, with its size in bytes. */
+  files: { name: string; bytes: number }[];
+  durationMs: number;
+}
+
+export async function buildBundles(options: BuildOptions = {}): Promise<BuildResult> {
+  const started = performance.now();
+  const handlers = options.handlers ?? (await listHandlers());
+  checkHandlers(handlers);
+
+  await mkdir(OUT_DIR, { recursive: true });
+  // The files of an earlier build go first, so a handler removed from serverless.yml never ships.
+  // Subdirectories belong to other builds (the load test bundles into .build/loadtest/) and are
+  // neither touched here nor packaged (serverless.yml ships `.build/*` only).
+  for (const entry of await readdir(OUT_DIR, { withFileTypes: true })) {
+    if (entry.isFile()) await rm(path.join(OUT_DIR, entry.name));
+  }
+
+  const common = {
+    absWorkingDir: ROOT,
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    minify: false,
+    // Maps without the sources: stack traces get file:line (NODE_OPTIONS=--enable-source-maps)
+    // while the zip stays small.
+    sourcemap: 'linked',
+    sourcesContent: false,
+    // Everything is bundled, the AWS SDK included: the deployed code then runs the exact SDK
+    // version the tests ran (S3 conditional writes need a recent one), not whatever the runtime
+    // ships. The one exception is the engine's fallback for running from source, never taken in
+    // the bundle because the WASM file sits beside it.
+    external: [`sql.js/dist/${WASM_FILE}`],
+    legalComments: 'none',
+    logLevel: 'silent',
+  } satisfies EsbuildOptions;
+  const results = await Promise.all([
+    build({
+      ...common,
+      stdin: { contents: sharedEntry(handlers), resolveDir: ROOT, sourcefile: `${SHARED_BUNDLE}.js`, loader: 'js' },
+      outfile: path.join(OUT_DIR, `${SHARED_BUNDLE}.js`),
+    }),
+    build({ ...common, entryPoints: [WORKER_ENTRY], outfile: path.join(OUT_DIR, `${WORKER_BUNDLE}.js`) }),
+  ]);
+  const warnings = results.flatMap((result) => result.warnings);
+  if (warnings.length > 0) {
+    // A warning here has meant a require esbuild could not follow: better a failed build than a
+    // function that breaks at run time.
+    throw new BuildError(`esbuild warnings:\n${warnings.map((warning) => `- ${warning.text} (${warning.location?.file ?? '?'})`).join('\n')}`);
+  }
+
+  for (const name of handlers) await writeFile(path.join(OUT_DIR, `${name}.js`), handlerEntry(name));
+  await copyFile(require.resolve(`sql.js/dist/${WASM_FILE}`), path.join(OUT_DIR, WASM_FILE));
+
+  const written = (await readdir(OUT_DIR, { withFileTypes: true })).filter((entry) => entry.isFile()).map((entry) => entry.name);
+  const files = await Promise.all(written.sort().map(async (name) => ({ name, bytes: (await stat(path.join(OUT_DIR, name))).size })));
+  return { outDir: OUT_DIR, handlers, files, durationMs: Math.round(performance.now() - started) };
+}
+
+/** One `require()` per handler, inside a function: esbuild then initializes each module on first use. */
+function sharedEntry(handlers: string[]): string {
+  const cases = handlers.map((name) => `    case ${JSON.stringify(name)}: return require(${JSON.stringify(`./${path.relative(ROOT, handlerSource(name))}`)});`);
+  return [
+    'exports.load = (name) => {',
+    '  switch (name) {',
+    ...cases,
+    '    default: throw new Error(`no handler named ${name} in this bundle`);',
+    '  }',
+    '};',
+    '',
+  ].join('\n');
+}
+
+function handlerEntry(name: string): string {
+  return `'use strict';\n// Generated by scripts/build.ts: the code is in ${SHARED_BUNDLE}.js, shared by all handlers.\nmodule.exports = require('./${SHARED_BUNDLE}.js').load(${JSON.stringify(name)});\n`;
+}
+
+function handlerSource(name: string): string {
+  return path.join(HANDLERS_DIR, `${name}.ts`);
+}
+
+async function listHandlers(): Promise<string[]> {
+  return (await readdir(HANDLERS_DIR))
+    .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts'))
+    .map((file) => file.slice(0, -'.ts'.length))
+    .sort();
+}
+
+function checkHandlers(handlers: string[]): void {
+  if (handlers.length === 0) throw new BuildError('no handlers to build');
+  const problems: string[] = [];
+  for (const name of handlers) {
+    if (!HANDLER_NAME.test(name)) problems.push(`"${name}" is not a kebab-case handler name`);
+    else if (name === WORKER_BUNDLE || name === SHARED_BUNDLE) problems.push(`"${name}" is reserved for a bundle of its own`);
+    else if (!existsSync(handlerSource(name))) problems.push(`handler "${name}" has no source file ${path.relative(ROOT, handlerSource(name))}`);
+  }
+  if (problems.length > 0) throw new BuildError(`cannot build the handlers: ${problems.join('; ')}`);
+}
+
+if (require.main === module) {
+  const handlers = process.argv.slice(2);
+  buildBundles({ handlers: handlers.length > 0 ? handlers : undefined }).then(
+    (result) => {
+      const total = result.files.reduce((sum, file) => sum + file.bytes, 0);
+      for (const file of result.files) console.log(`${file.name.padEnd(28)} ${(file.bytes / 1024).toFixed(0).padStart(6)} KiB`);
+      console.log(`built ${result.handlers.join(', ')} into ${path.relative(process.cwd(), result.outDir) || '.'} (${(total / 1024).toFixed(0)} KiB) in ${result.durationMs} ms`);
+    },
+    (error: unknown) => {
+      console.error(error instanceof BuildError ? error.message : error);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,369 @@
+import AdmZip from 'adm-zip';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import initSqlJs from 'sql.js';
+
+/**
+ * Packages the service the way a deploy does (`sls package --stage ci`), with no AWS credentials
+ * and no network, then checks the CloudFormation it would deploy and runs the handlers from the
+ * zip it would upload. The ci stage takes its secrets from serverless.yml params instead of SSM.
+ */
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const SLS = path.join(ROOT, 'node_modules', '.bin', 'sls');
+const STAGE = 'ci';
+const HANDLERS = ['sql', 'health', 'flights-search', 'flights-replace'];
+const ROUTES = ['POST /sql', 'GET /health', 'GET /flights', 'POST /flights'];
+const WRITE_KEY = 'test-key-123';
+
+jest.setTimeout(240_000);
+
+type Json = Record<string, any>;
+
+const run = promisify(execFile);
+let workDir: string;
+let packageDir: string;
+let unzipDir: string;
+let template: Json;
+let zipPath: string;
+let packagingMs: number;
+
+beforeAll(async () => {
+  workDir = await mkdtemp(path.join(os.tmpdir(), 'cloudlite-packaging-'));
+  packageDir = path.join(workDir, 'package');
+  unzipDir = path.join(workDir, 'unzipped');
+  const started = performance.now();
+  await run(SLS, ['package', '--stage', STAGE, '--package', packageDir], { cwd: ROOT, env: offlineEnv(workDir), timeout: 180_000 });
+  packagingMs = performance.now() - started;
+  template = JSON.parse(await readFile(path.join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8'));
+  zipPath = path.join(packageDir, 'cloudlite.zip');
+  new AdmZip(zipPath).extractAllTo(unzipDir, true);
+  console.log(`sls package --stage ${STAGE}: ${Math.round(packagingMs)} ms, zip ${((await stat(zipPath)).size / 1024).toFixed(0)} KiB`);
+}, 200_000);
+
+afterAll(async () => {
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+describe('the CloudFormation template of the ci package', () => {
+  test('the database bucket is versioned, private, encrypted with SSE-S3 and retained', () => {
+    const bucket = resource('DatabaseBucket', 'AWS::S3::Bucket');
+    expect(bucket.DeletionPolicy).toBe('Retain');
+    expect(bucket.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    const encryption = bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration;
+    expect(encryption).toEqual([{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }]);
+  });
+
+  test('replaced database versions expire after the 30-day restore window and stale uploads are aborted', () => {
+    const rules: Json[] = resource('DatabaseBucket', 'AWS::S3::Bucket').Properties.LifecycleConfiguration.Rules;
+    const enabled = rules.filter((rule) => rule.Status === 'Enabled');
+    expect(enabled.map((rule) => rule.NoncurrentVersionExpiration?.NoncurrentDays)).toContain(30);
+    expect(enabled.some((rule) => rule.AbortIncompleteMultipartUpload?.DaysAfterInitiation >= 1)).toBe(true);
+    // Current versions are the live databases: no rule may expire them.
+    expect(rules.filter((rule) => rule.ExpirationInDays !== undefined || rule.ExpirationDate !== undefined)).toEqual([]);
+  });
+
+  test('the bucket policy refuses every request made without TLS', () => {
+    const policy = resource('DatabaseBucketPolicy', 'AWS::S3::BucketPolicy').Properties;
+    expect(policy.Bucket).toEqual({ Ref: 'DatabaseBucket' });
+    expect(policy.PolicyDocument.Statement).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
+  });
+
+  test('the lock table is on-demand, keyed by lock_id, and sweeps leases through TTL on expires_at', () => {
+    const table = resource('LockTable', 'AWS::DynamoDB::Table').Properties;
+    expect(table.BillingMode).toBe('PAY_PER_REQUEST');
+    expect(table.KeySchema).toEqual([{ AttributeName: 'lock_id', KeyType: 'HASH' }]);
+    expect(table.AttributeDefinitions).toEqual([{ AttributeName: 'lock_id', AttributeType: 'S' }]);
+    expect(table.TimeToLiveSpecification).toEqual({ AttributeName: 'expires_at', Enabled: true });
+  });
+
+  test('every function runs nodejs22.x on arm64 with one vCPU of memory and a lease longer than its timeout', () => {
+    const functions = resourcesOfType('AWS::Lambda::Function');
+    expect(functions.map((fn) => fn.Properties.Handler).sort()).toEqual(HANDLERS.map((name) => `.build/${name}.handler`).sort());
+    for (const fn of functions) {
+      const { Runtime, Architectures, MemorySize, Timeout, Environment } = fn.Properties;
+      expect({ Runtime, Architectures, MemorySize }).toEqual({ Runtime: 'nodejs22.x', Architectures: ['arm64'], MemorySize: 1769 });
+      expect(Timeout).toBeLessThan(30); // API Gateway HTTP APIs give up after 30 s
+      const env = Environment.Variables;
+      expect(env.FUNCTION_TIMEOUT_MS).toBe(String(Timeout * 1000));
+      expect(Number(env.LOCK_LEASE_MS)).toBeGreaterThan(Timeout * 1000);
+      expect(env).toMatchObject({ S3_BUCKET: { Ref: 'DatabaseBucket' }, LOCK_TABLE: { Ref: 'LockTable' }, DB_KEY_PREFIX: 'databases/' });
+    }
+  });
+
+  test('the HTTP API routes the four endpoints with payload format 2.0', () => {
+    expect(resourcesOfType('AWS::ApiGatewayV2::Route').map((route) => route.Properties.RouteKey).sort()).toEqual([...ROUTES].sort());
+    const integrations = resourcesOfType('AWS::ApiGatewayV2::Integration');
+    expect(integrations).toHaveLength(ROUTES.length);
+    for (const integration of integrations) expect(integration.Properties.PayloadFormatVersion).toBe('2.0');
+  });
+
+  test('no statement of the Lambda role allows any action on "*"', () => {
+    const statements = roleStatements();
+    expect(statements.length).toBeGreaterThan(0);
+    const resources = statements.flatMap((statement) => [statement.Resource].flat());
+    expect(resources).not.toContain('*');
+    expect(resources.every((resource) => resource !== undefined)).toBe(true);
+    const actions = statements.flatMap((statement) => [statement.Action].flat());
+    expect(actions.filter((action: string) => action.endsWith('*'))).toEqual([]);
+  });
+
+  test('the role may only read and write objects under databases/ and list that prefix', () => {
+    const s3 = roleStatements().filter((statement) => [statement.Action].flat().some((action: string) => action.startsWith('s3:')));
+    expect(s3).toEqual([
+      { Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'], Resource: { 'Fn::Sub': '${DatabaseBucket.Arn}/databases/*' } },
+      {
+        Effect: 'Allow',
+        Action: ['s3:ListBucket'],
+        Resource: { 'Fn::GetAtt': ['DatabaseBucket', 'Arn'] },
+        Condition: { StringLike: { 's3:prefix': 'databases/*' } },
+      },
+    ]);
+  });
+
+  test('the role may only put, update and delete items of the lock table', () => {
+    const dynamodb = roleStatements().filter((statement) => [statement.Action].flat().some((action: string) => action.startsWith('dynamodb:')));
+    expect(dynamodb).toEqual([
+      { Effect: 'Allow', Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], Resource: { 'Fn::GetAtt': ['LockTable', 'Arn'] } },
+    ]);
+  });
+
+  test('the stack outputs the API URL, the bucket name and the lock table name', () => {
+    expect(template.Outputs.HttpApiUrl.Value).toBeDefined();
+    expect(template.Outputs.DatabaseBucketName.Value).toEqual({ Ref: 'DatabaseBucket' });
+    expect(template.Outputs.LockTableName.Value).toEqual({ Ref: 'LockTable' });
+  });
+});
+
+describe('the deployment zip of the ci package', () => {
+  test('holds every handler, the shared bundle, the SQL worker and the sql.js WASM, and nothing else', () => {
+    const names = new AdmZip(zipPath).getEntries().map((entry) => entry.entryName);
+    for (const name of [...HANDLERS.map((handler) => `${handler}.js`), 'bundle.js', 'sql-worker.js', 'sql-wasm.wasm']) {
+      expect(names).toContain(`.build/${name}`);
+    }
+    expect(names.filter((name) => !/^\.build\/[^/]+$/.test(name))).toEqual([]);
+  });
+
+  test('stays small: the dependencies are bundled once, not per handler', async () => {
+    expect((await stat(zipPath)).size).toBeLessThan(2 * 1024 * 1024);
+  });
+
+  test('every bundled handler loads on its own and exports a handler function', async () => {
+    const loaded: Record<string, string> = {};
+    for (const handler of HANDLERS) {
+      const { stdout } = await run(process.execPath, ['-e', 'process.stdout.write(typeof require(process.argv[1]).handler)', bundledHandler(handler)], {
+        cwd: workDir,
+        env: handlerEnv(),
+        timeout: 60_000,
+      });
+      loaded[handler] = stdout;
+    }
+
+    expect(loaded).toEqual(Object.fromEntries(HANDLERS.map((handler) => [handler, 'function'])));
+  });
+
+  test('the bundled health handler answers GET /health with 200 JSON', async () => {
+    const response = await invokeBundled('health', httpEvent('GET', '/health'));
+
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toMatch(/^application\/json/);
+    expect(JSON.parse(response.body)).toMatchObject({ status: 'ok', service: 'cloudlite' });
+  });
+
+  test('the bundled sql handler refuses a wrong API key with a 401 JSON error, without touching S3', async () => {
+    const response = await invokeBundled('sql', httpEvent('POST', '/sql', { sql_statement: 'SELECT 1' }, 'wrong-key-456'));
+
+    expect(response.statusCode).toBe(401);
+    expect(JSON.parse(response.body)).toEqual({ error: { code: 'UNAUTHORIZED', message: 'invalid API key' } });
+  });
+
+  test('the bundled sql handler runs a query in the shipped worker and WASM on a database read from S3', async () => {
+    const SQL = await initSqlJs();
+    const db = new SQL.Database();
+    db.run('CREATE TABLE answer (value INTEGER); INSERT INTO answer VALUES (42);');
+    const s3 = await startFakeS3({ '/test-bucket/databases/main.sqlite': db.export() });
+    db.close();
+    try {
+      const response = await invokeBundled('sql', httpEvent('POST', '/sql', { sql_statement: 'SELECT value FROM answer' }, WRITE_KEY), {
+        S3_ENDPOINT: s3.url,
+      });
+
+      expect(response.statusCode).toBe(200);
+      expect(JSON.parse(response.body).results[0]).toMatchObject({ columns: ['value'], rows: [[42]] });
+      expect(s3.requests).toEqual(['GET /test-bucket/databases/main.sqlite']);
+    } finally {
+      await s3.close();
+    }
+  });
+});
+
+describe('the stages of serverless.yml', () => {
+  test('a real stage takes API_KEYS and FLIGHTS_PASSWORD from SSM, so it cannot resolve offline', async () => {
+    const failure = await run(SLS, ['print', '--stage', 'prod'], { cwd: ROOT, env: offlineEnv(workDir), timeout: 120_000 }).then(
+      () => undefined,
+      (error: { stdout: string; stderr: string }) => `${error.stdout}\n${error.stderr}`,
+    );
+
+    expect(failure).toContain('provider.environment.API_KEYS');
+    expect(failure).toContain('provider.environment.FLIGHTS_PASSWORD');
+  });
+
+  test('the package-only ci stage, whose keys are placeholders, refuses to deploy', async () => {
+    const failure = await run(SLS, ['deploy', '--stage', STAGE], { cwd: ROOT, env: offlineEnv(workDir), timeout: 120_000 }).then(
+      () => undefined,
+      (error: { stdout: string; stderr: string }) => `${error.stdout}\n${error.stderr}`,
+    );
+
+    expect(failure).toContain(`stage "${STAGE}" is for offline packaging only`);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+/** The environment minus anything that could reach a real AWS account. */
+function offlineEnv(dir: string): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
+  return {
+    ...env,
+    AWS_CONFIG_FILE: path.join(dir, 'no-aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'no-aws-credentials'),
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
+}
+
+function resource(logicalId: string, type: string): Json {
+  const found = template.Resources[logicalId];
+  expect(found?.Type).toBe(type);
+  return found;
+}
+
+function resourcesOfType(type: string): Json[] {
+  return Object.values(template.Resources as Record<string, Json>).filter((candidate) => candidate.Type === type);
+}
+
+function roleStatements(): Json[] {
+  const role = resource('IamRoleLambdaExecution', 'AWS::IAM::Role');
+  return (role.Properties.Policies as Json[]).flatMap((policy) => policy.PolicyDocument.Statement);
+}
+
+function httpEvent(method: string, rawPath: string, body?: unknown, apiKey?: string): APIGatewayProxyEventV2 {
+  return {
+    version: '2.0',
+    routeKey: `${method} ${rawPath}`,
+    rawPath,
+    rawQueryString: '',
+    headers: {
+      'content-type': 'application/json',
+      ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
+    },
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'packaging-test',
+      domainName: 'example.execute-api.us-east-1.amazonaws.com',
+      domainPrefix: 'example',
+      http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'jest' },
+      requestId: 'packaging-test',
+      routeKey: `${method} ${rawPath}`,
+      stage: '$default',
+      time: new Date().toISOString(),
+      timeEpoch: Date.now(),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    isBase64Encoded: false,
+  };
+}
+
+interface HandlerResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * Loads `.build/<handler>.js` from the unzipped artifact in a fresh Node process, as the Lambda
+ * runtime would (jest's module system would transform and sandbox the bundle), and invokes it.
+ */
+async function invokeBundled(handler: string, event: APIGatewayProxyEventV2, extraEnv: Record<string, string> = {}): Promise<HandlerResponse> {
+  const resultFile = path.join(workDir, `result-${handler}-${Date.now()}.json`);
+  const driver = `
+    const [file, event, resultFile] = process.argv.slice(1);
+    const context = { awsRequestId: 'packaging-test', functionName: 'packaging-test', getRemainingTimeInMillis: () => 29000 };
+    Promise.resolve()
+      .then(() => require(file).handler(JSON.parse(event), context))
+      .then((response) => {
+        require('node:fs').writeFileSync(resultFile, JSON.stringify(response));
+        process.exit(0);
+      }, (error) => {
+        console.error(error);
+        process.exit(1);
+      });`;
+  await run(process.execPath, ['-e', driver, bundledHandler(handler), JSON.stringify(event), resultFile], {
+    cwd: workDir,
+    env: handlerEnv(extraEnv),
+    timeout: 60_000,
+  });
+  return JSON.parse(await readFile(resultFile, 'utf8')) as HandlerResponse;
+}
+
+function bundledHandler(handler: string): string {
+  return path.join(unzipDir, '.build', `${handler}.js`);
+}
+
+/** What the function would get from serverless.yml, pointed at nothing real. */
+function handlerEnv(extraEnv: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...offlineEnv(workDir),
+    S3_BUCKET: 'test-bucket',
+    LOCK_TABLE: 'test-locks',
+    API_KEYS: `write:${WRITE_KEY}`,
+    FLIGHTS_PASSWORD: 'test-flights-password',
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'packaging-test',
+    AWS_SECRET_ACCESS_KEY: 'packaging-test',
+    LOG_LEVEL: 'ERROR',
+    ...extraEnv,
+  };
+}
+
+/** Just enough of S3 for one GetObject: serves the given objects by path, 404 for the rest. */
+async function startFakeS3(objects: Record<string, Uint8Array>): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
+  const requests: string[] = [];
+  const server: Server = createServer((request, response) => {
+    const objectPath = new URL(request.url ?? '/', 'http://localhost').pathname;
+    requests.push(`${request.method} ${objectPath}`);
+    const body = objects[objectPath];
+    if (request.method !== 'GET' || !body) {
+      response.writeHead(404, { 'content-type': 'application/xml' });
+      response.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>not found</Message></Error>');
+      return;
+    }
+    response.writeHead(200, { 'content-type': 'application/vnd.sqlite3', 'content-length': body.byteLength, etag: '"fake-etag-1"' });
+    response.end(Buffer.from(body));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
