@@ -47,7 +47,9 @@ export class DynamoDbLeaseLock implements LeaseLock {
     const owner = randomUUID();
     const deadline = this.clock() + this.options.waitMs;
     const base = this.options.backoffBaseMs ?? 20;
-    const cap = this.options.backoffCapMs ?? 1000;
+    // A short cap keeps waiters polling often enough not to starve behind back-to-back writers;
+    // each poll is one conditional write (one WRU, $0.000000625).
+    const cap = this.options.backoffCapMs ?? 250;
     let holderExpiresAtMs: number | undefined;
     for (let attempt = 0; ; attempt++) {
       const now = this.clock();
