@@ -70,6 +70,23 @@ export function gate(): { opened: Promise<void>; open(): void } {
   return { opened, open };
 }
 
+/** Wraps the real engine so each write, once executed, waits for `hold` before it is stored. */
+export function holdAfterWrite(hold: () => Promise<void>): (engine: SqlEngine) => SqlEngine {
+  return (engine) => ({
+    read: (request) => engine.read(request),
+    write: async (request) => {
+      const outcome = await engine.write(request);
+      await hold();
+      return outcome;
+    },
+    commitWrite: (writeId, etag) => engine.commitWrite(writeId, etag),
+    abandonWrite: (writeId) => engine.abandonWrite(writeId),
+    close: () => engine.close(),
+  });
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 export function script(sql: string, params?: (string | number | null)[]) {
   return { kind: 'script' as const, sql, params };
 }

@@ -1,8 +1,7 @@
-import type { SqlEngine } from '../../functions/core/ports';
 import { DynamoDbLeaseLock } from '../../functions/adapters/dynamodb-lease-lock';
 import { silentLogger } from '../../functions/core/logger';
 import { postJson, READ_KEY, startTestApi, testConfig, testDynamoDbClient, uniqueDatabase, type TestApi } from '../helpers/test-app';
-import { buildService, gate, script, storedBytes, storedVersions } from '../helpers/test-service';
+import { buildService, gate, holdAfterWrite, script, storedBytes, storedVersions } from '../helpers/test-service';
 
 describe('the write path: lock, load, run, fenced upload', () => {
   let api: TestApi;
@@ -141,24 +140,14 @@ describe('the write path: lock, load, run, fenced upload', () => {
     const frozenAt = Date.now();
     const paused = gate();
     const resume = gate();
-    const pauseAfterExec = (engine: SqlEngine): SqlEngine => ({
-      ...engine,
-      read: (request) => engine.read(request),
-      write: async (request) => {
-        const outcome = await engine.write(request);
-        paused.open();
-        await resume.opened;
-        return outcome;
-      },
-      commitWrite: (id, etag) => engine.commitWrite(id, etag),
-      abandonWrite: (id) => engine.abandonWrite(id),
-      close: () => engine.close(),
-    });
     const writerA = buildService({
       clock: () => frozenAt,
       lock: { leaseMs: 1_000 },
       service: { leaseRenewIntervalMs: 3_600_000, leaseSafetyMarginMs: 0 },
-      wrapEngine: pauseAfterExec,
+      wrapEngine: holdAfterWrite(async () => {
+        paused.open();
+        await resume.opened;
+      }),
     });
     const writerB = buildService({ lock: { waitMs: 10_000 } });
     try {
