@@ -27,13 +27,20 @@ async function main(): Promise<void> {
   const { sharedApp } = await import('../functions/app');
   const { createRoutes } = await import('../functions/http/routes');
   const app = sharedApp();
+  const { applyMigrationsInProcess, describeReport } = await import('./migrate');
+  const { seedFlightsIfEmpty } = await import('./seed-flights');
+  const flightsDatabase = app.config.flightsDatabase;
+  const migrated = describeReport(flightsDatabase, await applyMigrationsInProcess(app, flightsDatabase));
+  const seeded = await seedFlightsIfEmpty(app, flightsDatabase);
   const api = await startLocalApi(createRoutes(app), { port, host: process.env.HOST ?? '127.0.0.1' });
 
   const key = writeKey ?? '<a key from API_KEYS>';
   console.log(`cloudlite is running on ${api.url} (data in ${dataDir})`);
   console.log(`  S3 ${stack.s3Endpoint}  DynamoDB ${stack.dynamoDbEndpoint}`);
+  console.log(`  ${migrated}${seeded > 0 ? `; seeded ${seeded} sample flights` : ''}`);
   if (writeKey) console.log(`  write key: ${writeKey}  (saved in ${path.join(dataDir, 'api-key')}; set API_KEYS to choose your own)`);
   console.log('Try:');
+  console.log(`  curl -s '${api.url}/flights?origin=Delhi&sort_by=date&limit=3'`);
   console.log(`  curl -s ${api.url}/sql -H 'Authorization: Bearer ${key}' -H 'Content-Type: application/json' -d '{"sql_statement": "SELECT sqlite_version() AS version"}'`);
 
   let stopping = false;

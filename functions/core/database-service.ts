@@ -1,5 +1,5 @@
 import { assertDatabaseName } from './database-name';
-import { DatabaseNotFoundError, ForbiddenError, StorageUnavailableError, WriteConflictError } from './errors';
+import { DatabaseNotFoundError, ForbiddenError, SqlError, StorageUnavailableError, WriteConflictError } from './errors';
 import { LeaseKeeper } from './lease-keeper';
 import { silentLogger, type Logger } from './logger';
 import {
@@ -122,7 +122,12 @@ export class DatabaseService {
   ): Promise<{ kind: 'writes' } | { kind: 'done'; results: StatementResult[]; version?: StoredVersion }> {
     for (let attempt = 0; ; attempt++) {
       const loaded = await this.load(request.database, request.consistency, timings, attempt > 0);
-      const outcome = await this.timed(timings, 'exec_ms', () => this.deps.engine.read(this.engineRequest(request, loaded.source)));
+      const outcome = await this.timed(timings, 'exec_ms', () => this.deps.engine.read(this.engineRequest(request, loaded.source))).catch((error: unknown) => {
+        // A read of a database that does not exist fails on its missing tables; the missing
+        // database is the answer that helps.
+        if (loaded.source.kind === 'empty' && error instanceof SqlError) throw new DatabaseNotFoundError(request.database);
+        throw error;
+      });
       if (outcome.kind === 'cache_miss' && attempt === 0) continue;
       if (outcome.kind === 'cache_miss') throw new StorageUnavailableError('the SQL engine lost its copy twice in a row; retry');
       this.remember(request.database, loaded);

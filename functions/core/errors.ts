@@ -85,6 +85,12 @@ export class StorageUnavailableError extends CloudliteError {
   override readonly retryAfterSeconds = 1;
 }
 
+/** The deployment is not ready to serve this (e.g. migrations not applied): an operator's fault. */
+export class NotReadyError extends CloudliteError {
+  readonly code = 'NOT_READY';
+  override readonly retryAfterSeconds = 30;
+}
+
 export class StatementTimeoutError extends CloudliteError {
   readonly code = 'STATEMENT_TIMEOUT';
 }

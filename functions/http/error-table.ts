@@ -23,6 +23,7 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   RESOURCE_LIMIT: 422,
   CORRUPT_DATABASE: 500,
   STORAGE_UNAVAILABLE: 503,
+  NOT_READY: 503,
   LOCK_TIMEOUT: 503,
   STATEMENT_TIMEOUT: 504,
 };
@@ -38,8 +39,10 @@ export function errorResponse(error: unknown, logger: Logger, context: Record<st
     return jsonResponse(500, { error: { code: 'INTERNAL', message: 'internal error; it has been logged' } } satisfies ErrorBody);
   }
   if (status >= 500) {
-    // Retryable failures (lock busy, S3 throttling) are expected under load: warn, don't page.
-    const log = error.retryAfterSeconds === undefined ? logger.error : logger.warn;
+    // Retryable failures under load (lock busy, S3 throttling) are expected: warn, don't page.
+    // NOT_READY is retryable for the caller but needs an operator: it stays an error.
+    const expected = error.retryAfterSeconds !== undefined && error.code !== 'NOT_READY';
+    const log = expected ? logger.warn : logger.error;
     log.call(logger, 'request failed', { ...context, code: error.code, error: describeError(error) });
   }
   const body: ErrorBody = { error: { code: error.code, message: error.message } };

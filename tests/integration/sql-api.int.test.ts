@@ -30,4 +30,10 @@ describe('POST /sql through the local API gateway, S3 and DynamoDB', () => {
     expect(response.status).toBe(404);
     expect(response.body.error.code).toBe('DATABASE_NOT_FOUND');
   });
+
+  it('a read of a missing table in a database never written is also 404 DATABASE_NOT_FOUND', async () => {
+    const response = await postJson(api.url, { database: uniqueDatabase('missing'), sql_statement: 'SELECT * FROM items' });
+    expect(response.status).toBe(404);
+    expect(response.body.error.code).toBe('DATABASE_NOT_FOUND');
+  });
 });

@@ -17,6 +17,7 @@ describe('the error table', () => {
     [new errors.ResourceLimitError('memory'), 422, 'RESOURCE_LIMIT'],
     [new errors.CorruptDatabaseError('bad file'), 500, 'CORRUPT_DATABASE'],
     [new errors.StorageUnavailableError('s3 down'), 503, 'STORAGE_UNAVAILABLE'],
+    [new errors.NotReadyError('not migrated'), 503, 'NOT_READY'],
     [new errors.LockTimeoutError('busy', 4), 503, 'LOCK_TIMEOUT'],
     [new errors.StatementTimeoutError('slow'), 504, 'STATEMENT_TIMEOUT'],
   ])('%p answers %i %s', (error, status, code) => {
