@@ -37,7 +37,8 @@ async function main(): Promise<void> {
   const key = writeKey ?? '<a key from API_KEYS>';
   console.log(`cloudlite is running on ${api.url} (data in ${dataDir})`);
   console.log(`  S3 ${stack.s3Endpoint}  DynamoDB ${stack.dynamoDbEndpoint}`);
-  console.log(`  ${migrated}${seeded > 0 ? `; seeded ${seeded} sample flights` : ''}`);
+  console.log(migrated.replace(/^/gm, '  '));
+  if (seeded > 0) console.log(`  seeded ${seeded} sample flights into ${flightsDatabase}`);
   if (writeKey) console.log(`  write key: ${writeKey}  (saved in ${path.join(dataDir, 'api-key')}; set API_KEYS to choose your own)`);
   console.log('Try:');
   console.log(`  curl -s '${api.url}/flights?origin=Delhi&sort_by=date&limit=3'`);
