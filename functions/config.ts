@@ -16,7 +16,9 @@ export interface ApiKey {
   expiresAtMs?: number;
 }
 
-const integer = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+// An empty variable (`MAX_PARAMS=`) means "use the default", not 0.
+const integer = (fallback: number, min = 0) =>
+  z.preprocess((value) => (value === '' ? undefined : value), z.coerce.number().int().min(min).default(fallback));
 const optionalString = z.string().trim().min(1).optional().catch(undefined);
 
 const EnvSchema = z.object({

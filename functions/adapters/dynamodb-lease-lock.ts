@@ -4,7 +4,7 @@ import { DeleteCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient }
 import { LockTimeoutError, StorageUnavailableError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { LeaseLostError, type Lease, type LeaseLock } from '../core/ports';
-import { describe } from './s3-object-store';
+import { describe } from './sdk-errors';
 
 export interface LeaseLockOptions {
   table: string;
@@ -69,6 +69,8 @@ export class DynamoDbLeaseLock implements LeaseLock {
         return lease;
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw this.unavailable('acquire', name, error);
+        // The SDK retried a put whose reply was lost, and our own first put is what refused it.
+        if (error.Item?.owner?.S === owner) return { ...lease, expiresAtMs: Number(error.Item.expires_at_ms?.N ?? lease.expiresAtMs) };
         holderExpiresAtMs = Number(error.Item?.expires_at_ms?.N ?? holderExpiresAtMs ?? now + 1000);
       }
       const remaining = deadline - this.clock();

@@ -1,7 +1,8 @@
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { StorageUnavailableError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { PreconditionFailedError, type GetResult, type ObjectStore, type PutCondition, type StoredVersion } from '../core/ports';
+import { describe, statusOf } from './sdk-errors';
 
 const WRITE_ID_METADATA = 'cloudlite-write-id';
 
@@ -25,7 +26,7 @@ export class S3ObjectStore implements ObjectStore {
     } catch (error) {
       // A 304 has no body, so the SDK cannot name it: it surfaces as an error with that status.
       if (statusOf(error) === 304) return { kind: 'not_modified' };
-      if (isNamed(error, 'NoSuchKey') || statusOf(error) === 404) return { kind: 'not_found' };
+      if (statusOf(error) === 404) return { kind: 'not_found' };
       throw this.unavailable('read', key, error);
     }
   }
@@ -67,16 +68,4 @@ export class S3ObjectStore implements ObjectStore {
     this.logger.error(`S3 ${action} failed`, { key, error: describe(error) });
     return new StorageUnavailableError(`the object store could not ${action} the database; retry`, { cause: error });
   }
-}
-
-export function statusOf(error: unknown): number | undefined {
-  return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-}
-
-function isNamed(error: unknown, name: string): boolean {
-  return error instanceof S3ServiceException ? error.name === name : (error as Error)?.name === name;
-}
-
-export function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

@@ -189,7 +189,14 @@ export class DatabaseService {
     try {
       return await this.deps.store.put(key, bytes, loaded ? { ifMatch: loaded.etag } : { create: true }, writeId);
     } catch (error) {
-      const current = await this.deps.store.head(key).catch(() => undefined);
+      let current: Awaited<ReturnType<ObjectStore['head']>>;
+      try {
+        current = await this.deps.store.head(key);
+      } catch {
+        throw new StorageUnavailableError('the store failed while storing the write and could not say whether it was stored; read before retrying', {
+          cause: error,
+        });
+      }
       if (current?.writeId === writeId) {
         this.logger.warn('upload reported a failure but landed; answering success', { database, writeId, error: String(error) });
         return { etag: current.etag, versionId: current.versionId };

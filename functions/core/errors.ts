@@ -42,10 +42,6 @@ export class ForbiddenError extends CloudliteError {
   readonly code = 'FORBIDDEN';
 }
 
-export class NotFoundError extends CloudliteError {
-  readonly code = 'NOT_FOUND';
-}
-
 /** SQLite refused a statement: its own message is safe and useful to show. */
 export class SqlError extends CloudliteError {
   readonly code = 'SQL_ERROR';

@@ -58,19 +58,17 @@ function decodeBase64(value: unknown, where: string): Uint8Array {
   return new Uint8Array(Buffer.from(value, 'base64'));
 }
 
-/** Decodes positional (`?`, `?NNN`) or named (`:name`, `@name`, `$name`) parameters. */
+/**
+ * Decodes positional (`?`, `?NNN`) or named (`:name`, `@name`, `$name`) parameters. Names are
+ * kept as given: the engine matches a bare `name` to whichever prefix the statement uses.
+ */
 export function decodeParams(params: unknown, where: string): BoundParams {
   if (Array.isArray(params)) return params.map((value, i) => decodeParam(value, `${where}[${i}]`));
   const named: Record<string, SqlValue> = {};
   for (const [name, value] of Object.entries(params as Record<string, unknown>)) {
-    named[normalizeParamName(name)] = decodeParam(value, `${where}.${name}`);
+    named[name] = decodeParam(value, `${where}.${name}`);
   }
   return named;
-}
-
-/** Callers may write `name` or `:name`; SQLite needs the prefix, and `:` is the common one. */
-function normalizeParamName(name: string): string {
-  return /^[:@$]/.test(name) ? name : `:${name}`;
 }
 
 /** Turns a value SQLite returned into JSON without losing information. */

@@ -5,7 +5,8 @@ import { encodeValue } from '../core/value-codec';
 import { Authenticator } from './auth';
 import { parseJsonBody } from './json-body';
 import { httpHandler } from './middleware';
-import { jsonResponse } from './responses';
+import { ResultTooLargeError } from '../core/errors';
+import { jsonResponse, type HttpResponse } from './responses';
 import { parseSqlRequest } from './sql-request';
 
 /** `POST /sql`: authenticate, parse, run through the database service, encode. */
@@ -21,13 +22,29 @@ export function createSqlHandler(app: App) {
     logFields.database = request.database;
     const response = await app.service.execute(request, role);
     logFields.wrote = response.meta.wrote;
-    return jsonResponse(200, encodeSqlResponse(response));
+    return withinLambdaResponseLimit(jsonResponse(200, encodeSqlResponse(response)), response.meta.wrote);
   });
 }
 
 /** `GET /health`: no dependencies touched, so it answers even when S3 or DynamoDB do not. */
 export function createHealthHandler(app: App) {
   return httpHandler(app.logger, async () => jsonResponse(200, { status: 'ok', service: 'cloudlite', version }));
+}
+
+/** Lambda refuses a function response over 6 MB (the whole response, body JSON-encoded again). */
+const LAMBDA_RESPONSE_LIMIT_BYTES = 6 * 1024 * 1024;
+
+/**
+ * The engine stops collecting rows at MAX_RESULT_BYTES; this catches what its estimate cannot
+ * see (the response encoded once more by Lambda), so the caller gets 413, not a bare 502.
+ */
+function withinLambdaResponseLimit(response: HttpResponse, wrote: boolean): HttpResponse {
+  if (Buffer.byteLength(JSON.stringify(response)) <= LAMBDA_RESPONSE_LIMIT_BYTES) return response;
+  throw new ResultTooLargeError(
+    wrote
+      ? 'the write was stored, but its result is too large to return; read it back with a smaller query'
+      : 'the result is too large to return; select fewer rows or columns, or page with LIMIT',
+  );
 }
 
 export function encodeSqlResponse(response: SqlResponse) {

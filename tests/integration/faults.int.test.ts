@@ -83,6 +83,18 @@ describe('failures of S3 and DynamoDB', () => {
     expect((await storedVersions(seed.database)).current).toBe(answer.body.meta.version);
   });
 
+  it('an upload whose fate S3 cannot tell (reply lost, then HEAD failing) answers 503, never a false 409', async () => {
+    const seed = await seeded('unknownfate');
+    s3.inject(putOf(seed.database), { kind: 'drop-response' }, 1);
+    s3.inject((r) => r.method === 'HEAD', S3_INTERNAL_ERROR);
+
+    const answer = await postJson(api.url, { database: seed.database, sql_statement: 'INSERT INTO t VALUES (3)' });
+
+    expect(answer.status).toBe(503);
+    expect(answer.body.error.code).toBe('STORAGE_UNAVAILABLE');
+    expect(answer.body.error.message).toMatch(/could not say whether it was stored/);
+  });
+
   it('a failing download answers 503 and the next read works', async () => {
     const seed = await seeded('getfail');
     s3.inject(getOf(seed.database), S3_INTERNAL_ERROR);
@@ -153,6 +165,28 @@ describe('failures of S3 and DynamoDB', () => {
     }
   });
 });
+
+describe.each([['DynamoDB Local', process.env.DYNAMODB_LOCAL_ENDPOINT]].filter(([, endpoint]) => endpoint !== undefined))(
+  'a lost reply on the lock table (%s)',
+  (_server, endpoint) => {
+    it("an acquire whose reply was lost is recognised as ours when the SDK's retry is refused, not waited out", async () => {
+      const proxy = await new FaultProxy(endpoint!).start();
+      const writer = buildService({ dynamoDbEndpoint: proxy.url, lock: { waitMs: 2_000 } });
+      try {
+        const database = uniqueDatabase('lostlock');
+        proxy.inject((r) => r.operation === 'PutItem', { kind: 'drop-response' }, 1);
+        const started = Date.now();
+        const result = await writer.service.write({ database, program: script('CREATE TABLE t(x)') });
+        expect(result.meta.wrote).toBe(true);
+        expect(Date.now() - started).toBeLessThan(2_000);
+        expect(proxy.seen.filter((r) => r.operation === 'PutItem').length).toBe(2);
+      } finally {
+        await writer.close();
+        await proxy.close();
+      }
+    });
+  },
+);
 
 describe('a long write keeps its lease alive', () => {
   it('the lease is renewed (heartbeat) while a long write runs within its budget, and no one else gets in', async () => {

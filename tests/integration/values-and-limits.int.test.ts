@@ -84,6 +84,21 @@ describe('values round-trip exactly, and limits answer clearly', () => {
     expect((await postJson(api.url, { database, sql_statement: 'SELECT 1' })).status).toBe(200);
   });
 
+  it('a result within the row budget but past Lambda\'s 6 MB response once encoded gets 413, not a bare 502', async () => {
+    const roomy = await startTestApi(testConfig({ limits: { ...testConfig().limits, maxResultBytes: 20_000_000 } }));
+    try {
+      const database = uniqueDatabase('escaped');
+      expect((await postJson(roomy.url, { database, sql_statement: 'CREATE TABLE t(x)' })).status).toBe(200);
+      // One million control characters: 1 MB in SQLite, 6 MB as JSON escapes, more once Lambda
+      // encodes the body string again.
+      const answer = await postJson(roomy.url, { database, sql_statement: "SELECT replace(hex(zeroblob(500000)), '0', char(1))" });
+      expect(answer.status).toBe(413);
+      expect(answer.body.error.code).toBe('RESULT_TOO_LARGE');
+    } finally {
+      await roomy.close();
+    }
+  });
+
   it('a result past the size limit gets 413 RESULT_TOO_LARGE', async () => {
     const database = uniqueDatabase('bigresult');
     expect((await postJson(api.url, { database, sql_statement: 'CREATE TABLE t(x)' })).status).toBe(200);

@@ -92,6 +92,12 @@ describe('the write path: lock, load, run, fenced upload', () => {
     ['PRAGMA writable_schema = 1', 'writable_schema'],
     ['BEGIN; SELECT 1', 'BEGIN'],
     ["VACUUM INTO '/tmp/copy.db'", 'VACUUM INTO'],
+    ["VACUUM main INTO '/tmp/copy.db'", 'VACUUM INTO'],
+    ['EXPLAIN PRAGMA writable_schema = 1', 'writable_schema'],
+    ['/* hidden */ EXPLAIN QUERY PLAN PRAGMA query_only = 0', 'query_only'],
+    ['PRAGMA hard_heap_limit = 100000', 'hard_heap_limit'],
+    ['CREATE TEMP VIEW counter AS SELECT 99 AS n', 'TEMP'],
+    ['CREATE TEMP TABLE scratch(x)', 'TEMP'],
   ])('%s is refused with 403 FORBIDDEN', async (sql, named) => {
     const database = uniqueDatabase('policy');
     await createCounter(database);
@@ -99,6 +105,52 @@ describe('the write path: lock, load, run, fenced upload', () => {
     expect(answer.status).toBe(403);
     expect(answer.body.error.code).toBe('FORBIDDEN');
     expect(answer.body.error.message).toContain(named);
+  });
+
+  it('a refused PRAGMA leaves no trace on the warm connection: later writes still obey CHECK constraints', async () => {
+    const database = uniqueDatabase('pragma');
+    expect((await postJson(api.url, { database, sql_statement: 'CREATE TABLE prices(p INTEGER CHECK (p > 0))' })).status).toBe(200);
+
+    const refused = await postJson(api.url, { database, sql_statement: 'PRAGMA ignore_check_constraints = ON' }, READ_KEY);
+    expect(refused.status).toBe(403);
+
+    const violating = await postJson(api.url, { database, sql_statement: 'INSERT INTO prices VALUES (-5)' });
+    expect(violating.status).toBe(400);
+    expect(violating.body.error.message).toMatch(/CHECK constraint failed/);
+  });
+
+  it('a TEMP object is never left on the warm copy for later reads', async () => {
+    const database = uniqueDatabase('temp');
+    await createCounter(database);
+    expect((await postJson(api.url, { database, sql_statement: "CREATE TEMP VIEW counter AS SELECT 'never stored' AS n" })).status).toBe(403);
+    expect(await counterValue(database)).toBe(0);
+  });
+
+  it('a deferred foreign key violated at COMMIT is a 400 SQL_ERROR and nothing is stored', async () => {
+    const database = uniqueDatabase('deferred');
+    expect(
+      (await postJson(api.url, {
+        database,
+        sql_statement: 'CREATE TABLE parent(id INTEGER PRIMARY KEY); CREATE TABLE child(parent_id INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)',
+      })).status,
+    ).toBe(200);
+    const before = await storedVersions(database);
+    const answer = await postJson(api.url, { database, sql_statement: 'INSERT INTO child VALUES (42)' });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toMatchObject({ code: 'SQL_ERROR', message: expect.stringMatching(/FOREIGN KEY/) });
+    expect(await storedVersions(database)).toEqual(before);
+  });
+
+  it.each([
+    ['a bare name binds whichever prefix the statement uses', 'SELECT @a, $b', { a: 1, b: 2 }, 200],
+    ['a name given with and without its prefix is refused', 'SELECT :a', { a: 1, ':a': 2 }, 400],
+    ['named params for positional placeholders are refused', 'SELECT ?', {}, 400],
+  ])('%s', async (_name, sql, params, status) => {
+    const database = uniqueDatabase('named');
+    await createCounter(database);
+    const answer = await postJson(api.url, { database, sql_statement: sql, params });
+    expect(answer.status).toBe(status);
+    if (status === 200) expect(answer.body.results[0].rows).toEqual([[1, 2]]);
   });
 
   it('reads are never blocked by a held write lock', async () => {

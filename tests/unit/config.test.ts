@@ -17,6 +17,10 @@ describe('loadConfig', () => {
     expect(config.apiKeys).toEqual([{ role: 'write', key: 'abcdefgh', expiresAtMs: undefined }]);
   });
 
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ ...minimal, MAX_PARAMS: '', LOCK_WAIT_MS: '' })).toMatchObject({ lockWaitMs: 10_000, limits: { maxParams: 1_000 } });
+  });
+
   it.each([
     ['no bucket', { ...minimal, S3_BUCKET: '' }, /S3_BUCKET/],
     ['no API keys', { ...minimal, API_KEYS: ' ' }, /API_KEYS/],

@@ -7,7 +7,7 @@ describe('parseSqlRequest', () => {
   it.each([
     ['one statement with defaults', { sql_statement: 'SELECT 1' }, { database: 'main', consistency: 'strong', program: { kind: 'script', sql: 'SELECT 1', params: undefined } }],
     ['positional params', { sql_statement: 'SELECT ?', params: [1] }, { program: { kind: 'script', sql: 'SELECT ?', params: [1] } }],
-    ['named params get a prefix', { sql_statement: 'SELECT :a', params: { a: 'x', '@b': true } }, { program: { kind: 'script', sql: 'SELECT :a', params: { ':a': 'x', '@b': 1 } } }],
+    ['named params as given', { sql_statement: 'SELECT :a, @b', params: { a: 'x', '@b': true } }, { program: { kind: 'script', sql: 'SELECT :a, @b', params: { a: 'x', '@b': 1 } } }],
     ['a batch', { statements: [{ sql: 'SELECT 1' }, { sql: 'SELECT ?', params: [null] }] }, { program: { kind: 'batch', statements: [{ sql: 'SELECT 1' }, { sql: 'SELECT ?', params: [null] }] } }],
     ['database and eventual consistency', { sql_statement: 'SELECT 1', database: 'shop-2_a', consistency: 'eventual' }, { database: 'shop-2_a', consistency: 'eventual' }],
     ['a big integer parameter', { sql_statement: 'SELECT ?', params: [{ integer: '-9223372036854775808' }] }, { program: { kind: 'script', sql: 'SELECT ?', params: [-9223372036854775808n] } }],

@@ -1,4 +1,4 @@
-import { declaredParameters } from '../../functions/adapters/sqljs/statement-parameters';
+import { declaredParameters, leadingStatement } from '../../functions/adapters/sqljs/sql-lexer';
 import { refusalReason } from '../../functions/adapters/sqljs/statement-policy';
 
 describe('the statement policy (on SQLite-normalized SQL)', () => {
@@ -20,6 +20,13 @@ describe('the statement policy (on SQLite-normalized SQL)', () => {
     ['PRAGMA hard_heap_limit=?;', /hard_heap_limit is not allowed/],
     ['PRAGMA page_size=?;', /may be read but not set/],
     ['PRAGMA schema_version(?);', /may be read but not set/],
+    ['EXPLAIN PRAGMA writable_schema = 1', /writable_schema is not allowed/],
+    ['explain query plan pragma query_only=0', /query_only is not allowed/],
+    ['EXPLAIN SELECT 1', undefined],
+    ["VACUUM main INTO '/x.db'", /VACUUM INTO/],
+    ['PRAGMA main . user_version = 5', undefined],
+    ['PRAGMA "writable_schema" = 1', /not allowed/],
+    ['', /could not be inspected/],
   ])('%s -> %p', (normalized, expected) => {
     const reason = refusalReason(normalized);
     if (expected === undefined) expect(reason).toBeUndefined();
@@ -40,5 +47,17 @@ describe('declaredParameters', () => {
     const declared = declaredParameters(sql);
     expect(declared.slots).toBe(slots);
     expect([...declared.names]).toEqual(names);
+  });
+});
+
+describe('leadingStatement', () => {
+  it.each([
+    ['SELECT 1; SELECT 2', 'SELECT 1'],
+    ['  /* a; comment */ -- another; one\n PRAGMA   writable_schema = 1; SELECT 1', 'PRAGMA writable_schema = 1'],
+    ["SELECT ';' AS x; DROP TABLE t", "SELECT ';' AS x"],
+    [';;  ; -- only a comment', ''],
+    ['', ''],
+  ])('%j leads with %j', (sql, head) => {
+    expect(leadingStatement(sql)).toBe(head);
   });
 });

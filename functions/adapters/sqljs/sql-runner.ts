@@ -8,7 +8,7 @@ import {
   StatementNotAllowedError,
 } from '../../core/errors';
 import type { BoundParams, ExecutionLimits, Program, SqlValue, StatementResult } from '../../core/ports';
-import { declaredParameters } from './statement-parameters';
+import { declaredParameters, leadingStatement } from './sql-lexer';
 import { refusalReason } from './statement-policy';
 
 /**
@@ -19,7 +19,7 @@ import { refusalReason } from './statement-policy';
 const SQLITE_MAGIC = 'SQLite format 3\u0000';
 // SQLite's fixed message for SQLITE_READONLY; sql.js reports errors by message only.
 const READONLY_MESSAGE = 'attempt to write a readonly database';
-const CORRUPTION_MESSAGES = ['file is not a database', 'database disk image is malformed'];
+const CORRUPTION_MESSAGES = ['file is not a database', 'database disk image is malformed', 'malformed database schema'];
 const MAINTENANCE = /^(VACUUM|ANALYZE|REINDEX|PRAGMA\s+(\w+\.)?optimize)\b/i;
 
 /** Signals that a program run read-only tried to write. */
@@ -31,13 +31,14 @@ export function openDatabase(SQL: SqlJsStatic, bytes?: Uint8Array): Database {
   if (bytes && bytes.byteLength > 0 && Buffer.from(bytes.subarray(0, 16)).toString('latin1') !== SQLITE_MAGIC) {
     throw new CorruptDatabaseError('the stored object is not a SQLite database');
   }
-  const db = bytes ? new SQL.Database(bytes) : new SQL.Database();
+  let db: Database | undefined;
   try {
+    db = bytes ? new SQL.Database(bytes) : new SQL.Database();
     if (bytes) verifyIntegrity(db);
     configureConnection(db);
     return db;
   } catch (error) {
-    db.close();
+    db?.close();
     throw translateEngineError(error);
   }
 }
@@ -83,14 +84,26 @@ export function runReadWrite(
   let results: RunResult[];
   try {
     results = runProgram(db, program, limits, true);
+    refuseTemporaryObjects(db);
     db.run('COMMIT');
   } catch (error) {
     rollbackQuietly(db);
-    throw error;
+    throw translateEngineError(error);
   }
   const after = fingerprint(db);
   const changed = after.totalChanges !== before.totalChanges || after.header !== before.header || results.some((r) => r.maintenance);
   return { results: results.map(stripMaintenance), changed };
+}
+
+/**
+ * TEMP tables, views and triggers live on the connection, not in the file: they would survive
+ * into later requests on the warm copy (and shadow or alter what they see) without ever being
+ * stored. Refusing before COMMIT lets the rollback remove them.
+ */
+function refuseTemporaryObjects(db: Database): void {
+  if (db.exec('SELECT 1 FROM temp.sqlite_master LIMIT 1').length > 0) {
+    throw new StatementNotAllowedError('TEMP tables, views and triggers are not allowed: they would outlive the request without being stored');
+  }
 }
 
 /**
@@ -125,27 +138,28 @@ function runProgram(db: Database, program: Program, limits: ExecutionLimits, tra
   const probe = trackChanges ? db.prepare('SELECT total_changes(), last_insert_rowid()') : undefined;
   try {
     if (program.kind === 'script') {
-      for (const statement of db.iterateStatements(program.sql)) {
+      const iterator = db.iterateStatements(program.sql);
+      for (let head = leadingStatement(program.sql); head !== ''; head = leadingStatement(iterator.getRemainingSQL())) {
         const index = results.length;
-        if (index >= limits.maxStatements) {
-          statement.free();
-          throw new BadRequestError(`too many statements: at most ${limits.maxStatements} per request`);
-        }
+        if (index >= limits.maxStatements) throw new BadRequestError(`too many statements: at most ${limits.maxStatements} per request`);
         if (index > 0 && program.params !== undefined) {
-          statement.free();
           throw new BadRequestError('"params" apply to a single statement; send several statements as "statements"');
         }
-        results.push(runStatement(statement, program.params, index, limits, budget, probe));
+        refuseBeforePreparing(head, index);
+        const next = iterator.next();
+        if (next.done) break;
+        results.push(runStatement(next.value, program.params, index, limits, budget, probe));
       }
     } else {
       program.statements.forEach((input, index) => {
+        const head = leadingStatement(input.sql);
+        if (head === '') throw new BadRequestError(`statements[${index}].sql holds no SQL statement`, { statementIndex: index });
+        refuseBeforePreparing(head, index);
         const iterator = db.iterateStatements(input.sql);
         const first = iterator.next();
         if (first.done) throw new BadRequestError(`statements[${index}].sql holds no SQL statement`, { statementIndex: index });
         results.push(runStatement(first.value, input.params, index, limits, budget, probe));
-        const extra = iterator.next();
-        if (!extra.done) {
-          extra.value.free();
+        if (leadingStatement(iterator.getRemainingSQL()) !== '') {
           throw new BadRequestError(`statements[${index}].sql holds more than one statement`, { statementIndex: index });
         }
       });
@@ -159,6 +173,12 @@ function runProgram(db: Database, program: Program, limits: ExecutionLimits, tra
   return results;
 }
 
+/** SQLite applies some PRAGMAs while preparing: refuse on the text, before it gets the chance. */
+function refuseBeforePreparing(head: string, index: number): void {
+  const refusal = refusalReason(head);
+  if (refusal) throw new StatementNotAllowedError(refusal, { statementIndex: index });
+}
+
 function runStatement(
   statement: Statement,
   params: BoundParams | undefined,
@@ -168,9 +188,9 @@ function runStatement(
   probe: Statement | undefined,
 ): RunResult {
   try {
+    // Checked again on SQLite's own reading of the statement, in case the lexer was fooled.
     const normalized = statement.getNormalizedSQL();
-    const refusal = refusalReason(normalized);
-    if (refusal) throw new StatementNotAllowedError(refusal, { statementIndex: index });
+    refuseBeforePreparing(normalized, index);
     bindChecked(statement, params, index);
     const before = probe ? readProbe(probe) : undefined;
     const columns = statement.getColumnNames();
@@ -223,6 +243,9 @@ function bindChecked(statement: Statement, params: BoundParams | undefined, inde
     statement.bind(params as never);
     return;
   }
+  if (declared.slots !== declared.names.size) {
+    throw new BadRequestError(`statement ${index} has positional parameters: send "params" as an array`, { statementIndex: index });
+  }
   statement.bind(resolveNames(params, declared.names, index) as never);
 }
 
@@ -230,22 +253,25 @@ function bindChecked(statement: Statement, params: BoundParams | undefined, inde
 function resolveNames(params: Record<string, SqlValue>, declared: Set<string>, index: number): Record<string, SqlValue> {
   const bound: Record<string, SqlValue> = {};
   for (const [given, value] of Object.entries(params)) {
-    const bare = given.replace(/^[:@$]/, '');
-    const candidates = /^[:@$]/.test(given) ? [given] : [`:${bare}`, `@${bare}`, `$${bare}`];
-    const matches = candidates.filter((name) => declared.has(name));
+    const prefixed = /^[:@$]/.test(given);
+    const matches = (prefixed ? [given] : [`:${given}`, `@${given}`, `$${given}`]).filter((name) => declared.has(name));
     if (matches.length === 0) throw new BadRequestError(`statement ${index} has no parameter named ${given}`, { statementIndex: index });
-    for (const name of matches) bound[name] = value;
+    for (const name of matches) {
+      if (name in bound) throw new BadRequestError(`statement ${index}: parameter ${name} is given twice`, { statementIndex: index });
+      bound[name] = value;
+    }
   }
   const missing = [...declared].filter((name) => !(name in bound));
   if (missing.length > 0) throw new BadRequestError(`statement ${index} is missing parameter(s) ${missing.join(', ')}`, { statementIndex: index });
   return bound;
 }
 
+/** The row's size as JSON in the response (strings measured exactly: UTF-8 and escapes). */
 function estimateJsonBytes(row: SqlValue[]): number {
   let bytes = 2;
   for (const value of row) {
     if (value === null) bytes += 5;
-    else if (typeof value === 'string') bytes += value.length * 1.1 + 3;
+    else if (typeof value === 'string') bytes += Buffer.byteLength(JSON.stringify(value)) + 1;
     else if (value instanceof Uint8Array) bytes += Math.ceil(value.byteLength / 3) * 4 + 14;
     else bytes += 24;
   }

@@ -62,7 +62,10 @@ export class SqlJsEngine implements SqlEngine {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const queued of this.queue.splice(0)) queued.reject(new errors.StorageUnavailableError('the engine is shutting down'));
+    const shuttingDown = () => new errors.StorageUnavailableError('the engine is shutting down');
+    for (const queued of this.queue.splice(0)) queued.reject(shuttingDown());
+    const running = this.running?.queued;
+    if (running) this.finish(running, () => running.reject(shuttingDown()));
     await this.stopWorker();
   }
 

@@ -1,6 +1,7 @@
 /**
- * Which statements cloudlite refuses, decided on SQLite's own normalized form of an already
- * prepared statement (keywords upper-cased, comments and literals stripped), never on raw text.
+ * Which statements cloudlite refuses. The runner asks twice: before preparing, on the statement's
+ * leading text with comments dropped (SQLite applies some PRAGMAs while preparing, so a refusal
+ * afterwards would come too late), and after, on SQLite's own normalized form of it.
  *
  * Refused:
  * - ATTACH / DETACH: they would open files on the function's filesystem.
@@ -49,25 +50,30 @@ export const ALLOWED_PRAGMAS = [...QUERY_PRAGMAS, ...READ_ONLY_PRAGMAS, ...SETTA
 
 const TRANSACTION_CONTROL = new Set(['BEGIN', 'COMMIT', 'END', 'ROLLBACK', 'SAVEPOINT', 'RELEASE']);
 
+const EXPLAIN = /^\s*EXPLAIN(\s+QUERY\s+PLAN)?\b\s*/i;
+
 /** Returns why the statement is refused, or undefined when it may run. */
-export function refusalReason(normalizedSql: string): string | undefined {
-  const words = normalizedSql.trim().split(/[\s;(=?]+/);
-  const first = (words[0] ?? '').toUpperCase();
+export function refusalReason(statementText: string): string | undefined {
+  // EXPLAIN prepares (and so applies) what it explains: judge the explained statement.
+  const sql = statementText.replace(EXPLAIN, '');
+  if (sql.trim() === '') return 'the statement could not be inspected';
+  const words = sql.trim().split(/[\s;(=?]+/).map((word) => word.toUpperCase());
+  const first = words[0] ?? '';
   if (first === 'ATTACH' || first === 'DETACH') {
     return `${first} is not allowed: a database cannot reach other files`;
   }
-  if (first === 'VACUUM' && (words[1] ?? '').toUpperCase() === 'INTO') {
+  if (first === 'VACUUM' && words.includes('INTO')) {
     return 'VACUUM INTO is not allowed: it writes a file';
   }
   if (TRANSACTION_CONTROL.has(first)) {
     return `${first} is not allowed: each request already runs as one transaction`;
   }
-  if (first === 'PRAGMA') return pragmaRefusal(normalizedSql);
+  if (first === 'PRAGMA') return pragmaRefusal(sql);
   return undefined;
 }
 
-function pragmaRefusal(normalizedSql: string): string | undefined {
-  const match = /^\s*PRAGMA\s+(?:[A-Za-z_][A-Za-z0-9_]*\s*\.\s*)?([A-Za-z_][A-Za-z0-9_]*)\s*(.*)$/is.exec(normalizedSql);
+function pragmaRefusal(sql: string): string | undefined {
+  const match = /^\s*PRAGMA\s+(?:[A-Za-z_][A-Za-z0-9_]*\s*\.\s*)?([A-Za-z_][A-Za-z0-9_]*)\s*(.*)$/is.exec(sql);
   const name = (match?.[1] ?? '').toLowerCase();
   const rest = (match?.[2] ?? '').replace(/;\s*$/, '').trim();
   if (QUERY_PRAGMAS.has(name) || SETTABLE_PRAGMAS.has(name)) return undefined;
