@@ -9,6 +9,8 @@ import { provision } from '../../infra/local/stack';
  * the real implementation. Tests find them through the environment.
  */
 export default async function globalSetup(): Promise<void> {
+  // scripts/test-external.ts points the suite at LocalStack or a deployed stage instead.
+  if (process.env.CLOUDLITE_TEST_TARGET) return;
   const stack = await startLocalStack({ bucket: 'cloudlite-test', lockTable: 'cloudlite-test-locks' });
   Object.assign(process.env, stack.env, { CLOUDLITE_TEST_STACK: '1' });
   const handles: { close(): Promise<void> }[] = [stack];

@@ -14,7 +14,7 @@ export const FLIGHTS_PASSWORD = 'test-flights-password';
 /** Config for tests, built directly (never by mutating process.env), pointing at the global stack. */
 export function testConfig(overrides: Partial<Config> = {}): Config {
   const env = process.env;
-  if (!env.S3_ENDPOINT || !env.DYNAMODB_ENDPOINT) throw new Error('the local stack is not running: jest globalSetup starts it');
+  if (!env.S3_BUCKET || !env.LOCK_TABLE) throw new Error('no test target: jest globalSetup starts the local stack (or run npm run test:localstack / test:aws)');
   return {
     bucket: env.S3_BUCKET!,
     s3Endpoint: env.S3_ENDPOINT,

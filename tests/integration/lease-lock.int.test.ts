@@ -6,11 +6,12 @@ import { testConfig, testDynamoDbClient, uniqueDatabase } from '../helpers/test-
 
 /** The lease lock through the real SDK, against dynalite and (where Java exists) AWS's DynamoDB Local. */
 const servers: [string, string | undefined][] = [
-  ['dynalite', process.env.DYNAMODB_ENDPOINT],
-  ['DynamoDB Local', process.env.DYNAMODB_LOCAL_ENDPOINT],
+  // The suite's DynamoDB: dynalite, or LocalStack / AWS itself (no endpoint) under test:localstack / test:aws.
+  [process.env.CLOUDLITE_TEST_TARGET ?? 'dynalite', process.env.DYNAMODB_ENDPOINT],
+  ...(process.env.DYNAMODB_LOCAL_ENDPOINT ? [['DynamoDB Local', process.env.DYNAMODB_LOCAL_ENDPOINT] as [string, string]] : []),
 ];
 
-describe.each(servers.filter(([, endpoint]) => endpoint !== undefined))('the DynamoDB lease lock on %s', (_server, endpoint) => {
+describe.each(servers)('the DynamoDB lease lock on %s', (_server, endpoint) => {
   function lockWith(options: { leaseMs?: number; waitMs?: number; clock?: () => number } = {}) {
     return new DynamoDbLeaseLock(
       testDynamoDbClient(endpoint),
