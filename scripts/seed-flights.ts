@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
 import type { App } from '../functions/app';
-import { DEFAULT_DATABASE } from '../functions/core/database-name';
 import { countOf, FLIGHT_COLUMNS, flightInsertStatements, flightsReplaceProgram, toFlightRows, type Flight } from '../functions/core/flights';
 import type { StatementInput } from '../functions/core/ports';
 import { DEFAULT_URL, postApi, resolveKey, runCli, sqlBody, type ApiTarget } from './api-client';
@@ -37,7 +36,7 @@ export interface SeedLimits {
 }
 
 /** The server's default limits (config.ts). */
-export const DEFAULT_SEED_LIMITS: SeedLimits = { maxBodyBytes: 1_048_576, maxStatements: 100, maxParams: 1_000 };
+export const DEFAULT_SEED_LIMITS: SeedLimits = { maxBodyBytes: 4_194_304, maxStatements: 100, maxParams: 1_000 };
 
 /**
  * For a fresh local stack: fills an empty flights table with `rows` generated flights through
@@ -49,7 +48,7 @@ export async function seedFlightsIfEmpty(app: App, database: string, rows = 200)
   const counted = await app.service.execute({ database, program: { kind: 'script', sql: 'SELECT count(*) FROM flights' }, consistency: 'strong' }, 'read');
   if (countOf(counted.results[0]) > 0) return 0;
   const flights = toFlightRows(generateFlights({ rows }));
-  await app.service.write({ database, program: flightsReplaceProgram(flights, app.config.limits) });
+  await app.service.write({ database, program: flightsReplaceProgram(flights) });
   return flights.length;
 }
 
@@ -63,7 +62,11 @@ export function planSeed(flights: Flight[], database: string | undefined, limits
   const items = flights.map(({ id: _id, total_with_min_luggage: _total, ...item }) => item);
   if (database === undefined && byteLength(items) <= limits.maxBodyBytes) return { route: '/flights', bodies: [items] };
 
-  const target = database ?? DEFAULT_DATABASE;
+  // POST /flights knows the server's flights database; POST /sql must be told which it is.
+  if (database === undefined) {
+    throw new Error(`${flights.length} flights do not fit one POST /flights body: pass --database <the server's FLIGHTS_DATABASE> to load them through POST /sql`);
+  }
+  const target = database;
   const inserts = flightInsertStatements(flights, limits.maxParams);
   const single = { kind: 'batch' as const, statements: [{ sql: 'DELETE FROM flights' }, ...inserts] };
   const singleBody = sqlBody(target, single);
@@ -135,7 +138,7 @@ async function main(): Promise<void> {
   const plan = planSeed(flights, values.database, limits);
   const started = performance.now();
   await seedOverHttp({ url: values.url ?? DEFAULT_URL, key: resolveKey(values.key) }, plan);
-  const where = plan.route === '/flights' ? "the server's flights database" : `database "${values.database ?? DEFAULT_DATABASE}"`;
+  const where = plan.route === '/flights' ? "the server's flights database" : `database "${values.database}"`;
   console.log(`seeded ${rows} flights into ${where} via POST ${plan.route} in ${plan.bodies.length} request(s), ${Math.round(performance.now() - started)} ms`);
 }
 

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { PayloadTooLargeError } from './errors';
 import type { Program, SqlValue, StatementInput, StatementResult } from './ports';
 
 /**
@@ -10,8 +9,8 @@ import type { Program, SqlValue, StatementInput, StatementResult } from './ports
 
 /** GET /flights serves at most this many flights per page; larger `limit`s are served as this. */
 export const MAX_PAGE_SIZE = 20;
-/** Keeps OFFSET = (page - 1) * limit a 32-bit integer, which is all SQLite needs for any table we hold. */
-export const MAX_PAGE = 1_000_000;
+/** Keeps OFFSET = (page - 1) * limit an exact integer; any page past the end answers an empty page. */
+export const MAX_PAGE = Math.floor(Number.MAX_SAFE_INTEGER / MAX_PAGE_SIZE);
 
 /** A flight as GET /flights returns it. */
 export interface Flight {
@@ -204,7 +203,8 @@ export function isCalendarDate(value: string): boolean {
   const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
   if (!match) return false;
   const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
-  const date = new Date(Date.UTC(year, month - 1, day));
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day); // unlike Date.UTC, keeps years 0000-0099 as written
   return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
 }
 
@@ -242,12 +242,12 @@ export function toFlightRows(items: readonly NewFlight[], newUuid: () => string 
   }));
 }
 
-export interface ReplaceLimits {
-  /** Bound parameters per statement (the same cap `POST /sql` enforces). */
-  maxParams: number;
-  /** Statements per request. */
-  maxStatements: number;
-}
+/**
+ * SQLite's cap on bound values per statement in sql.js (SQLITE_MAX_VARIABLE_NUMBER). The replace
+ * program is built here, not sent through POST /sql, so only this cap applies to it; the body
+ * limit is what bounds a replace.
+ */
+export const SQLITE_MAX_VARIABLES = 32_766;
 
 /**
  * Multi-row INSERTs of `rows` into `table`, as many rows per statement as `maxParams` allows.
@@ -279,11 +279,6 @@ function flightValues(flight: Flight): SqlValue[] {
  * stored version, so readers see the old table or the new one, never a mix, and a failing row
  * leaves the old table in place.
  */
-export function flightsReplaceProgram(rows: readonly Flight[], limits: ReplaceLimits): Program {
-  const inserts = flightInsertStatements(rows, limits.maxParams);
-  if (inserts.length + 1 > limits.maxStatements) {
-    const perStatement = Math.max(1, Math.floor(limits.maxParams / FLIGHT_COLUMNS.length));
-    throw new PayloadTooLargeError(`at most ${(limits.maxStatements - 1) * perStatement} flights can be replaced in one request; got ${rows.length}`);
-  }
-  return { kind: 'batch', statements: [{ sql: 'DELETE FROM flights' }, ...inserts] };
+export function flightsReplaceProgram(rows: readonly Flight[]): Program {
+  return { kind: 'batch', statements: [{ sql: 'DELETE FROM flights' }, ...flightInsertStatements(rows, SQLITE_MAX_VARIABLES)] };
 }

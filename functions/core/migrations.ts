@@ -111,7 +111,9 @@ export function planMigrations(files: readonly MigrationFile[], applied: readonl
  * file's statements, and its record, all in the transaction of a single write request. The
  * record's values are literals we generate (integer version, a name restricted by
  * MIGRATION_FILE_NAME, a hex checksum), because a multi-statement script cannot carry params.
- * The "\n;\n" separators end a trailing `--` comment or a missing final semicolon in the file.
+ * The record comes before the file's text: a file ending inside an unclosed comment would
+ * otherwise swallow it (SQLite accepts an unterminated comment at the end of input). The
+ * "\n;\n" after the file ends a trailing `--` comment or a missing final semicolon.
  */
 export function migrationProgram(migration: PlannedMigration): Program {
   if (!MIGRATION_FILE_NAME.test(migration.name) || !Number.isSafeInteger(migration.version) || !/^[0-9a-f]{64}$/.test(migration.checksum)) {
@@ -120,7 +122,7 @@ export function migrationProgram(migration: PlannedMigration): Program {
   const record =
     'INSERT INTO schema_migrations (version, name, checksum, applied_at) ' +
     `VALUES (${migration.version}, '${migration.name}', '${migration.checksum}', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`;
-  return { kind: 'script', sql: `${SCHEMA_MIGRATIONS_DDL};\n${migration.sql}\n;\n${record};` };
+  return { kind: 'script', sql: `${SCHEMA_MIGRATIONS_DDL};\n${record};\n${migration.sql}\n;\n` };
 }
 
 /**

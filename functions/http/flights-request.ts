@@ -80,7 +80,8 @@ function parseAirlines(value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
   const byKey = new Map<string, string>();
   for (const name of value.split(',').map((part) => part.trim())) {
-    if (name !== '') byKey.set(name.toLowerCase(), checkText('airline', name));
+    // Fold like SQLite's NOCASE (ASCII letters only), so de-duplication agrees with the match.
+    if (name !== '') byKey.set(name.replace(/[A-Z]/g, (c) => c.toLowerCase()), checkText('airline', name));
   }
   if (byKey.size > MAX_AIRLINES) throw new BadRequestError(`"airline" lists ${byKey.size} airlines; at most ${MAX_AIRLINES} are allowed`);
   return byKey.size > 0 ? [...byKey.values()] : undefined;

@@ -45,7 +45,7 @@ export function createFlightsReplaceHandler(app: App) {
     );
     const rows = toFlightRows(parseFlightItems(body));
     // One write of one batch (DELETE + INSERTs): one transaction, one stored version.
-    const program = flightsReplaceProgram(rows, app.config.limits);
+    const program = flightsReplaceProgram(rows);
     await flightsData(() => app.service.write({ database, program }));
     logFields.inserted = rows.length;
     return jsonResponse(200, { status: 'success', inserted: rows.length });
@@ -54,12 +54,13 @@ export function createFlightsReplaceHandler(app: App) {
 
 /**
  * The published API's scheme is `?password=...`; a write key as `Authorization: Bearer` works
- * too. When the header is sent it decides (a read key is 403), otherwise the password does.
+ * too. When a Bearer key is sent it decides (a read key is 403), otherwise the password does.
  * Without a configured password only keys work. Both comparisons are constant-time.
  * (A password in the query string can end up in proxy and CDN logs; prefer the key.)
  */
 function authorizeReplace(event: APIGatewayProxyEventV2, auth: Authenticator, password: string | undefined): void {
-  if (event.headers.authorization !== undefined) {
+  // Only a Bearer header decides: a proxy or browser may add other schemes (Basic) on its own.
+  if (/^Bearer\b/i.test(event.headers.authorization ?? '')) {
     if (auth.authenticate(event.headers.authorization) !== 'write') throw new ForbiddenError('this API key may only read; replacing flights needs a write key');
     return;
   }

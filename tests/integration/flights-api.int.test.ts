@@ -287,6 +287,15 @@ describe('POST /flights', () => {
       expect(response).toMatchObject({ status: 200, body: { status: 'success', inserted: 2 } });
       expect(await count()).toBe(2);
     });
+
+    it('the right password still works when a proxy adds a Basic Authorization header', async () => {
+      const response = await fetch(`${api.url}/flights?password=${encodeURIComponent(FLIGHTS_PASSWORD)}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Basic dXNlcjpwYXNz' },
+        body: JSON.stringify(two),
+      });
+      expect(response.status).toBe(200);
+    });
   });
 
   describe('validation', () => {

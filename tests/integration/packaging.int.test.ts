@@ -125,7 +125,7 @@ describe('the CloudFormation template of the ci package', () => {
   test('the role may only read and write objects under databases/ and list that prefix', () => {
     const s3 = roleStatements().filter((statement) => [statement.Action].flat().some((action: string) => action.startsWith('s3:')));
     expect(s3).toEqual([
-      { Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'], Resource: { 'Fn::Sub': '${DatabaseBucket.Arn}/databases/*' } },
+      { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: { 'Fn::Sub': '${DatabaseBucket.Arn}/databases/*' } },
       {
         Effect: 'Allow',
         Action: ['s3:ListBucket'],

@@ -1,11 +1,11 @@
 import initSqlJs, { type Database } from 'sql.js';
 import { runReadOnly, runReadWrite } from '../../functions/adapters/sqljs/sql-runner';
-import { PayloadTooLargeError } from '../../functions/core/errors';
 import {
   FLIGHT_COLUMNS,
   flightPage,
   flightSearchProgram,
   flightsReplaceProgram,
+  SQLITE_MAX_VARIABLES,
   MAX_PAGE,
   toFlightRows,
   type FlightFilters,
@@ -19,7 +19,6 @@ import { generateFlights } from '../../scripts/flights-generator';
 import { loadMigrationFiles } from '../../scripts/migrate';
 
 const LIMITS = { maxStatements: 100, maxResultBytes: 5_000_000 };
-const REPLACE_LIMITS = { maxParams: 1_000, maxStatements: 100 };
 
 let db: Database;
 beforeAll(async () => {
@@ -92,7 +91,7 @@ describe('the search program on the real SQL runner', () => {
       ],
       () => `uuid-${Math.random()}`,
     );
-    runReadWrite(db, flightsReplaceProgram(rows, REPLACE_LIMITS), LIMITS);
+    runReadWrite(db, flightsReplaceProgram(rows), LIMITS);
   });
 
   it('maps INTEGER cells to numbers, free_meal to a boolean, and breaks price ties by date', () => {
@@ -116,17 +115,18 @@ describe('the search program on the real SQL runner', () => {
 describe('flightsReplaceProgram', () => {
   const flights = (n: number) => toFlightRows(generateFlights({ rows: n, seed: 7, startDate: '2024-01-01' }));
 
-  it('packs as many rows per INSERT as the parameter limit allows, after one DELETE', () => {
-    const perStatement = Math.floor(1_000 / FLIGHT_COLUMNS.length);
-    const program = flightsReplaceProgram(flights(perStatement * 2 + 1), REPLACE_LIMITS);
+  it("packs as many rows per INSERT as SQLite's variable limit allows, after one DELETE", () => {
+    const perStatement = Math.floor(SQLITE_MAX_VARIABLES / FLIGHT_COLUMNS.length);
+    const program = flightsReplaceProgram(flights(perStatement * 2 + 1));
     if (program.kind !== 'batch') throw new Error('the replace is a batch');
     expect(program.statements[0]).toEqual({ sql: 'DELETE FROM flights' });
     expect(program.statements.slice(1).map((s) => (s.params as unknown[]).length)).toEqual([perStatement * 17, perStatement * 17, 17]);
   });
 
-  it('refuses more flights than one request can carry instead of splitting the replace', () => {
-    expect(() => flightsReplaceProgram(flights(60), { maxParams: 17, maxStatements: 50 })).toThrow(PayloadTooLargeError);
-    expect(() => flightsReplaceProgram(flights(60), { maxParams: 17, maxStatements: 50 })).toThrow('at most 49 flights');
+  it('replaces 10,000 flights in one program that SQLite accepts', () => {
+    const rows = flights(10_000);
+    const { results } = runReadWrite(db, flightsReplaceProgram(rows), { maxStatements: 100, maxResultBytes: 1_000_000 });
+    expect(results.slice(1).reduce((sum, r) => sum + r.changes, 0)).toBe(10_000);
   });
 
   it('keeps given ids and numbers the others after the largest one', () => {

@@ -84,6 +84,13 @@ describe('migrationProgram on the real SQL runner', () => {
     expect(tables()).toEqual(['a', 'schema_migrations']);
   });
 
+  it('a file ending inside an unclosed block comment is still recorded', () => {
+    const file = { name: '0001_open.sql', sql: 'CREATE TABLE things (x INTEGER);\n/* TODO: add an index later' };
+    runReadWrite(db, migrationProgram(planMigrations([file], [])[0]!), LIMITS);
+    expect(tables()).toEqual(['schema_migrations', 'things']);
+    expect(history().map((row) => row[1])).toEqual(['0001_open.sql']);
+  });
+
   it('a failing statement rolls back the whole migration, record included', () => {
     const broken = { name: '0001_broken.sql', sql: 'CREATE TABLE good (x);\nINSERT INTO missing VALUES (1);' };
     expect(() => runReadWrite(db, migrationProgram(planMigrations([broken], [])[0]!), LIMITS)).toThrow('no such table: missing');
