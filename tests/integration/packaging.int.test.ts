@@ -21,6 +21,23 @@ const STAGE = 'ci';
 const HANDLERS = ['sql', 'health', 'flights-search', 'flights-replace'];
 const ROUTES = ['POST /sql', 'GET /health', 'GET /flights', 'POST /flights'];
 const WRITE_KEY = 'test-key-123';
+const WRITER_ROLE = 'DatabaseWriterRole';
+const READER_ROLE = 'DatabaseReaderRole';
+const LOGS_ONLY_ROLE = 'LogsOnlyRole';
+/** Least privilege per endpoint: only the authenticated writers may write. */
+const ROLE_OF_HANDLER: Record<string, string> = {
+  sql: WRITER_ROLE,
+  'flights-replace': WRITER_ROLE,
+  'flights-search': READER_ROLE,
+  health: LOGS_ONLY_ROLE,
+};
+/** Without ListBucket S3 answers 403, not 404, for a missing database; limited to the prefix. */
+const DATABASE_LIST_STATEMENT = {
+  Effect: 'Allow',
+  Action: ['s3:ListBucket'],
+  Resource: { 'Fn::GetAtt': ['DatabaseBucket', 'Arn'] },
+  Condition: { StringLike: { 's3:prefix': 'databases/*' } },
+};
 
 jest.setTimeout(240_000);
 
@@ -112,34 +129,106 @@ describe('the CloudFormation template of the ci package', () => {
     for (const integration of integrations) expect(integration.Properties.PayloadFormatVersion).toBe('2.0');
   });
 
-  test('no statement of the Lambda role allows any action on "*"', () => {
-    const statements = roleStatements();
-    expect(statements.length).toBeGreaterThan(0);
-    const resources = statements.flatMap((statement) => [statement.Resource].flat());
-    expect(resources).not.toContain('*');
-    expect(resources.every((resource) => resource !== undefined)).toBe(true);
-    const actions = statements.flatMap((statement) => [statement.Action].flat());
-    expect(actions.filter((action: string) => action.endsWith('*'))).toEqual([]);
+  test('each function runs with the role its endpoint needs, and the framework creates no shared role', () => {
+    const roles = Object.fromEntries(resourcesOfType('AWS::Lambda::Function').map((fn) => [handlerName(fn), fn.Properties.Role]));
+    expect(roles).toEqual(
+      Object.fromEntries(Object.entries(ROLE_OF_HANDLER).map(([handler, role]) => [handler, { 'Fn::GetAtt': [role, 'Arn'] }])),
+    );
+    expect(template.Resources.IamRoleLambdaExecution).toBeUndefined();
+    expect(Object.keys(iamRoles()).sort()).toEqual([...new Set(Object.values(ROLE_OF_HANDLER))].sort());
   });
 
-  test('the role may only read and write objects under databases/ and list that prefix', () => {
-    const s3 = roleStatements().filter((statement) => [statement.Action].flat().some((action: string) => action.startsWith('s3:')));
-    expect(s3).toEqual([
+  test('every function is created after its log group and its role', () => {
+    for (const [logicalId, fn] of Object.entries(functionsByLogicalId())) {
+      const role = fn.Properties.Role['Fn::GetAtt'][0];
+      expect([logicalId, fn.DependsOn]).toEqual([logicalId, expect.arrayContaining([logGroupOf(logicalId), role])]);
+    }
+  });
+
+  test('only Lambda may assume the roles, and all their rights are in their inline policies', () => {
+    for (const [logicalId, role] of Object.entries(iamRoles())) {
+      expect([logicalId, role.Properties.AssumeRolePolicyDocument]).toEqual([
+        logicalId,
+        { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] },
+      ]);
+      expect([logicalId, role.Properties.ManagedPolicyArns]).toEqual([logicalId, undefined]);
+    }
+    // A separate policy attached to a role would escape the checks below.
+    expect(resourcesOfType('AWS::IAM::Policy')).toEqual([]);
+    expect(resourcesOfType('AWS::IAM::ManagedPolicy')).toEqual([]);
+  });
+
+  test('no statement of any role allows any action on "*", nor any wildcard action', () => {
+    for (const logicalId of Object.keys(iamRoles())) {
+      const statements = roleStatements(logicalId);
+      expect(statements.length).toBeGreaterThan(0);
+      const resources = statements.flatMap((statement) => [statement.Resource].flat());
+      expect([logicalId, resources]).toEqual([logicalId, expect.not.arrayContaining(['*'])]);
+      expect(resources.every((resource) => resource !== undefined)).toBe(true);
+      // NotResource and NotAction grant everything but what they name.
+      expect(statements.filter((statement) => statement.NotResource !== undefined || statement.NotAction !== undefined)).toEqual([]);
+      expect(actionsOf(statements).filter((action) => action.includes('*'))).toEqual([]);
+    }
+  });
+
+  test('each role may only create log streams and put log events in the log groups of its own functions', () => {
+    for (const logicalId of Object.keys(iamRoles())) {
+      const logs = roleStatements(logicalId).filter((statement) => actionsOf([statement]).some((action) => action.startsWith('logs:')));
+      const ownLogGroups = Object.entries(functionsByLogicalId())
+        .filter(([, fn]) => fn.Properties.Role['Fn::GetAtt'][0] === logicalId)
+        .map(([functionId]) => logGroupOf(functionId))
+        .sort();
+      expect([logicalId, logs]).toEqual([
+        logicalId,
+        [{ Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: expect.any(Array) }],
+      ]);
+      // A log group's Arn attribute ends in ":*", which covers its streams and nothing else.
+      const granted = (logs[0]?.Resource as Json[]).map((arn) => (arn['Fn::GetAtt']?.[1] === 'Arn' ? arn['Fn::GetAtt'][0] : arn));
+      expect([logicalId, [...granted].sort()]).toEqual([logicalId, ownLogGroups]);
+    }
+    // Each of those log groups is the one Lambda writes to: /aws/lambda/<function name>, since no
+    // function sends its logs elsewhere (LoggingConfig.LogGroup, from `logs.logGroup`).
+    for (const [logicalId, fn] of Object.entries(functionsByLogicalId())) {
+      const logGroup = resource(logGroupOf(logicalId), 'AWS::Logs::LogGroup');
+      expect(logGroup.Properties.LogGroupName).toBe(`/aws/lambda/${fn.Properties.FunctionName}`);
+      expect([logicalId, fn.Properties.LoggingConfig?.LogGroup]).toEqual([logicalId, undefined]);
+    }
+  });
+
+  test('the writer role (POST /sql, POST /flights) may only read and write objects under databases/, list that prefix and take the lease lock', () => {
+    const statements = roleStatements(WRITER_ROLE);
+    expect(actionsOf(statements).sort()).toEqual(
+      [
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        's3:GetObject',
+        's3:PutObject',
+        's3:ListBucket',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
+      ].sort(),
+    );
+    expect(statements.filter((statement) => !actionsOf([statement]).some((action) => action.startsWith('logs:')))).toEqual([
       { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: { 'Fn::Sub': '${DatabaseBucket.Arn}/databases/*' } },
-      {
-        Effect: 'Allow',
-        Action: ['s3:ListBucket'],
-        Resource: { 'Fn::GetAtt': ['DatabaseBucket', 'Arn'] },
-        Condition: { StringLike: { 's3:prefix': 'databases/*' } },
-      },
-    ]);
-  });
-
-  test('the role may only put, update and delete items of the lock table', () => {
-    const dynamodb = roleStatements().filter((statement) => [statement.Action].flat().some((action: string) => action.startsWith('dynamodb:')));
-    expect(dynamodb).toEqual([
+      DATABASE_LIST_STATEMENT,
       { Effect: 'Allow', Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], Resource: { 'Fn::GetAtt': ['LockTable', 'Arn'] } },
     ]);
+  });
+
+  test('the reader role (public GET /flights) may only read objects under databases/ and list that prefix: no s3:PutObject, nothing on DynamoDB', () => {
+    const statements = roleStatements(READER_ROLE);
+    const actions = actionsOf(statements);
+    expect(actions).not.toContain('s3:PutObject');
+    expect(actions.filter((action) => action.startsWith('dynamodb:'))).toEqual([]);
+    expect(statements.filter((statement) => !actionsOf([statement]).some((action) => action.startsWith('logs:')))).toEqual([
+      { Effect: 'Allow', Action: ['s3:GetObject'], Resource: { 'Fn::Sub': '${DatabaseBucket.Arn}/databases/*' } },
+      DATABASE_LIST_STATEMENT,
+    ]);
+  });
+
+  test('the health role (public GET /health) may only write its logs', () => {
+    expect(actionsOf(roleStatements(LOGS_ONLY_ROLE)).sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
   });
 
   test('the stack outputs the API URL, the bucket name and the lock table name', () => {
@@ -256,9 +345,31 @@ function resourcesOfType(type: string): Json[] {
   return Object.values(template.Resources as Record<string, Json>).filter((candidate) => candidate.Type === type);
 }
 
-function roleStatements(): Json[] {
-  const role = resource('IamRoleLambdaExecution', 'AWS::IAM::Role');
+function iamRoles(): Record<string, Json> {
+  return Object.fromEntries(Object.entries(template.Resources as Record<string, Json>).filter(([, candidate]) => candidate.Type === 'AWS::IAM::Role'));
+}
+
+function roleStatements(logicalId: string): Json[] {
+  const role = resource(logicalId, 'AWS::IAM::Role');
   return (role.Properties.Policies as Json[]).flatMap((policy) => policy.PolicyDocument.Statement);
+}
+
+function actionsOf(statements: Json[]): string[] {
+  return statements.flatMap((statement) => [statement.Action].flat());
+}
+
+function functionsByLogicalId(): Record<string, Json> {
+  return Object.fromEntries(Object.entries(template.Resources as Record<string, Json>).filter(([, candidate]) => candidate.Type === 'AWS::Lambda::Function'));
+}
+
+/** `.build/flights-search.handler` -> `flights-search` */
+function handlerName(fn: Json): string {
+  return String(fn.Properties.Handler).replace(/^\.build\/(.+)\.handler$/, '$1');
+}
+
+/** The framework names a function `<Name>LambdaFunction` and its log group `<Name>LogGroup`. */
+function logGroupOf(functionLogicalId: string): string {
+  return functionLogicalId.replace(/LambdaFunction$/, 'LogGroup');
 }
 
 function httpEvent(method: string, rawPath: string, body?: unknown, apiKey?: string): APIGatewayProxyEventV2 {
