@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ApiKey } from '../config';
+import { ConfigError, type ApiKey } from '../config';
 import type { Role } from '../core/database-service';
 import { UnauthorizedError } from '../core/errors';
 
@@ -15,6 +15,8 @@ export class Authenticator {
     keys: ApiKey[],
     private readonly clock: () => number = Date.now,
   ) {
+    // Built at cold start by each endpoint that authenticates: a stage without keys must not start.
+    if (keys.length === 0) throw new ConfigError('invalid configuration: API_KEYS must hold at least one role:key pair for this endpoint');
     this.keys = keys.map((k) => ({ role: k.role, digest: digest(k.key), expiresAtMs: k.expiresAtMs }));
   }
 

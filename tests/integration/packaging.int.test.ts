@@ -122,6 +122,17 @@ describe('the CloudFormation template of the ci package', () => {
     }
   });
 
+  test('only the functions that authenticate hold secrets: the public ones never see a key', () => {
+    const secretsOf = (logicalId: string) => {
+      const env = resource(logicalId, 'AWS::Lambda::Function').Properties.Environment.Variables;
+      return ['API_KEYS', 'FLIGHTS_PASSWORD'].filter((name) => name in env);
+    };
+    expect(secretsOf('SqlLambdaFunction')).toEqual(['API_KEYS']);
+    expect(secretsOf('FlightsReplaceLambdaFunction')).toEqual(['API_KEYS', 'FLIGHTS_PASSWORD']);
+    expect(secretsOf('FlightsSearchLambdaFunction')).toEqual([]);
+    expect(secretsOf('HealthLambdaFunction')).toEqual([]);
+  });
+
   test('the HTTP API routes the four endpoints with payload format 2.0', () => {
     expect(resourcesOfType('AWS::ApiGatewayV2::Route').map((route) => route.Properties.RouteKey).sort()).toEqual([...ROUTES].sort());
     const integrations = resourcesOfType('AWS::ApiGatewayV2::Integration');
@@ -307,8 +318,8 @@ describe('the stages of serverless.yml', () => {
       (error: { stdout: string; stderr: string }) => `${error.stdout}\n${error.stderr}`,
     );
 
-    expect(failure).toContain('provider.environment.API_KEYS');
-    expect(failure).toContain('provider.environment.FLIGHTS_PASSWORD');
+    expect(failure).toContain('custom.secrets.apiKeys');
+    expect(failure).toContain('custom.secrets.flightsPassword');
   });
 
   test('the package-only ci stage, whose keys are placeholders, refuses to deploy', async () => {

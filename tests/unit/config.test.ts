@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig, parseApiKeys } from '../../functions/config';
+import { Authenticator } from '../../functions/http/auth';
 
 const minimal = { S3_BUCKET: 'b', LOCK_TABLE: 't', API_KEYS: 'write:abcdefgh' };
 
@@ -17,13 +18,16 @@ describe('loadConfig', () => {
     expect(config.apiKeys).toEqual([{ role: 'write', key: 'abcdefgh', expiresAtMs: undefined }]);
   });
 
+  it('lets functions that do not authenticate start without API keys', () => {
+    expect(loadConfig({ ...minimal, API_KEYS: undefined }).apiKeys).toEqual([]);
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ ...minimal, MAX_PARAMS: '', LOCK_WAIT_MS: '' })).toMatchObject({ lockWaitMs: 10_000, limits: { maxParams: 1_000 } });
   });
 
   it.each([
     ['no bucket', { ...minimal, S3_BUCKET: '' }, /S3_BUCKET/],
-    ['no API keys', { ...minimal, API_KEYS: ' ' }, /API_KEYS/],
     ['a non-numeric timeout', { ...minimal, STATEMENT_TIMEOUT_MS: 'soon' }, /STATEMENT_TIMEOUT_MS/],
     ['a negative wait', { ...minimal, LOCK_WAIT_MS: '-1' }, /LOCK_WAIT_MS/],
     ['a bad endpoint', { ...minimal, S3_ENDPOINT: 'not a url' }, /S3_ENDPOINT/],
@@ -47,5 +51,11 @@ describe('parseApiKeys', () => {
 
   it.each(['admin:abcdefgh', 'write:short', 'writeabcdefgh', 'read:abcdefgh:tomorrow'])('refuses %s', (entry) => {
     expect(() => parseApiKeys(entry)).toThrow(ConfigError);
+  });
+});
+
+describe('Authenticator', () => {
+  it('refuses to start an endpoint that authenticates when no keys are configured', () => {
+    expect(() => new Authenticator([])).toThrow(/API_KEYS must hold at least one/);
   });
 });
