@@ -10,6 +10,8 @@ import {
   type LeaseLock,
   type ObjectStore,
   type Program,
+  type ReadOutcome,
+  type WriteOutcome,
   type SqlEngine,
   type StatementResult,
   type StoredVersion,
@@ -120,20 +122,36 @@ export class DatabaseService {
     request: SqlRequest,
     timings: Timings,
   ): Promise<{ kind: 'writes' } | { kind: 'done'; results: StatementResult[]; version?: StoredVersion }> {
-    for (let attempt = 0; ; attempt++) {
-      const loaded = await this.load(request.database, request.consistency, timings, attempt > 0);
-      const outcome = await this.timed(timings, 'exec_ms', () => this.deps.engine.read(this.engineRequest(request, loaded.source))).catch((error: unknown) => {
+    const { loaded, outcome } = await this.onCurrentCopy(request.database, request.consistency, timings, (source) =>
+      this.deps.engine.read(this.engineRequest(request, source)).catch((error: unknown) => {
         // A read of a database that does not exist fails on its missing tables; the missing
         // database is the answer that helps.
-        if (loaded.source.kind === 'empty' && error instanceof SqlError) throw new DatabaseNotFoundError(request.database);
+        if (source.kind === 'empty' && error instanceof SqlError) throw new DatabaseNotFoundError(request.database);
         throw error;
-      });
-      if (outcome.kind === 'cache_miss' && attempt === 0) continue;
-      if (outcome.kind === 'cache_miss') throw new StorageUnavailableError('the SQL engine lost its copy twice in a row; retry');
-      this.remember(request.database, loaded);
-      if (outcome.kind === 'writes') return outcome;
-      return { kind: 'done', results: outcome.results, version: loaded.version };
+      }),
+    );
+    if (outcome.kind === 'writes') return outcome;
+    return { kind: 'done', results: outcome.results, version: loaded.version };
+  }
+
+  /**
+   * Loads the database (revalidating the warm copy) and runs `run` on it. If the engine lost
+   * that copy meanwhile (its worker restarted), loads the bytes again and runs once more.
+   */
+  private async onCurrentCopy<T extends ReadOutcome | WriteOutcome>(
+    database: string,
+    consistency: Consistency,
+    timings: Timings,
+    run: (source: DatabaseSource) => Promise<T>,
+  ): Promise<{ loaded: Loaded; outcome: Exclude<T, { kind: 'cache_miss' }> }> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const loaded = await this.load(database, consistency, timings, attempt > 0);
+      const outcome = await this.timed(timings, 'exec_ms', () => run(loaded.source));
+      if (outcome.kind === 'cache_miss') continue;
+      this.remember(database, loaded);
+      return { loaded, outcome: outcome as Exclude<T, { kind: 'cache_miss' }> };
     }
+    throw new StorageUnavailableError('the SQL engine lost its copy twice in a row; retry');
   }
 
   private async runWrite(request: SqlRequest, started: number, timings: Timings): Promise<SqlResponse> {
@@ -147,29 +165,23 @@ export class DatabaseService {
       this.logger,
     );
     try {
-      for (let attempt = 0; ; attempt++) {
-        const loaded = await this.load(database, 'strong', timings, attempt > 0);
-        const outcome = await this.timed(timings, 'exec_ms', () => this.deps.engine.write(this.engineRequest(request, loaded.source)));
-        if (outcome.kind === 'cache_miss') {
-          if (attempt === 0) continue;
-          throw new StorageUnavailableError('the SQL engine lost its copy twice in a row; retry');
-        }
-        this.remember(database, loaded);
-        if (!outcome.changed) return this.respond(database, outcome.results, loaded.version, false, started, timings);
+      const { loaded, outcome } = await this.onCurrentCopy(database, 'strong', timings, (source) =>
+        this.deps.engine.write(this.engineRequest(request, source)),
+      );
+      if (!outcome.changed) return this.respond(database, outcome.results, loaded.version, false, started, timings);
 
-        let stored: StoredVersion;
-        try {
-          keeper.assertSafeToCommit();
-          stored = await this.timed(timings, 'store_ms', () => this.storeFenced(database, outcome.bytes, loaded.version, outcome.writeId));
-        } catch (error) {
-          this.deps.engine.abandonWrite(outcome.writeId);
-          this.forget(database);
-          throw error;
-        }
-        this.deps.engine.commitWrite(outcome.writeId, stored.etag);
-        this.warm.set(database, { ...stored, validatedAt: this.clock() });
-        return this.respond(database, outcome.results, stored, true, started, timings);
+      let stored: StoredVersion;
+      try {
+        keeper.assertSafeToCommit();
+        stored = await this.timed(timings, 'store_ms', () => this.storeFenced(database, outcome.bytes, loaded.version, outcome.writeId));
+      } catch (error) {
+        this.deps.engine.abandonWrite(outcome.writeId);
+        this.forget(database);
+        throw error;
       }
+      this.deps.engine.commitWrite(outcome.writeId, stored.etag);
+      this.warm.set(database, { ...stored, validatedAt: this.clock() });
+      return this.respond(database, outcome.results, stored, true, started, timings);
     } finally {
       keeper.stop();
       await this.deps.lock.release(keeper.current).catch((error: unknown) => {
