@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CloudliteError } from '../functions/core/errors';
 import type { SqlClient } from '../functions/core/migrations';
-import type { BoundParams, Program, SqlValue, StatementInput, StatementResult } from '../functions/core/ports';
+import type { BoundParams, Program, StatementInput, StatementResult } from '../functions/core/ports';
+import { decodeValue, encodeParam } from '../functions/core/value-codec';
 
 /**
  * What the operator scripts (migrate, seed) share to talk to a running cloudlite over HTTP: the
@@ -80,12 +81,6 @@ function encodeParams(params: BoundParams): unknown {
   return Array.isArray(params) ? params.map(encodeParam) : Object.fromEntries(Object.entries(params).map(([name, value]) => [name, encodeParam(value)]));
 }
 
-function encodeParam(value: SqlValue): unknown {
-  if (typeof value === 'bigint') return { integer: value.toString() };
-  if (value instanceof Uint8Array) return { base64: Buffer.from(value).toString('base64') };
-  return value;
-}
-
 /**
  * A SqlClient over `POST /sql`. Reads and writes are the same call: the server runs a program
  * read-only first and takes the write path only when SQLite says it writes.
@@ -95,17 +90,12 @@ export function httpSqlClient(target: ApiTarget): SqlClient {
     const answer = (await postApi(target, '/sql', sqlBody(database, program))) as { results: { columns: string[]; rows: unknown[][]; changes: number; last_insert_rowid: number | null }[] };
     return answer.results.map((result) => ({
       columns: result.columns,
-      rows: result.rows.map((row) => row.map(decodeCell)),
+      rows: result.rows.map((row) => row.map(decodeValue)),
       changes: result.changes,
       lastInsertRowid: result.last_insert_rowid,
     }));
   };
   return { read: run, write: run };
-}
-
-function decodeCell(value: unknown): SqlValue {
-  if (value !== null && typeof value === 'object' && 'base64' in value) return new Uint8Array(Buffer.from(String(value.base64), 'base64'));
-  return value as SqlValue;
 }
 
 /** Runs a script's main when the file is the entry point, turning a failure into one line and exit code 1. */

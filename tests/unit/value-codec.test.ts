@@ -1,4 +1,4 @@
-import { decodeParam, encodeValue } from '../../functions/core/value-codec';
+import { decodeParam, decodeValue, encodeParam, encodeValue } from '../../functions/core/value-codec';
 
 describe('the value codec', () => {
   it.each([
@@ -32,5 +32,13 @@ describe('the value codec', () => {
     for (const edge of ['9223372036854775807', '-9223372036854775808', '9007199254740993']) {
       expect(encodeValue(decodeParam({ integer: edge }, 'p'))).toBe(edge);
     }
+  });
+
+  it('the client side inverts the server side: params and result cells survive the trip', () => {
+    for (const value of [null, 7, 2.5, 'text', -9223372036854775808n, new Uint8Array([1, 2, 3])]) {
+      expect(decodeParam(encodeParam(value), 'p')).toEqual(value);
+    }
+    expect(decodeValue(encodeValue(new Uint8Array([9, 8])))).toEqual(new Uint8Array([9, 8]));
+    expect(decodeValue(encodeValue(42n))).toBe(42);
   });
 });
