@@ -14,6 +14,8 @@ export abstract class CloudliteError extends Error {
   readonly retryAfterSeconds?: number;
   /** Which statement of the request failed, when one did. */
   readonly statementIndex?: number;
+  /** A retryable failure that still needs someone to act (logged as an error, not a warning). */
+  readonly needsOperator: boolean = false;
 
   constructor(message: string, options?: ErrorOptions) {
     super(message, { cause: options?.cause });
@@ -85,6 +87,7 @@ export class StorageUnavailableError extends CloudliteError {
 export class NotReadyError extends CloudliteError {
   readonly code = 'NOT_READY';
   override readonly retryAfterSeconds = 30;
+  override readonly needsOperator = true;
 }
 
 export class StatementTimeoutError extends CloudliteError {

@@ -38,8 +38,7 @@ export function errorResponse(error: unknown, logger: Logger, context: Record<st
   }
   if (status >= 500) {
     // Retryable failures under load (lock busy, S3 throttling) are expected: warn, don't page.
-    // NOT_READY is retryable for the caller but needs an operator: it stays an error.
-    const expected = error.retryAfterSeconds !== undefined && error.code !== 'NOT_READY';
+    const expected = error.retryAfterSeconds !== undefined && !error.needsOperator;
     const log = expected ? logger.warn : logger.error;
     log.call(logger, 'request failed', { ...context, code: error.code, error: describeError(error) });
   }
