@@ -1,10 +1,19 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { LockTimeoutError, StorageUnavailableError } from '../core/errors';
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { LockTimeoutError, StorageThrottledError, StorageUnavailableError } from '../core/errors';
+import { IDEMPOTENCY_RETENTION_MS } from '../core/idempotency';
 import type { Logger } from '../core/logger';
-import { LeaseLostError, type Lease, type LeaseLock } from '../core/ports';
-import { describe } from './sdk-errors';
+import {
+  LeaseLostError,
+  type HeldLease,
+  type IdempotencyRecord,
+  type IdempotencyStore,
+  type Lease,
+  type LeaseLock,
+  type Publication,
+  type VersionRecord,
+} from '../core/ports';
 
 export interface LeaseLockOptions {
   table: string;
@@ -18,17 +27,33 @@ export interface LeaseLockOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
+/** Attributes of a database's item: its lease, its version record and its recent idempotency keys. */
+const A = {
+  id: 'lock_id',
+  owner: 'owner',
+  expiresAtMs: 'expires_at_ms',
+  /** The table's TTL attribute: set only on idempotency items, never on a database's item. */
+  ttl: 'expires_at',
+  versionId: 'version_id',
+  etag: 'etag',
+  writeId: 'write_id',
+} as const;
+const RECENT_KEY_PREFIX = 'key#';
+const THROTTLED = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']);
+
 /**
- * A per-database lease in DynamoDB, taken with a conditional write.
+ * One DynamoDB item per database holds its lease and its version record. The lease is taken
+ * with a conditional update that returns the record in the same request:
  *
- *   writer A: put(owner=A, expires=t0+L) ─ ok ─────────── crash ·····················
- *   writer B:        put ✗ (held) … backoff … put ✗ … … put(owner=B) ─ ok (t > t0+L)
+ *   writer A: take(owner=A) ─ ok ── run ── PUT ── publish(owner=A, version=v0 → v1) ── released
+ *   writer B:    take ✗ (held) … backoff … take ✗ … … take(owner=B, returns v1) ─ ok
+ *   writer C (A crashed after take): take ✗ … until expires_at_ms < now … take ─ ok
  *
- * The condition `attribute_not_exists(lock_id) OR expires_at_ms < :now` lets a writer take a
- * free lease or one whose holder stopped renewing it; `owner = :me` on renew and release means
- * nobody ever extends or deletes a lease they do not hold. `expires_at` (seconds) is the
- * table's TTL attribute, so abandoned items are eventually swept; correctness never waits for
- * the sweep, only for the precise `expires_at_ms`.
+ * `attribute_not_exists(owner) OR expires_at_ms < :now` lets a writer take a free lease or one
+ * whose holder stopped renewing; `owner = :me` on renew, publish and release means nobody extends,
+ * publishes under or frees a lease they do not hold. Publishing also requires that the item still
+ * names the version the write was built on, so a record can only move forward one write at a
+ * time. The item never carries the TTL attribute: a version record must outlive every lease.
  */
 export class DynamoDbLeaseLock implements LeaseLock {
   private readonly clock: () => number;
@@ -43,7 +68,7 @@ export class DynamoDbLeaseLock implements LeaseLock {
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
-  async acquire(name: string): Promise<Lease> {
+  async acquire(name: string): Promise<HeldLease> {
     const owner = randomUUID();
     const deadline = this.clock() + this.options.waitMs;
     const base = this.options.backoffBaseMs ?? 20;
@@ -53,24 +78,32 @@ export class DynamoDbLeaseLock implements LeaseLock {
     let holderExpiresAtMs: number | undefined;
     for (let attempt = 0; ; attempt++) {
       const now = this.clock();
-      const lease = { name, owner, expiresAtMs: now + this.options.leaseMs };
+      const lease: Lease = { name, owner, expiresAtMs: now + this.options.leaseMs };
       try {
-        await this.client.send(
-          new PutCommand({
+        const taken = await this.client.send(
+          new UpdateCommand({
             TableName: this.options.table,
-            Item: this.item(lease),
-            ConditionExpression: 'attribute_not_exists(#id) OR #expiresAtMs < :now',
-            ExpressionAttributeNames: { '#id': 'lock_id', '#expiresAtMs': 'expires_at_ms' },
-            ExpressionAttributeValues: { ':now': now },
+            Key: { [A.id]: name },
+            // Items written before version records carried the TTL attribute: drop it for good.
+            UpdateExpression: 'SET #owner = :me, #expiresAtMs = :expiresAtMs REMOVE #ttl',
+            ConditionExpression: 'attribute_not_exists(#owner) OR #expiresAtMs < :now',
+            ExpressionAttributeNames: { '#owner': A.owner, '#expiresAtMs': A.expiresAtMs, '#ttl': A.ttl },
+            ExpressionAttributeValues: { ':me': owner, ':expiresAtMs': lease.expiresAtMs, ':now': now },
+            ReturnValues: 'ALL_NEW',
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
         );
         this.logger.debug('lease acquired', { lock: name, attempts: attempt + 1 });
-        return lease;
+        return held(lease, taken.Attributes);
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw this.unavailable('acquire', name, error);
-        // The SDK retried a put whose reply was lost, and our own first put is what refused it.
-        if (error.Item?.owner?.S === owner) return { ...lease, expiresAtMs: Number(error.Item.expires_at_ms?.N ?? lease.expiresAtMs) };
+        // The SDK retried an update whose reply was lost, and our own first attempt is what
+        // refused it. Not every backend returns the old item on a failed condition (dynalite
+        // does not), so ask for the item whenever the SDK sent more than once.
+        if ((error.$metadata.attempts ?? 1) > 1) {
+          const item = await this.item(name);
+          if (item?.[A.owner] === owner) return held({ ...lease, expiresAtMs: Number(item[A.expiresAtMs]) }, item);
+        }
         holderExpiresAtMs = Number(error.Item?.expires_at_ms?.N ?? holderExpiresAtMs ?? now + 1000);
       }
       const remaining = deadline - this.clock();
@@ -92,11 +125,11 @@ export class DynamoDbLeaseLock implements LeaseLock {
       await this.client.send(
         new UpdateCommand({
           TableName: this.options.table,
-          Key: { lock_id: lease.name },
-          UpdateExpression: 'SET #expiresAtMs = :expiresAtMs, #expiresAt = :expiresAt',
+          Key: { [A.id]: lease.name },
+          UpdateExpression: 'SET #expiresAtMs = :expiresAtMs',
           ConditionExpression: '#owner = :me',
-          ExpressionAttributeNames: { '#owner': 'owner', '#expiresAtMs': 'expires_at_ms', '#expiresAt': 'expires_at' },
-          ExpressionAttributeValues: { ':me': lease.owner, ':expiresAtMs': renewed.expiresAtMs, ':expiresAt': ttlSeconds(renewed.expiresAtMs) },
+          ExpressionAttributeNames: { '#owner': A.owner, '#expiresAtMs': A.expiresAtMs },
+          ExpressionAttributeValues: { ':me': lease.owner, ':expiresAtMs': renewed.expiresAtMs },
         }),
       );
       return renewed;
@@ -106,35 +139,198 @@ export class DynamoDbLeaseLock implements LeaseLock {
     }
   }
 
+  async publish(lease: Lease, publication: Publication): Promise<void> {
+    const names: Record<string, string> = { '#owner': A.owner };
+    const values: Record<string, unknown> = { ':me': lease.owner };
+    const set: string[] = [];
+    const remove: string[] = [];
+    let condition = '#owner = :me';
+    if (publication.base) {
+      // The write id names one write's version exactly; the ETag guards against a record written
+      // by hand. (A version id may be absent: unversioned buckets have none.)
+      Object.assign(names, { '#writeId': A.writeId, '#etag': A.etag });
+      Object.assign(values, { ':baseWriteId': publication.base.writeId, ':baseEtag': publication.base.version.etag });
+      condition += ' AND #writeId = :baseWriteId AND #etag = :baseEtag';
+    } else {
+      names['#etag'] = A.etag;
+      condition += ' AND attribute_not_exists(#etag)';
+    }
+    if (publication.next) {
+      const { version, writeId } = publication.next;
+      Object.assign(names, { '#versionId': A.versionId, '#etag': A.etag, '#writeId': A.writeId });
+      Object.assign(values, { ':etag': version.etag, ':writeId': writeId });
+      set.push('#etag = :etag', '#writeId = :writeId');
+      if (version.versionId === undefined) remove.push('#versionId');
+      else {
+        values[':versionId'] = version.versionId;
+        set.push('#versionId = :versionId');
+      }
+    }
+    if (publication.key) {
+      names['#newKey'] = recentKeyAttribute(publication.key.key);
+      values[':newKey'] = toItem(publication.key);
+      set.push('#newKey = :newKey');
+    }
+    (publication.forgetKeys ?? []).forEach((key, i) => {
+      names[`#old${i}`] = recentKeyAttribute(key);
+      remove.push(`#old${i}`);
+    });
+    if (!publication.keepLease) {
+      names['#expiresAtMs'] = A.expiresAtMs;
+      remove.push('#owner', '#expiresAtMs');
+    }
+    if (set.length === 0 && remove.length === 0) return;
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.options.table,
+          Key: { [A.id]: lease.name },
+          UpdateExpression: [set.length ? `SET ${set.join(', ')}` : '', remove.length ? `REMOVE ${remove.join(', ')}` : ''].join(' ').trim(),
+          ConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        throw new LeaseLostError(`lease on ${lease.name} is no longer ours, or the database moved on`);
+      }
+      throw this.unavailable('publish', lease.name, error);
+    }
+  }
+
   async release(lease: Lease): Promise<void> {
     try {
       await this.client.send(
-        new DeleteCommand({
+        new UpdateCommand({
           TableName: this.options.table,
-          Key: { lock_id: lease.name },
+          Key: { [A.id]: lease.name },
+          UpdateExpression: 'REMOVE #owner, #expiresAtMs',
           ConditionExpression: '#owner = :me',
-          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeNames: { '#owner': A.owner, '#expiresAtMs': A.expiresAtMs },
           ExpressionAttributeValues: { ':me': lease.owner },
         }),
       );
     } catch (error) {
-      // Someone else holds it now (ours expired): theirs is not ours to delete.
+      // Someone else holds it now (ours expired): theirs is not ours to free.
       if (error instanceof ConditionalCheckFailedException) return;
       throw this.unavailable('release', lease.name, error);
     }
   }
 
-  private item(lease: Lease): Record<string, unknown> {
-    return { lock_id: lease.name, owner: lease.owner, expires_at_ms: lease.expiresAtMs, expires_at: ttlSeconds(lease.expiresAtMs) };
+  async published(name: string): Promise<VersionRecord | undefined> {
+    try {
+      const got = await this.client.send(
+        new GetCommand({
+          TableName: this.options.table,
+          Key: { [A.id]: name },
+          ConsistentRead: true,
+          ProjectionExpression: '#versionId, #etag, #writeId',
+          ExpressionAttributeNames: { '#versionId': A.versionId, '#etag': A.etag, '#writeId': A.writeId },
+        }),
+      );
+      return recordOf(got.Item);
+    } catch (error) {
+      throw this.unavailable('read', name, error);
+    }
+  }
+
+  private async item(name: string): Promise<Record<string, unknown> | undefined> {
+    try {
+      const got = await this.client.send(new GetCommand({ TableName: this.options.table, Key: { [A.id]: name }, ConsistentRead: true }));
+      return got.Item;
+    } catch (error) {
+      throw this.unavailable('read', name, error);
+    }
   }
 
   private unavailable(action: string, name: string, error: unknown): StorageUnavailableError {
-    this.logger.error(`DynamoDB lease ${action} failed`, { lock: name, error: describe(error) });
-    return new StorageUnavailableError(`the lock table could not ${action} the write lock; nothing was applied, retry`, { cause: error });
+    const message = `the lock table could not ${action} the record of "${name}"; nothing was applied, retry`;
+    if (error instanceof Error && THROTTLED.has(error.name)) return new StorageThrottledError(message, { cause: error });
+    return new StorageUnavailableError(message, { cause: error });
   }
 }
 
-/** TTL wants epoch seconds; round up so the sweep never runs before the precise expiry. */
-function ttlSeconds(expiresAtMs: number): number {
-  return Math.ceil(expiresAtMs / 1000) + 1;
+/**
+ * Idempotency records in their own items of the same table (`idem#<database>#<key>`), swept by
+ * the table's TTL after the retention window. A record first commits on the database's item, in
+ * the publishing update; the next writer copies it here and drops it from that item.
+ */
+export class DynamoDbIdempotencyStore implements IdempotencyStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly table: string,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  async find(database: string, key: string): Promise<IdempotencyRecord | undefined> {
+    try {
+      const got = await this.client.send(new GetCommand({ TableName: this.table, Key: { [A.id]: itemId(database, key) }, ConsistentRead: true }));
+      return got.Item ? fromItem(got.Item) : undefined;
+    } catch (error) {
+      throw new StorageUnavailableError('the lock table could not read an idempotency record; nothing was applied, retry', { cause: error });
+    }
+  }
+
+  async save(database: string, record: IdempotencyRecord): Promise<void> {
+    const expiresAtMs = Math.max(record.committedAtMs, this.clock()) + IDEMPOTENCY_RETENTION_MS;
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { [A.id]: itemId(database, record.key), ...toItem(record), [A.ttl]: Math.ceil(expiresAtMs / 1000) },
+        }),
+      );
+    } catch (error) {
+      throw new StorageUnavailableError('the lock table could not store an idempotency record', { cause: error });
+    }
+  }
+}
+
+function held(lease: Lease, item: Record<string, unknown> | undefined): HeldLease {
+  const recentKeys = Object.entries(item ?? {})
+    .filter(([name]) => name.startsWith(RECENT_KEY_PREFIX))
+    .map(([, value]) => fromItem(value as Record<string, unknown>));
+  return { lease, published: recordOf(item), recentKeys };
+}
+
+function recordOf(item: Record<string, unknown> | undefined): VersionRecord | undefined {
+  if (!item || typeof item[A.etag] !== 'string') return undefined;
+  const versionId = item[A.versionId];
+  return {
+    version: { etag: item[A.etag] as string, ...(typeof versionId === 'string' && { versionId }) },
+    writeId: String(item[A.writeId] ?? 'unknown'),
+  };
+}
+
+/** Attribute names are limited in size: a key of up to 128 characters is named by its digest. */
+function recentKeyAttribute(key: string): string {
+  return `${RECENT_KEY_PREFIX}${createHash('sha256').update(key).digest('hex').slice(0, 32)}`;
+}
+
+/** Database names cannot contain '#', so these ids never collide with a database's item. */
+function itemId(database: string, key: string): string {
+  return `idem#${database}#${key}`;
+}
+
+function toItem(record: IdempotencyRecord): Record<string, unknown> {
+  return {
+    key: record.key,
+    fingerprint: record.fingerprint,
+    version: record.version,
+    wrote: record.wrote,
+    answer: record.answer,
+    committed_at_ms: record.committedAtMs,
+  };
+}
+
+function fromItem(item: Record<string, unknown>): IdempotencyRecord {
+  return {
+    key: String(item.key),
+    fingerprint: String(item.fingerprint),
+    version: typeof item.version === 'string' ? item.version : null,
+    wrote: item.wrote === true,
+    answer: item.answer as IdempotencyRecord['answer'],
+    committedAtMs: Number(item.committed_at_ms),
+  };
 }

@@ -1,20 +1,36 @@
+import { randomUUID } from 'node:crypto';
 import { assertDatabaseName } from './database-name';
-import { DatabaseNotFoundError, ForbiddenError, SqlError, StorageUnavailableError, WriteConflictError } from './errors';
+import {
+  DatabaseNotFoundError,
+  ForbiddenError,
+  IdempotencyKeyReusedError,
+  SqlError,
+  StorageThrottledError,
+  WriteConflictError,
+  WriteOutcomeUnknownError,
+} from './errors';
+import { decodeAnswer, encodeAnswer, fingerprintOf, INLINE_ANSWER_LIMIT, isInline } from './idempotency';
 import { LeaseKeeper } from './lease-keeper';
 import { silentLogger, type Logger } from './logger';
 import {
+  LeaseLostError,
   PreconditionFailedError,
   type DatabaseSource,
-  type EngineRequest,
   type ExecutionLimits,
+  type HeldLease,
+  type IdempotencyRecord,
+  type IdempotencyStore,
+  type Lease,
   type LeaseLock,
   type ObjectStore,
   type Program,
-  type ReadOutcome,
-  type WriteOutcome,
+  type Publication,
   type SqlEngine,
   type StatementResult,
+  type StoredAnswer,
   type StoredVersion,
+  type VersionRecord,
+  type WriteStamp,
 } from './ports';
 
 export type Role = 'read' | 'write';
@@ -24,6 +40,8 @@ export interface SqlRequest {
   database: string;
   program: Program;
   consistency: Consistency;
+  /** Client-chosen key that makes a retried write apply at most once. */
+  idempotencyKey?: string;
 }
 
 export interface Timings {
@@ -40,6 +58,8 @@ export interface SqlResponse {
     /** S3 VersionId of the version the answer reflects (ETag when the bucket is unversioned). */
     version: string | null;
     wrote: boolean;
+    /** Present (true) when this answer is the stored answer of an earlier attempt with the same key. */
+    replayed?: true;
     duration_ms: number;
     timings: Timings;
   };
@@ -48,7 +68,9 @@ export interface SqlResponse {
 export interface DatabaseServiceOptions {
   /** Object key prefix; a database named `x` lives at `${keyPrefix}x.sqlite`. */
   keyPrefix: string;
-  /** An eventual read may use a warm copy validated at most this long ago. */
+  /** Object key prefix of stored answers too large to keep inline. */
+  answerPrefix: string;
+  /** An eventual read may use a warm copy confirmed current at most this long ago. */
   eventualMaxAgeMs: number;
   limits: ExecutionLimits;
   leaseRenewIntervalMs: number;
@@ -58,35 +80,49 @@ export interface DatabaseServiceOptions {
 export interface DatabaseServiceDeps {
   store: ObjectStore;
   lock: LeaseLock;
+  idempotency: IdempotencyStore;
   engine: SqlEngine;
   clock?: () => number;
   logger?: Logger;
 }
 
-interface WarmVersion extends StoredVersion {
-  /** When S3 last confirmed this was the current version (the time the check was sent). */
-  validatedAt: number;
+/** What a read found current: a stored version (with how to fetch it) or no database at all. */
+interface Current {
+  version?: StoredVersion;
+  fetch: () => Promise<Uint8Array>;
 }
 
-interface Loaded {
-  source: DatabaseSource;
-  version?: StoredVersion;
-  checkedAt: number;
+/** The state a write builds on: what the item publishes, and the stored version it fences on. */
+interface Base {
+  published?: VersionRecord;
+  loaded?: StoredVersion;
+  fetch: () => Promise<Uint8Array>;
 }
+
+type Stored = { kind: 'stored'; version: StoredVersion } | { kind: 'unpublished'; version: StoredVersion; stamp?: WriteStamp };
+
+/** How many unpublished versions a write adopts before it gives up with a conflict. */
+const MAX_ADOPTIONS = 2;
 
 /**
- * The database service: the read path and the locked, fenced write path.
+ * The database service: the read path and the locked, fenced, published write path.
  *
- * Reads never take the lock. They run on the warm copy after one conditional GET (or none, for
- * an eventual read of a young enough copy). Whether a request writes is decided by SQLite: the
- * program first runs read-only, and only if SQLite refuses does it take the write path.
+ * The current version of each database is its version record in DynamoDB (beside its lease). A
+ * strong read reads that record (one GetItem) and answers from the warm copy when it is that
+ * version, or fetches exactly that S3 version. Whether a request writes is decided by SQLite,
+ * statement by statement; at the first write the request moves to the write path:
  *
- * Writes: lease -> load latest -> run in one transaction -> upload only if changed, fenced with
- * If-Match on the ETag loaded (or If-None-Match: * on create) -> release. A failed fence means
- * another writer committed since we loaded; nothing is applied and the caller may retry.
+ *   acquire lease (returns the record) -> run on the record's version (warm: no S3 GET)
+ *   -> PUT fenced If-Match on that version's ETag -> publish: ONE conditional update that names
+ *   the new version, records the idempotency key and releases the lease (the commit point).
+ *
+ * A PUT that landed but was never published (its writer crashed or lost the lease) is invisible
+ * to readers; the next writer's fence fails on it, and that writer adopts it (publishes it) and
+ * runs on top, so nothing a client may have been told "unknown" about is silently lost.
  */
 export class DatabaseService {
-  private readonly warm = new Map<string, WarmVersion>();
+  /** When each database's warm version was last confirmed current (for eventual reads). */
+  private readonly confirmed = new Map<string, { version: StoredVersion; atMs: number }>();
   private readonly clock: () => number;
   private readonly logger: Logger;
 
@@ -103,13 +139,16 @@ export class DatabaseService {
     assertDatabaseName(request.database);
     const started = performance.now();
     const timings = emptyTimings();
-    const read = await this.tryRead(request, timings);
-    if (read.kind === 'writes') {
+    const writeNow = () => {
       if (role !== 'write') throw new ForbiddenError('this API key may only read, and the request writes');
       return this.runWrite(request, started, timings);
-    }
-    if (!read.version) throw new DatabaseNotFoundError(request.database);
-    return this.respond(request.database, read.results, read.version, false, started, timings);
+    };
+    // A request whose first statement writes (judged on the warm copy, whatever its age) goes
+    // straight to the write path: no freshness check it would not use.
+    if (await this.deps.engine.firstStatementWrites(request.database, request.program)) return writeNow();
+    const read = await this.read(request, timings);
+    if (read.kind === 'writes') return writeNow();
+    return this.respond(request.database, read.results, read.version ?? null, false, started, timings);
   }
 
   /** Runs a request known to write (migrations, bulk replaces) straight on the write path. */
@@ -118,136 +157,279 @@ export class DatabaseService {
     return this.runWrite({ ...request, consistency: 'strong' }, performance.now(), emptyTimings());
   }
 
-  private async tryRead(
+  // -------------------------------------------------------------------------------------------
+  // Reads
+
+  private async read(
     request: SqlRequest,
     timings: Timings,
-  ): Promise<{ kind: 'writes' } | { kind: 'done'; results: StatementResult[]; version?: StoredVersion }> {
-    const { loaded, outcome } = await this.onCurrentCopy(request.database, request.consistency, timings, (source) =>
-      this.deps.engine.read(this.engineRequest(request, source)).catch((error: unknown) => {
-        // A read of a database that does not exist fails on its missing tables; the missing
-        // database is the answer that helps.
-        if (source.kind === 'empty' && error instanceof SqlError) throw new DatabaseNotFoundError(request.database);
-        throw error;
-      }),
-    );
+  ): Promise<{ kind: 'writes' } | { kind: 'done'; results: StatementResult[]; version?: string }> {
+    const { database } = request;
+    if (request.consistency === 'eventual') {
+      const young = this.recentlyConfirmed(database);
+      // Eventual applies only to requests that read whatever the version: anything that fails,
+      // writes or depends on the copy's state is decided again on the current version.
+      const outcome = young && (await this.runRead(request, { version: young, fetch: this.fetcher(database, young, timings) }, timings).catch(ignoreSqlError));
+      if (outcome && outcome.kind === 'done' && !outcome.stateDependent) return { kind: 'done', results: outcome.results, version: versionName(young) };
+    }
+    const checkedAt = this.clock();
+    const current = await this.current(database, timings);
+    const outcome = await this.runRead(request, current, timings).catch((error: unknown) => {
+      // A read of a database that does not exist fails on its missing tables; the missing
+      // database is the answer that helps.
+      if (!current.version && error instanceof SqlError) throw new DatabaseNotFoundError(database);
+      throw error;
+    });
     if (outcome.kind === 'writes') return outcome;
-    return { kind: 'done', results: outcome.results, version: loaded.version };
+    if (!current.version) throw new DatabaseNotFoundError(database);
+    this.confirmed.set(database, { version: current.version, atMs: checkedAt });
+    return { kind: 'done', results: outcome.results, version: versionName(current.version) };
+  }
+
+  private runRead(request: SqlRequest, current: Current, timings: Timings) {
+    return this.timed(timings, 'exec_ms', () =>
+      this.deps.engine.read({ database: request.database, source: sourceOf(current), program: request.program, limits: this.options.limits }),
+    );
+  }
+
+  /** The warm version, if it was confirmed current within the eventual window. */
+  private recentlyConfirmed(database: string): StoredVersion | undefined {
+    const confirmed = this.confirmed.get(database);
+    const warm = this.deps.engine.warmVersion(database);
+    if (!confirmed || !warm || warm.etag !== confirmed.version.etag) return undefined;
+    return this.clock() - confirmed.atMs <= this.options.eventualMaxAgeMs ? warm : undefined;
   }
 
   /**
-   * Loads the database (revalidating the warm copy) and runs `run` on it. If the engine lost
-   * that copy meanwhile (its worker restarted), loads the bytes again and runs once more.
+   * The current version: the published record (one consistent GetItem). A database written
+   * before records existed has none: its latest S3 object is current (one conditional GET). So is
+   * it when DynamoDB throttles, so a read spike on one item degrades to S3 instead of failing.
    */
-  private async onCurrentCopy<T extends ReadOutcome | WriteOutcome>(
-    database: string,
-    consistency: Consistency,
-    timings: Timings,
-    run: (source: DatabaseSource) => Promise<T>,
-  ): Promise<{ loaded: Loaded; outcome: Exclude<T, { kind: 'cache_miss' }> }> {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const loaded = await this.load(database, consistency, timings, attempt > 0);
-      const outcome = await this.timed(timings, 'exec_ms', () => run(loaded.source));
-      if (outcome.kind === 'cache_miss') continue;
-      this.remember(database, loaded);
-      return { loaded, outcome: outcome as Exclude<T, { kind: 'cache_miss' }> };
+  private async current(database: string, timings: Timings): Promise<Current> {
+    let record: VersionRecord | undefined;
+    try {
+      record = await this.timed(timings, 'load_ms', () => this.deps.lock.published(database));
+    } catch (error) {
+      if (!(error instanceof StorageThrottledError)) throw error;
+      this.logger.warn('version record read throttled; reading the latest object instead', { database });
     }
-    throw new StorageUnavailableError('the SQL engine lost its copy twice in a row; retry');
+    if (record) return { version: record.version, fetch: this.fetcher(database, record.version, timings) };
+    return this.latestObject(database, timings);
   }
+
+  private async latestObject(database: string, timings: Timings): Promise<Current> {
+    const warm = this.deps.engine.warmVersion(database);
+    const got = await this.timed(timings, 'load_ms', () => this.deps.store.get(this.keyOf(database), { ifNoneMatch: warm?.etag }));
+    if (got.kind === 'found') return { version: got.version, fetch: async () => got.body };
+    if (got.kind === 'not_modified' && warm) return { version: warm, fetch: this.fetcher(database, warm, timings) };
+    return { fetch: async () => new Uint8Array() };
+  }
+
+  private fetcher(database: string, version: StoredVersion, timings: Timings): () => Promise<Uint8Array> {
+    return () => this.timed(timings, 'load_ms', () => this.deps.store.getVersion(this.keyOf(database), version));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Writes
 
   private async runWrite(request: SqlRequest, started: number, timings: Timings): Promise<SqlResponse> {
     const { database } = request;
-    const lease = await this.timed(timings, 'lock_ms', () => this.deps.lock.acquire(database));
+    const held = await this.timed(timings, 'lock_ms', () => this.deps.lock.acquire(database));
     const keeper = new LeaseKeeper(
       this.deps.lock,
-      lease,
+      held.lease,
       { renewIntervalMs: this.options.leaseRenewIntervalMs, safetyMarginMs: this.options.leaseSafetyMarginMs },
       this.clock,
       this.logger,
     );
+    let leaseSettled = false;
     try {
-      const { loaded, outcome } = await this.onCurrentCopy(database, 'strong', timings, (source) =>
-        this.deps.engine.write(this.engineRequest(request, source)),
-      );
-      if (!outcome.changed) return this.respond(database, outcome.results, loaded.version, false, started, timings);
-
-      let stored: StoredVersion;
-      try {
-        keeper.assertSafeToCommit();
-        stored = await this.timed(timings, 'store_ms', () => this.storeFenced(database, outcome.bytes, loaded.version, outcome.writeId));
-      } catch (error) {
-        this.deps.engine.abandonWrite(outcome.writeId);
-        this.forget(database);
-        throw error;
+      const fingerprint = request.idempotencyKey === undefined ? undefined : fingerprintOf(database, request.program);
+      if (request.idempotencyKey !== undefined) {
+        const prior = held.recentKeys.find((r) => r.key === request.idempotencyKey) ?? (await this.deps.idempotency.find(database, request.idempotencyKey));
+        if (prior) return await this.replay(database, prior, fingerprint!, started, timings);
       }
-      this.deps.engine.commitWrite(outcome.writeId, stored.etag);
-      this.warm.set(database, { ...stored, validatedAt: this.clock() });
-      return this.respond(database, outcome.results, stored, true, started, timings);
+      const forgetKeys = await this.copyRecentKeys(database, held);
+      let base = await this.baseOf(database, held, timings);
+      for (let adoptions = 0; ; adoptions++) {
+        const outcome = await this.timed(timings, 'exec_ms', () =>
+          this.deps.engine.write({ database, source: sourceOf({ version: base.loaded, fetch: base.fetch }), program: request.program, limits: this.options.limits }),
+        );
+        if (!outcome.changed) {
+          const version = base.loaded ? versionName(base.loaded) : null;
+          const key = await this.keyRecord(request, fingerprint, outcome.results, version, false, randomUUID());
+          await this.publishOrUnknown(keeper.current, { base: base.published, key, forgetKeys }, undefined, 'nothing-changed');
+          leaseSettled = true;
+          return this.respond(database, outcome.results, version, false, started, timings);
+        }
+        const writeId = outcome.writeId;
+        let stored: Stored;
+        let key: IdempotencyRecord | undefined;
+        try {
+          keeper.assertSafeToCommit();
+          key = await this.keyRecord(request, fingerprint, outcome.results, null, true, writeId);
+          const stamp: WriteStamp = { writeId, ...(key && { idempotency: { key: key.key, fingerprint: key.fingerprint, answer: key.answer } }) };
+          stored = await this.timed(timings, 'store_ms', () => this.storeFenced(database, outcome.bytes, base.loaded, stamp));
+        } catch (error) {
+          this.deps.engine.abandonWrite(writeId);
+          throw error;
+        }
+        if (stored.kind === 'unpublished') {
+          this.deps.engine.abandonWrite(writeId);
+          if (adoptions >= MAX_ADOPTIONS) throw new WriteConflictError('the database kept changing under this write; nothing was applied, retry');
+          const adopted = await this.adopt(database, keeper.current, base.published, stored, forgetKeys.splice(0));
+          // The unpublished version was an earlier attempt of this very request: it is applied now.
+          if (key && adopted.key?.key === key.key && adopted.key.fingerprint === key.fingerprint) {
+            return await this.replay(database, adopted.key, key.fingerprint, started, timings);
+          }
+          base = { published: adopted.record, loaded: adopted.record.version, fetch: this.fetcher(database, adopted.record.version, timings) };
+          continue;
+        }
+        const next: VersionRecord = { version: stored.version, writeId };
+        if (key) key.version = versionName(stored.version);
+        try {
+          await this.publishOrUnknown(keeper.current, { base: base.published, next, key, forgetKeys }, next, writeId);
+        } catch (error) {
+          this.deps.engine.abandonWrite(writeId);
+          throw error;
+        }
+        leaseSettled = true;
+        this.deps.engine.commitWrite(writeId, stored.version);
+        this.confirmed.set(database, { version: stored.version, atMs: this.clock() });
+        return this.respond(database, outcome.results, versionName(stored.version), true, started, timings);
+      }
     } finally {
       keeper.stop();
-      await this.deps.lock.release(keeper.current).catch((error: unknown) => {
-        // The lease expires on its own; a failed release only delays the next writer.
-        this.logger.warn('lease release failed', { database, error: String(error) });
-      });
+      if (!leaseSettled) {
+        await this.deps.lock.release(keeper.current).catch((error: unknown) => {
+          // The lease expires on its own; a failed release only delays the next writer.
+          this.logger.warn('lease release failed', { database, error: String(error) });
+        });
+      }
     }
   }
 
+  /** What the write builds on: the published version, or for a database without a record, its latest object. */
+  private async baseOf(database: string, held: HeldLease, timings: Timings): Promise<Base> {
+    if (held.published) return { published: held.published, loaded: held.published.version, fetch: this.fetcher(database, held.published.version, timings) };
+    const latest = await this.latestObject(database, timings);
+    return { loaded: latest.version, fetch: latest.fetch };
+  }
+
   /**
-   * Uploads fenced on the version we loaded. When the upload fails we ask the store which write
-   * the current version came from before answering: a timed-out upload may have landed, and the
-   * SDK's retry of a conditional PUT that did land is refused by its own fence.
+   * Uploads fenced on the version we built on. When the upload fails, the current object says
+   * what happened: our own write id means it landed (a retried PUT refused by its own first
+   * attempt); another unpublished version on a definite 412 means a writer stored without
+   * publishing; anything else is an unknown outcome, because an attempt may still be in flight.
    */
-  private async storeFenced(database: string, bytes: Uint8Array, loaded: StoredVersion | undefined, writeId: string): Promise<StoredVersion> {
+  private async storeFenced(database: string, bytes: Uint8Array, loaded: StoredVersion | undefined, stamp: WriteStamp): Promise<Stored> {
     const key = this.keyOf(database);
     try {
-      return await this.deps.store.put(key, bytes, loaded ? { ifMatch: loaded.etag } : { create: true }, writeId);
+      return { kind: 'stored', version: await this.deps.store.put(key, bytes, loaded ? { ifMatch: loaded.etag } : { create: true }, stamp) };
     } catch (error) {
       let current: Awaited<ReturnType<ObjectStore['head']>>;
       try {
         current = await this.deps.store.head(key);
       } catch {
-        throw new StorageUnavailableError('the store failed while storing the write and could not say whether it was stored; read before retrying', {
-          cause: error,
-        });
+        throw new WriteOutcomeUnknownError(stamp.writeId, { cause: error });
       }
-      if (current?.writeId === writeId) {
-        this.logger.warn('upload reported a failure but landed; answering success', { database, writeId, error: String(error) });
-        return { etag: current.etag, versionId: current.versionId };
+      if (current?.stamp?.writeId === stamp.writeId) {
+        this.logger.warn('upload reported a failure but landed', { database, writeId: stamp.writeId, error: String(error) });
+        return { kind: 'stored', version: { etag: current.etag, versionId: current.versionId } };
       }
       if (error instanceof PreconditionFailedError) {
+        if (current && current.etag !== loaded?.etag) {
+          return { kind: 'unpublished', version: { etag: current.etag, versionId: current.versionId }, stamp: current.stamp };
+        }
         throw new WriteConflictError('another writer changed the database since it was loaded; nothing was applied, retry', { cause: error });
       }
-      throw error;
+      throw new WriteOutcomeUnknownError(stamp.writeId, { cause: error });
     }
   }
 
-  private async load(database: string, consistency: Consistency, timings: Timings, afterCacheMiss: boolean): Promise<Loaded> {
-    if (afterCacheMiss) this.forget(database);
-    const warm = this.warm.get(database);
-    const checkedAt = this.clock();
-    if (warm && consistency === 'eventual' && checkedAt - warm.validatedAt <= this.options.eventualMaxAgeMs) {
-      return { source: { kind: 'cached', etag: warm.etag }, version: warm, checkedAt: warm.validatedAt };
+  /** Publishes a version another writer stored but never published, keeping our lease. */
+  private async adopt(
+    database: string,
+    lease: Lease,
+    published: VersionRecord | undefined,
+    unpublished: Extract<Stored, { kind: 'unpublished' }>,
+    forgetKeys: string[],
+  ): Promise<{ record: VersionRecord; key?: IdempotencyRecord }> {
+    const record: VersionRecord = { version: unpublished.version, writeId: unpublished.stamp?.writeId ?? 'unknown' };
+    const stamped = unpublished.stamp?.idempotency;
+    const key: IdempotencyRecord | undefined = stamped && {
+      key: stamped.key,
+      fingerprint: stamped.fingerprint,
+      answer: stamped.answer,
+      version: versionName(unpublished.version),
+      wrote: true,
+      committedAtMs: this.clock(),
+    };
+    this.logger.warn('adopting a stored but unpublished version', { database, writeId: record.writeId });
+    await this.deps.lock.publish(lease, { base: published, next: record, key, forgetKeys, keepLease: true }).catch(lostLeaseIsConflict);
+    return { record, key };
+  }
+
+  /**
+   * The commit point. When the publishing update fails or its reply is lost, the record itself
+   * says whether it names our version (published, perhaps by a writer that adopted it); if it
+   * does not, the bytes may still be adopted later, so the outcome is unknown.
+   */
+  private async publishOrUnknown(lease: Lease, publication: Publication, next: VersionRecord | undefined, writeId: string): Promise<void> {
+    try {
+      await this.deps.lock.publish(lease, publication);
+    } catch (error) {
+      if (!next) return lostLeaseIsConflict(error); // nothing was stored: nothing applied
+      const record = await this.deps.lock.published(lease.name).catch(() => undefined);
+      if (record?.writeId === next.writeId) return;
+      throw new WriteOutcomeUnknownError(writeId, { cause: error });
     }
-    const got = await this.timed(timings, 'load_ms', () => this.deps.store.get(this.keyOf(database), { ifNoneMatch: warm?.etag }));
-    if (got.kind === 'not_modified' && warm) return { source: { kind: 'cached', etag: warm.etag }, version: warm, checkedAt };
-    if (got.kind === 'found') return { source: { kind: 'bytes', etag: got.version.etag, bytes: got.body }, version: got.version, checkedAt };
-    if (got.kind === 'not_modified') throw new StorageUnavailableError('the store answered "not modified" to an unconditional read');
-    this.forget(database);
-    return { source: { kind: 'empty' }, checkedAt };
   }
 
-  /** Records that the engine now holds the loaded version, confirmed current at `checkedAt`. */
-  private remember(database: string, loaded: Loaded): void {
-    if (!loaded.version) return;
-    this.warm.set(database, { ...loaded.version, validatedAt: loaded.checkedAt });
+  /** Copies the item's recent keys to their own items, so this commit may drop them from it. */
+  private async copyRecentKeys(database: string, held: HeldLease): Promise<string[]> {
+    const copied = await Promise.all(
+      held.recentKeys.map((record) =>
+        this.deps.idempotency.save(database, record).then(
+          () => record.key,
+          () => undefined,
+        ),
+      ),
+    );
+    return copied.filter((key): key is string => key !== undefined);
   }
 
-  private forget(database: string): void {
-    this.warm.delete(database);
+  private async keyRecord(
+    request: SqlRequest,
+    fingerprint: string | undefined,
+    results: StatementResult[],
+    version: string | null,
+    wrote: boolean,
+    writeId: string,
+  ): Promise<IdempotencyRecord | undefined> {
+    if (request.idempotencyKey === undefined || fingerprint === undefined) return undefined;
+    const encoded = encodeAnswer(results);
+    let answer: StoredAnswer = { inline: encoded };
+    if (encoded.length > INLINE_ANSWER_LIMIT) {
+      // Stored before the database object, so whoever publishes this write can replay it.
+      const blobKey = `${this.options.answerPrefix}${request.database}/${writeId}`;
+      await this.deps.store.putBlob(blobKey, Buffer.from(encoded, 'base64'));
+      answer = { blobKey };
+    }
+    return { key: request.idempotencyKey, fingerprint, version, wrote, answer, committedAtMs: this.clock() };
   }
 
-  private engineRequest(request: SqlRequest, source: DatabaseSource): EngineRequest {
-    return { database: request.database, source, program: request.program, limits: this.options.limits };
+  private async replay(database: string, record: IdempotencyRecord, fingerprint: string, started: number, timings: Timings): Promise<SqlResponse> {
+    if (record.fingerprint !== fingerprint) {
+      throw new IdempotencyKeyReusedError('this Idempotency-Key was already used for a different request; use a new key for a new request');
+    }
+    const encoded = isInline(record.answer) ? record.answer.inline : Buffer.from((await this.deps.store.getBlob(record.answer.blobKey)) ?? []).toString('base64');
+    const response = this.respond(database, decodeAnswer(encoded), record.version, record.wrote, started, timings);
+    response.meta.replayed = true;
+    return response;
   }
+
+  // -------------------------------------------------------------------------------------------
 
   private keyOf(database: string): string {
     return `${this.options.keyPrefix}${database}.sqlite`;
@@ -264,25 +446,30 @@ export class DatabaseService {
     }
   }
 
-  private respond(
-    database: string,
-    results: StatementResult[],
-    version: StoredVersion | undefined,
-    wrote: boolean,
-    started: number,
-    timings: Timings,
-  ): SqlResponse {
-    return {
-      results,
-      meta: {
-        database,
-        version: version ? (version.versionId ?? version.etag) : null,
-        wrote,
-        duration_ms: round(performance.now() - started),
-        timings,
-      },
-    };
+  private respond(database: string, results: StatementResult[], version: string | null, wrote: boolean, started: number, timings: Timings): SqlResponse {
+    return { results, meta: { database, version, wrote, duration_ms: round(performance.now() - started), timings } };
   }
+}
+
+function sourceOf(current: { version?: StoredVersion; fetch: () => Promise<Uint8Array> }): DatabaseSource {
+  return current.version ? { kind: 'stored', version: current.version, fetch: current.fetch } : { kind: 'empty' };
+}
+
+function versionName(version: StoredVersion): string {
+  return version.versionId ?? version.etag;
+}
+
+/** Before anything of ours is stored, a lost lease only means we must start over. */
+function lostLeaseIsConflict(error: unknown): never {
+  if (error instanceof LeaseLostError) {
+    throw new WriteConflictError('the write lock was taken over before this write could commit; nothing was applied, retry', { cause: error });
+  }
+  throw error;
+}
+
+function ignoreSqlError(error: unknown): undefined {
+  if (error instanceof SqlError) return undefined;
+  throw error;
 }
 
 function emptyTimings(): Timings {

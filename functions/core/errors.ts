@@ -83,6 +83,33 @@ export class StorageUnavailableError extends CloudliteError {
   override readonly retryAfterSeconds = 1;
 }
 
+/** The store refused for load (DynamoDB throttling): a read may take another path. */
+export class StorageThrottledError extends StorageUnavailableError {}
+
+/**
+ * A write's bytes may have been stored but it could not be published or confirmed: it may still
+ * become current (the next writer adopts an unpublished version). Never "not applied": a retry
+ * with the same Idempotency-Key settles it.
+ */
+export class WriteOutcomeUnknownError extends CloudliteError {
+  readonly code = 'WRITE_OUTCOME_UNKNOWN';
+  override readonly retryAfterSeconds = 1;
+  constructor(
+    readonly writeId: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `the outcome of write ${writeId} is unknown: it may have been applied; retry with the same Idempotency-Key to settle it, or read before writing again`,
+      options,
+    );
+  }
+}
+
+/** The same Idempotency-Key came with a different request. */
+export class IdempotencyKeyReusedError extends CloudliteError {
+  readonly code = 'IDEMPOTENCY_KEY_REUSED';
+}
+
 /** The deployment is not ready to serve this (e.g. migrations not applied): an operator's fault. */
 export class NotReadyError extends CloudliteError {
   readonly code = 'NOT_READY';

@@ -36,6 +36,13 @@ export interface StoredVersion {
   versionId?: string;
 }
 
+/** What a write records with the object it stores, so its outcome can be resolved from S3 alone. */
+export interface WriteStamp {
+  writeId: string;
+  /** The idempotency key and request fingerprint of a keyed write, and its answer (or where it is). */
+  idempotency?: { key: string; fingerprint: string; answer: StoredAnswer };
+}
+
 export type GetResult =
   | { kind: 'found'; body: Uint8Array; version: StoredVersion }
   | { kind: 'not_modified' }
@@ -47,23 +54,49 @@ export type PutCondition = { ifMatch: string } | { create: true };
 export interface ObjectStore {
   /** Reads the current version; with `ifNoneMatch`, answers not_modified when it is still current. */
   get(key: string, options?: { ifNoneMatch?: string }): Promise<GetResult>;
+  /** Reads exactly that stored version. */
+  getVersion(key: string, version: StoredVersion): Promise<Uint8Array>;
   /**
-   * Stores a new version only if the condition holds. Throws `PreconditionFailedError` when it
-   * does not, `StorageUnavailableError` when the outcome is unknown or the store failed.
-   * `writeId` is recorded with the object so an ambiguous outcome can be resolved by `head`.
+   * Stores a new version only if the condition holds. Throws `PreconditionFailedError` when S3
+   * definitely refused it (412), `StorageUnavailableError` when the outcome is unknown or the
+   * store failed (timeouts, 5xx, a 409 for a conditional write still in flight).
    */
-  put(key: string, body: Uint8Array, condition: PutCondition, writeId: string): Promise<StoredVersion>;
-  /** Current version and the write id it was stored with, or undefined when there is none. */
-  head(key: string): Promise<(StoredVersion & { writeId?: string }) | undefined>;
+  put(key: string, body: Uint8Array, condition: PutCondition, stamp: WriteStamp): Promise<StoredVersion>;
+  /** The current version and the stamp it was stored with, or undefined when there is none. */
+  head(key: string): Promise<(StoredVersion & { stamp?: WriteStamp }) | undefined>;
+  /** Small side objects (stored answers of keyed writes). */
+  putBlob(key: string, body: Uint8Array): Promise<void>;
+  getBlob(key: string): Promise<Uint8Array | undefined>;
 }
 
-/** Thrown by `ObjectStore.put` when the fence condition failed: another writer got there first. */
+/** Thrown by `ObjectStore.put` when the fence condition failed: another upload got there first. */
 export class PreconditionFailedError extends Error {
   override readonly name = 'PreconditionFailedError';
 }
 
 // ---------------------------------------------------------------------------------------------
-// Lease lock
+// Version record, lease and idempotency records (one DynamoDB item per database)
+
+/** The published (current) state of a database: what every strong read answers from. */
+export interface VersionRecord {
+  version: StoredVersion;
+  writeId: string;
+}
+
+/** The first answer of a keyed write, inline when small or as a side object in the store. */
+export type StoredAnswer = { inline: string } | { blobKey: string };
+
+/** What a write with an `Idempotency-Key` committed, kept so a retry gets the same answer. */
+export interface IdempotencyRecord {
+  key: string;
+  /** SHA-256 of what the request means (database, statements, params). */
+  fingerprint: string;
+  /** The version the write published (or that was current, for a write that changed nothing). */
+  version: string | null;
+  wrote: boolean;
+  answer: StoredAnswer;
+  committedAtMs: number;
+}
 
 export interface Lease {
   readonly name: string;
@@ -72,13 +105,49 @@ export interface Lease {
   readonly expiresAtMs: number;
 }
 
+/** A lease together with what the database's item held when it was taken (read in the same request). */
+export interface HeldLease {
+  lease: Lease;
+  published?: VersionRecord;
+  /** Idempotency records committed on the item and not yet copied to their own items. */
+  recentKeys: IdempotencyRecord[];
+}
+
+export interface Publication {
+  /** The record the commit replaces: the update applies only while the item still names it. */
+  base?: VersionRecord;
+  /** The new record; absent when the write changed nothing. */
+  next?: VersionRecord;
+  /** The idempotency record of this write, committed atomically with the version. */
+  key?: IdempotencyRecord;
+  /** Recent keys already copied to their own items: dropped from the database's item. */
+  forgetKeys?: string[];
+  /** Keep the lease (adopting an unpublished version before running our own write on it). */
+  keepLease?: boolean;
+}
+
 export interface LeaseLock {
   /** Waits (with backoff) until the lease is free, up to the wait budget; throws LockTimeoutError. */
-  acquire(name: string): Promise<Lease>;
+  acquire(name: string): Promise<HeldLease>;
   /** Extends a lease we still own; throws LeaseLostError when someone else holds it now. */
   renew(lease: Lease): Promise<Lease>;
-  /** Deletes the lease only if we still own it. Never deletes another owner's lease. */
+  /**
+   * The commit point: in one conditional update (we own the lease AND the item still names
+   * `base`), publishes `next`, records `key` and releases the lease. Throws LeaseLostError when
+   * the condition failed, StorageUnavailableError when the outcome is unknown.
+   */
+  publish(lease: Lease, publication: Publication): Promise<void>;
+  /** Releases the lease only if we still own it, publishing nothing. */
   release(lease: Lease): Promise<void>;
+  /** The published record, read consistently; undefined for a database never written since records exist. */
+  published(name: string): Promise<VersionRecord | undefined>;
+}
+
+export interface IdempotencyStore {
+  /** The record of `key` on `database`, from its own item. */
+  find(database: string, key: string): Promise<IdempotencyRecord | undefined>;
+  /** Copies a record to its own item, kept at least `retentionMs`. Idempotent. */
+  save(database: string, record: IdempotencyRecord): Promise<void>;
 }
 
 export class LeaseLostError extends Error {
@@ -88,15 +157,16 @@ export class LeaseLostError extends Error {
 // ---------------------------------------------------------------------------------------------
 // SQL engine
 
-/** Where the engine gets the database from: its warm copy of a version, fresh bytes, or nothing yet. */
+/** Where a request's database comes from: a stored version (the engine fetches its bytes only
+ *  when it does not hold that version warm), or nothing yet (a first write). */
 export type DatabaseSource =
-  | { kind: 'cached'; etag: string }
-  | { kind: 'bytes'; etag: string; bytes: Uint8Array }
+  | { kind: 'stored'; version: StoredVersion; fetch: () => Promise<Uint8Array> }
   | { kind: 'empty' };
 
 export interface ExecutionLimits {
   maxStatements: number;
   maxResultBytes: number;
+  maxDatabaseBytes: number;
 }
 
 export interface EngineRequest {
@@ -107,26 +177,27 @@ export interface EngineRequest {
 }
 
 export type ReadOutcome =
-  | { kind: 'done'; results: StatementResult[] }
-  /** SQLite refused to run the program read-only: it writes. */
-  | { kind: 'writes' }
-  /** The engine no longer holds that version (it restarted): send the bytes. */
-  | { kind: 'cache_miss' };
+  /** `stateDependent`: some statement reads only because of what the copy holds today (DROP TABLE
+   *  IF EXISTS of a missing table, CREATE ... IF NOT EXISTS of an existing one, ...): on another
+   *  version it could write. */
+  | { kind: 'done'; results: StatementResult[]; stateDependent: boolean }
+  /** Statement `statementIndex` writes; it was not executed, and nothing the earlier ones did is kept. */
+  | { kind: 'writes'; statementIndex: number };
 
 export type WriteOutcome =
   | { kind: 'done'; results: StatementResult[]; changed: false }
   /** Committed in the engine but not yet stored: `commitWrite` or `abandonWrite` must follow. */
-  | { kind: 'done'; results: StatementResult[]; changed: true; writeId: string; bytes: Uint8Array }
-  | { kind: 'cache_miss' };
+  | { kind: 'done'; results: StatementResult[]; changed: true; writeId: string; bytes: Uint8Array };
 
 export interface SqlEngine {
-  /** Runs the program read-only; never changes the engine's copy. */
+  /** The stored version the engine holds warm for this database, if any (exact, synchronous). */
+  warmVersion(database: string): StoredVersion | undefined;
+  /** Whether the program's first statement writes, judged on the warm copy without running it;
+   *  undefined when there is no warm copy or it cannot tell (e.g. the statement fails to prepare). */
+  firstStatementWrites(database: string, program: Program): Promise<boolean | undefined>;
   read(request: EngineRequest): Promise<ReadOutcome>;
-  /** Runs the program in one transaction; on error nothing changes and the error is thrown. */
   write(request: EngineRequest): Promise<WriteOutcome>;
-  /** The written bytes are now stored as `etag`: keep them as the warm copy. */
-  commitWrite(writeId: string, etag: string): void;
-  /** The written bytes were not stored: drop them. */
+  commitWrite(writeId: string, version: StoredVersion): void;
   abandonWrite(writeId: string): void;
   close(): Promise<void>;
 }

@@ -1,0 +1,74 @@
+import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { BadRequestError } from './errors';
+import type { BoundParams, Program, StatementResult, StoredAnswer } from './ports';
+import { decodeValue, encodeParam, encodeValue, type JsonValue } from './value-codec';
+
+/**
+ * Idempotency keys: a client-chosen key makes a retried write safe. The key's record commits in
+ * the same conditional update that publishes the write's version, so "recorded" and "applied"
+ * can never disagree. Records are kept at least this long (then DynamoDB's TTL sweeps them).
+ */
+export const IDEMPOTENCY_RETENTION_MS = 25 * 60 * 60 * 1000;
+
+const KEY_PATTERN = /^[\x21-\x7e]{1,128}$/;
+
+/** Throws BadRequestError unless the key is 1-128 printable ASCII characters without spaces. */
+export function assertIdempotencyKey(key: string): void {
+  if (!KEY_PATTERN.test(key)) throw new BadRequestError('Idempotency-Key must be 1 to 128 printable ASCII characters (no spaces)');
+}
+
+/**
+ * What a write means, independent of how it was sent: the database, then each statement with its
+ * parameters in the value codec's JSON form. A JSON body and the same raw SQL match.
+ */
+export function fingerprintOf(database: string, operation: Program | { kind: string; [field: string]: unknown }): string {
+  const canonical = 'sql' in operation || 'statements' in operation ? canonicalProgram(operation as Program) : operation;
+  return createHash('sha256').update(JSON.stringify([database, canonical])).digest('hex');
+}
+
+function canonicalProgram(program: Program): unknown {
+  const statements = program.kind === 'script' ? [{ sql: program.sql, params: program.params }] : program.statements;
+  return { kind: 'sql', statements: statements.map((s) => [s.sql, canonicalParams(s.params)]) };
+}
+
+function canonicalParams(params: BoundParams | undefined): JsonValue {
+  if (params === undefined) return null;
+  if (Array.isArray(params)) return params.map(encodeParam);
+  return Object.fromEntries(Object.entries(params).sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, value]) => [name, encodeParam(value)]));
+}
+
+/** Answers up to this size travel inline (in the record and in the S3 object's metadata). */
+export const INLINE_ANSWER_LIMIT = 1500;
+
+/** Results as the compact text kept for a replay: gzip of their JSON encoding, base64. */
+export function encodeAnswer(results: StatementResult[]): string {
+  const json = JSON.stringify(
+    results.map((r) => ({
+      columns: r.columns,
+      rows: r.rows.map((row) => row.map(encodeValue)),
+      changes: r.changes,
+      last_insert_rowid: r.lastInsertRowid === null ? null : encodeValue(r.lastInsertRowid),
+    })),
+  );
+  return gzipSync(json).toString('base64');
+}
+
+export function decodeAnswer(encoded: string): StatementResult[] {
+  const parsed = JSON.parse(gunzipSync(Buffer.from(encoded, 'base64')).toString('utf8')) as {
+    columns: string[];
+    rows: JsonValue[][];
+    changes: number;
+    last_insert_rowid: JsonValue;
+  }[];
+  return parsed.map((r) => ({
+    columns: r.columns,
+    rows: r.rows.map((row) => row.map(decodeValue)),
+    changes: r.changes,
+    lastInsertRowid: typeof r.last_insert_rowid === 'string' ? BigInt(r.last_insert_rowid) : (r.last_insert_rowid as number | null),
+  }));
+}
+
+export function isInline(answer: StoredAnswer): answer is { inline: string } {
+  return 'inline' in answer;
+}

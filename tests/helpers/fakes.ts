@@ -1,0 +1,314 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { LockTimeoutError, SqlError } from '../../functions/core/errors';
+import {
+  LeaseLostError,
+  PreconditionFailedError,
+  type EngineRequest,
+  type GetResult,
+  type HeldLease,
+  type IdempotencyRecord,
+  type IdempotencyStore,
+  type Lease,
+  type LeaseLock,
+  type ObjectStore,
+  type Program,
+  type Publication,
+  type PutCondition,
+  type ReadOutcome,
+  type SqlEngine,
+  type StatementResult,
+  type StoredVersion,
+  type VersionRecord,
+  type WriteOutcome,
+  type WriteStamp,
+} from '../../functions/core/ports';
+
+/**
+ * In-memory fakes of the core's ports, small enough to read in one sitting. Each records the
+ * requests it served (to assert request counts) and has fault hooks as plain function fields:
+ * a hook wraps the real operation, so it can fail before it, after it (a lost reply), or let it
+ * land later.
+ */
+
+export class FakeClock {
+  constructor(public nowMs = Date.parse('2026-11-30T00:00:00Z')) {}
+  readonly now = () => this.nowMs;
+  advance(ms: number): void {
+    this.nowMs += ms;
+  }
+}
+
+interface StoredObject {
+  version: StoredVersion;
+  body: Uint8Array;
+  stamp?: WriteStamp;
+}
+
+type Operation<T> = () => Promise<T>;
+
+export class FakeObjectStore implements ObjectStore {
+  readonly objects = new Map<string, StoredObject[]>();
+  readonly blobs = new Map<string, Uint8Array>();
+  readonly requests: string[] = [];
+  private nextVersion = 1;
+  onPut?: (store: Operation<StoredVersion>, body: Uint8Array, condition: PutCondition) => Promise<StoredVersion>;
+  onHead?: (head: Operation<(StoredVersion & { stamp?: WriteStamp }) | undefined>) => Promise<(StoredVersion & { stamp?: WriteStamp }) | undefined>;
+
+  async get(key: string, options: { ifNoneMatch?: string } = {}): Promise<GetResult> {
+    this.requests.push('get');
+    const latest = this.latest(key);
+    if (!latest) return { kind: 'not_found' };
+    if (options.ifNoneMatch === latest.version.etag) return { kind: 'not_modified' };
+    return { kind: 'found', body: latest.body.slice(), version: latest.version };
+  }
+
+  async getVersion(key: string, version: StoredVersion): Promise<Uint8Array> {
+    this.requests.push('getVersion');
+    const found = (this.objects.get(key) ?? []).find((o) => o.version.versionId === version.versionId);
+    if (!found) throw new Error(`no version ${version.versionId} of ${key}`);
+    return found.body.slice();
+  }
+
+  put(key: string, body: Uint8Array, condition: PutCondition, stamp: WriteStamp): Promise<StoredVersion> {
+    this.requests.push('put');
+    const store = async () => {
+      const latest = this.latest(key);
+      if ('create' in condition ? latest !== undefined : latest?.version.etag !== condition.ifMatch) {
+        throw new PreconditionFailedError(`conditional write to ${key} refused`);
+      }
+      return this.storeDirectly(key, body, stamp);
+    };
+    return this.onPut ? this.onPut(store, body, condition) : store();
+  }
+
+  head(key: string): Promise<(StoredVersion & { stamp?: WriteStamp }) | undefined> {
+    this.requests.push('head');
+    const head = async () => {
+      const latest = this.latest(key);
+      return latest && { ...latest.version, stamp: latest.stamp };
+    };
+    return this.onHead ? this.onHead(head) : head();
+  }
+
+  async putBlob(key: string, body: Uint8Array): Promise<void> {
+    this.requests.push('putBlob');
+    this.blobs.set(key, body.slice());
+  }
+
+  async getBlob(key: string): Promise<Uint8Array | undefined> {
+    this.requests.push('getBlob');
+    return this.blobs.get(key)?.slice();
+  }
+
+  /** Stores a version without any condition: what a writer that never publishes leaves behind. */
+  storeDirectly(key: string, body: Uint8Array, stamp?: WriteStamp): StoredVersion {
+    const version = { etag: `"${createHash('md5').update(body).digest('hex')}"`, versionId: `v${this.nextVersion++}` };
+    const versions = this.objects.get(key) ?? [];
+    versions.push({ version, body: body.slice(), stamp });
+    this.objects.set(key, versions);
+    return version;
+  }
+
+  latest(key: string): StoredObject | undefined {
+    return this.objects.get(key)?.at(-1);
+  }
+
+  count(kind: string): number {
+    return this.requests.filter((r) => r === kind).length;
+  }
+}
+
+interface LockItem {
+  owner?: string;
+  expiresAtMs?: number;
+  record?: VersionRecord;
+  recentKeys: Map<string, IdempotencyRecord>;
+}
+
+export class FakeLeaseLock implements LeaseLock {
+  readonly items = new Map<string, LockItem>();
+  readonly requests: string[] = [];
+  onPublish?: (publish: Operation<void>, publication: Publication) => Promise<void>;
+  onPublished?: (read: Operation<VersionRecord | undefined>) => Promise<VersionRecord | undefined>;
+
+  constructor(
+    private readonly clock: FakeClock,
+    private readonly leaseMs = 30_000,
+  ) {}
+
+  async acquire(name: string): Promise<HeldLease> {
+    this.requests.push('acquire');
+    const item = this.item(name);
+    const now = this.clock.now();
+    if (item.owner !== undefined && item.expiresAtMs! >= now) throw new LockTimeoutError(`"${name}" is locked`, 1);
+    item.owner = randomUUID();
+    item.expiresAtMs = now + this.leaseMs;
+    return { lease: { name, owner: item.owner, expiresAtMs: item.expiresAtMs }, published: item.record, recentKeys: [...item.recentKeys.values()] };
+  }
+
+  async renew(lease: Lease): Promise<Lease> {
+    this.requests.push('renew');
+    const item = this.item(lease.name);
+    if (item.owner !== lease.owner) throw new LeaseLostError('lost');
+    item.expiresAtMs = this.clock.now() + this.leaseMs;
+    return { ...lease, expiresAtMs: item.expiresAtMs };
+  }
+
+  publish(lease: Lease, publication: Publication): Promise<void> {
+    this.requests.push('publish');
+    const publish = async () => {
+      const item = this.item(lease.name);
+      if (item.owner !== lease.owner || item.record?.writeId !== publication.base?.writeId) throw new LeaseLostError('condition failed');
+      if (publication.next) item.record = publication.next;
+      if (publication.key) item.recentKeys.set(publication.key.key, publication.key);
+      for (const key of publication.forgetKeys ?? []) item.recentKeys.delete(key);
+      if (!publication.keepLease) item.owner = item.expiresAtMs = undefined;
+    };
+    return this.onPublish ? this.onPublish(publish, publication) : publish();
+  }
+
+  async release(lease: Lease): Promise<void> {
+    this.requests.push('release');
+    const item = this.item(lease.name);
+    if (item.owner === lease.owner) item.owner = item.expiresAtMs = undefined;
+  }
+
+  published(name: string): Promise<VersionRecord | undefined> {
+    this.requests.push('published');
+    const read = async () => this.item(name).record;
+    return this.onPublished ? this.onPublished(read) : read();
+  }
+
+  isLocked(name: string): boolean {
+    return this.item(name).owner !== undefined;
+  }
+
+  count(kind: string): number {
+    return this.requests.filter((r) => r === kind).length;
+  }
+
+  private item(name: string): LockItem {
+    let item = this.items.get(name);
+    if (!item) this.items.set(name, (item = { recentKeys: new Map() }));
+    return item;
+  }
+}
+
+export class FakeIdempotencyStore implements IdempotencyStore {
+  readonly records = new Map<string, IdempotencyRecord>();
+  readonly requests: string[] = [];
+
+  async find(database: string, key: string): Promise<IdempotencyRecord | undefined> {
+    this.requests.push('find');
+    return this.records.get(`${database}#${key}`);
+  }
+
+  async save(database: string, record: IdempotencyRecord): Promise<void> {
+    this.requests.push('save');
+    this.records.set(`${database}#${record.key}`, record);
+  }
+}
+
+/**
+ * A stand-in for SQLite with a tiny language over a list of strings (the database file is its
+ * JSON): `SELECT` returns every item, `ADD x` appends x, `ENSURE x` appends x unless present
+ * (a statement that writes but may change nothing), `DROP x` removes x, `FAIL` raises a SQL error. Statements are
+ * separated by `;`. It keeps warm copies like the real engine, so tests can see when bytes are
+ * fetched, and `restart()` drops them as a worker restart would.
+ */
+export class FakeEngine implements SqlEngine {
+  private readonly warm = new Map<string, { version: StoredVersion; items: string[] }>();
+  private readonly pending = new Map<string, { database: string; items: string[] }>();
+  fetches = 0;
+
+  warmVersion(database: string): StoredVersion | undefined {
+    return this.warm.get(database)?.version;
+  }
+
+  async firstStatementWrites(database: string, program: Program): Promise<boolean | undefined> {
+    if (!this.warm.has(database)) return undefined;
+    return writes(statementsOf(program)[0] ?? '');
+  }
+
+  async read(request: EngineRequest): Promise<ReadOutcome> {
+    const items = await this.open(request);
+    const results: StatementResult[] = [];
+    const statements = statementsOf(request.program);
+    for (const [index, statement] of statements.entries()) {
+      if (writes(statement)) return { kind: 'writes', statementIndex: index };
+      results.push(run(statement, items));
+    }
+    return { kind: 'done', results, stateDependent: false };
+  }
+
+  async write(request: EngineRequest): Promise<WriteOutcome> {
+    const before = await this.open(request);
+    const items = [...before];
+    const results = statementsOf(request.program).map((statement) => run(statement, items));
+    if (JSON.stringify(items) === JSON.stringify(before)) return { kind: 'done', results, changed: false };
+    const writeId = randomUUID();
+    this.pending.set(writeId, { database: request.database, items });
+    this.warm.delete(request.database);
+    return { kind: 'done', results, changed: true, writeId, bytes: encode(items) };
+  }
+
+  commitWrite(writeId: string, version: StoredVersion): void {
+    const pending = this.pending.get(writeId);
+    this.pending.delete(writeId);
+    if (pending) this.warm.set(pending.database, { version, items: pending.items });
+  }
+
+  abandonWrite(writeId: string): void {
+    this.pending.delete(writeId);
+  }
+
+  restart(): void {
+    this.warm.clear();
+    this.pending.clear();
+  }
+
+  async close(): Promise<void> {}
+
+  private async open(request: EngineRequest): Promise<string[]> {
+    const { source, database } = request;
+    if (source.kind === 'empty') return [];
+    const warm = this.warm.get(database);
+    if (warm && warm.version.etag === source.version.etag) return warm.items;
+    this.fetches++;
+    const items = JSON.parse(Buffer.from(await source.fetch()).toString('utf8')) as string[];
+    this.warm.set(database, { version: source.version, items });
+    return items;
+  }
+}
+
+export function encode(items: string[]): Uint8Array {
+  return new Uint8Array(Buffer.from(JSON.stringify(items)));
+}
+
+function statementsOf(program: Program): string[] {
+  const text = program.kind === 'script' ? program.sql : program.statements.map((s) => s.sql).join(';');
+  return text
+    .split(';')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function writes(statement: string): boolean {
+  return /^(ADD|ENSURE|DROP)\b/.test(statement);
+}
+
+function run(statement: string, items: string[]): StatementResult {
+  const [verb, value = ''] = statement.split(/\s+/, 2);
+  if (verb === 'SELECT') return { columns: ['item'], rows: items.map((item) => [item]), changes: 0, lastInsertRowid: null };
+  if (verb === 'FAIL') throw new SqlError('no such table: nope');
+  if (verb === 'ADD' || (verb === 'ENSURE' && !items.includes(value))) {
+    items.push(value);
+    return { columns: [], rows: [], changes: 1, lastInsertRowid: items.length };
+  }
+  if (verb === 'DROP' && items.includes(value)) {
+    items.splice(items.indexOf(value), 1);
+    return { columns: [], rows: [], changes: 1, lastInsertRowid: null };
+  }
+  if (verb === 'ENSURE' || verb === 'DROP') return { columns: [], rows: [], changes: 0, lastInsertRowid: null };
+  throw new SqlError(`near "${verb}": syntax error`);
+}
