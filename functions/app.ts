@@ -2,58 +2,74 @@ import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createDynamoDbClient, createS3Client } from './adapters/aws-clients';
-import { DynamoDbLeaseLock } from './adapters/dynamodb-lease-lock';
+import { DynamoDbIdempotencyStore, DynamoDbLeaseLock, type LeaseLockOptions } from './adapters/dynamodb-lease-lock';
 import { S3ObjectStore } from './adapters/s3-object-store';
 import { SqlJsEngine } from './adapters/sqljs/sqljs-engine';
-import { loadConfig, type Config } from './config';
-import { DatabaseService } from './core/database-service';
+import type { Config } from './config';
+import { DatabaseService, type DatabaseServiceOptions } from './core/database-service';
 import type { Logger } from './core/logger';
+import type { SqlEngine } from './core/ports';
 
-/** Everything a handler needs, built once per container (composition root). */
-export interface App {
-  config: Config;
-  service: DatabaseService;
-  logger: Logger;
-  close(): Promise<void>;
-}
-
-export interface AppOverrides {
+/**
+ * The composition root: the one place that builds the database service from config. Handlers
+ * call it at module scope (once per container); tests call it too, with overrides for the knobs
+ * they turn, so no test wires the service differently from production.
+ */
+export interface ServiceOverrides {
   s3Client?: S3Client;
   dynamoDbClient?: DynamoDBDocumentClient;
   clock?: () => number;
-  logger?: Logger;
+  /** Lets a test pause the real engine at a chosen point. */
+  wrapEngine?: (engine: SqlEngine) => SqlEngine;
+  lock?: Partial<LeaseLockOptions>;
+  service?: Partial<DatabaseServiceOptions>;
 }
 
-export function createApp(config: Config, overrides: AppOverrides = {}): App {
-  const logger = overrides.logger ?? createLogger(config.logLevel);
+export interface BuiltService {
+  service: DatabaseService;
+  close(): Promise<void>;
+}
+
+export function buildDatabaseService(config: Config, logger: Logger, overrides: ServiceOverrides = {}): BuiltService {
   const engine = new SqlJsEngine({
     statementTimeoutMs: config.statementTimeoutMs,
     sqliteHeapLimitBytes: config.sqliteHeapLimitBytes,
     workerHeapLimitMb: config.engineHeapLimitMb,
     warmCacheBytes: config.warmCacheBytes,
   });
-  const store = new S3ObjectStore(overrides.s3Client ?? createS3Client(config), config.bucket, logger);
+  const dynamoDb = overrides.dynamoDbClient ?? createDynamoDbClient(config);
+  const store = new S3ObjectStore(overrides.s3Client ?? createS3Client(config), config.bucket);
   const lock = new DynamoDbLeaseLock(
-    overrides.dynamoDbClient ?? createDynamoDbClient(config),
-    { table: config.lockTable, leaseMs: config.leaseMs, waitMs: config.lockWaitMs, clock: overrides.clock },
+    dynamoDb,
+    { table: config.lockTable, leaseMs: config.leaseMs, waitMs: config.lockWaitMs, clock: overrides.clock, ...overrides.lock },
     logger,
   );
+  const leaseMs = overrides.lock?.leaseMs ?? config.leaseMs;
   const service = new DatabaseService(
     {
       keyPrefix: config.keyPrefix,
+      answerPrefix: config.answerPrefix,
       eventualMaxAgeMs: config.eventualMaxAgeMs,
-      limits: { maxStatements: config.limits.maxStatements, maxResultBytes: config.limits.maxResultBytes },
+      limits: { maxStatements: config.limits.maxStatements, maxResultBytes: config.limits.maxResultBytes, maxDatabaseBytes: config.limits.maxDatabaseBytes },
       // Renew three times per lease so one or two failed renewals still leave it alive.
-      leaseRenewIntervalMs: Math.max(100, Math.floor(config.leaseMs / 3)),
+      leaseRenewIntervalMs: Math.max(100, Math.floor(leaseMs / 3)),
       leaseSafetyMarginMs: config.leaseSafetyMarginMs,
+      ...overrides.service,
     },
-    { store, lock, engine, clock: overrides.clock, logger },
+    {
+      store,
+      lock,
+      idempotency: new DynamoDbIdempotencyStore(dynamoDb, config.lockTable, overrides.clock),
+      engine: overrides.wrapEngine ? overrides.wrapEngine(engine) : engine,
+      clock: overrides.clock,
+      logger,
+    },
   );
-  return { config, service, logger, close: () => engine.close() };
+  return { service, close: () => engine.close() };
 }
 
 /** Structured JSON logs through Powertools, behind the core's small Logger interface. */
-function createLogger(logLevel: Config['logLevel']): Logger {
+export function createLogger(logLevel: Config['logLevel']): Logger {
   const powertools = new PowertoolsLogger({ serviceName: 'cloudlite', logLevel });
   return {
     debug: (message, fields) => powertools.debug(message, fields ?? {}),
@@ -61,12 +77,4 @@ function createLogger(logLevel: Config['logLevel']): Logger {
     warn: (message, fields) => powertools.warn(message, fields ?? {}),
     error: (message, fields) => powertools.error(message, fields ?? {}),
   };
-}
-
-let shared: App | undefined;
-
-/** The container's app: config is read and validated on first use, at cold start. */
-export function sharedApp(): App {
-  shared ??= createApp(loadConfig());
-  return shared;
 }

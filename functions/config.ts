@@ -25,6 +25,7 @@ const EnvSchema = z.object({
   S3_BUCKET: z.string().trim().min(1),
   S3_ENDPOINT: z.string().url().optional(),
   DB_KEY_PREFIX: z.string().default('databases/'),
+  IDEMPOTENCY_KEY_PREFIX: z.string().default('idempotency/'),
   LOCK_TABLE: z.string().trim().min(1),
   DYNAMODB_ENDPOINT: z.string().url().optional(),
   AWS_REGION: z.string().default('us-east-1'),
@@ -45,6 +46,9 @@ const EnvSchema = z.object({
   MAX_PARAMS: integer(1_000, 0),
   MAX_SQL_LENGTH: integer(100_000, 1),
   MAX_RESULT_BYTES: integer(5_000_000, 1024),
+  // A Lambda of 1769 MB holds about three copies of a database during a write; past this size a
+  // database could no longer be opened again, so writes that would grow it further are refused.
+  MAX_DATABASE_MB: integer(400, 1),
   SQLITE_HEAP_LIMIT_MB: integer(256, 8),
   ENGINE_HEAP_LIMIT_MB: integer(256, 32),
   WARM_CACHE_MB: integer(512, 0),
@@ -57,6 +61,8 @@ export interface Config {
   bucket: string;
   s3Endpoint?: string;
   keyPrefix: string;
+  /** Where stored answers of keyed writes too large to keep inline live (expired by a lifecycle rule). */
+  answerPrefix: string;
   lockTable: string;
   dynamoDbEndpoint?: string;
   region: string;
@@ -74,6 +80,7 @@ export interface Config {
     maxParams: number;
     maxSqlLength: number;
     maxResultBytes: number;
+    maxDatabaseBytes: number;
   };
   sqliteHeapLimitBytes: number;
   engineHeapLimitMb: number;
@@ -98,6 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bucket: e.S3_BUCKET,
     s3Endpoint: e.S3_ENDPOINT,
     keyPrefix: e.DB_KEY_PREFIX,
+    answerPrefix: e.IDEMPOTENCY_KEY_PREFIX,
     lockTable: e.LOCK_TABLE,
     dynamoDbEndpoint: e.DYNAMODB_ENDPOINT,
     region: e.AWS_REGION,
@@ -115,6 +123,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxParams: e.MAX_PARAMS,
       maxSqlLength: e.MAX_SQL_LENGTH,
       maxResultBytes: e.MAX_RESULT_BYTES,
+      maxDatabaseBytes: e.MAX_DATABASE_MB * 1024 * 1024,
     },
     sqliteHeapLimitBytes: e.SQLITE_HEAP_LIMIT_MB * 1024 * 1024,
     engineHeapLimitMb: e.ENGINE_HEAP_LIMIT_MB,

@@ -25,6 +25,7 @@ import {
   type ObjectStore,
   type Program,
   type Publication,
+  type PutCondition,
   type SqlEngine,
   type StatementResult,
   type StoredAnswer,
@@ -84,6 +85,28 @@ export interface DatabaseServiceDeps {
   engine: SqlEngine;
   clock?: () => number;
   logger?: Logger;
+}
+
+/** A change to one database, as the write path runs it under the lease. */
+export interface Change {
+  database: string;
+  /** What the request means, for its idempotency fingerprint: the same meaning, the same key use. */
+  meaning: Program | { kind: string; [field: string]: unknown };
+  idempotencyKey?: string;
+  /** Computes the new state from the base (the published version, fetched only when needed). */
+  produce(base: DatabaseSource, timings: Timings): Promise<Produced>;
+}
+
+export type Produced = { kind: 'unchanged'; results: StatementResult[] } | Changed;
+
+export interface Changed {
+  kind: 'changed';
+  results: StatementResult[];
+  writeId: string;
+  /** Stores the new version under the fence condition, stamped with the write. */
+  store(condition: PutCondition, stamp: WriteStamp): Promise<StoredVersion>;
+  /** The outcome: stored as `version` (keep it warm), or not stored (drop it). */
+  settle(version: StoredVersion | undefined): void;
 }
 
 /** What a read found current: a stored version (with how to fetch it) or no database at all. */
@@ -155,6 +178,15 @@ export class DatabaseService {
   async write(request: Omit<SqlRequest, 'consistency'>): Promise<SqlResponse> {
     assertDatabaseName(request.database);
     return this.runWrite({ ...request, consistency: 'strong' }, performance.now(), emptyTimings());
+  }
+
+  /**
+   * Runs any change to a database (SQL, restore, import, clone, delete) on the one write path:
+   * lease, fenced store, publish with its idempotency record, release.
+   */
+  async change(change: Change): Promise<SqlResponse> {
+    assertDatabaseName(change.database);
+    return this.runChange(change, performance.now(), emptyTimings());
   }
 
   // -------------------------------------------------------------------------------------------
@@ -232,8 +264,33 @@ export class DatabaseService {
   // -------------------------------------------------------------------------------------------
   // Writes
 
-  private async runWrite(request: SqlRequest, started: number, timings: Timings): Promise<SqlResponse> {
-    const { database } = request;
+  private runWrite(request: SqlRequest, started: number, timings: Timings): Promise<SqlResponse> {
+    const { database, program } = request;
+    return this.runChange(
+      {
+        database,
+        meaning: program,
+        idempotencyKey: request.idempotencyKey,
+        produce: async (source) => {
+          const outcome = await this.timed(timings, 'exec_ms', () => this.deps.engine.write({ database, source, program, limits: this.options.limits }));
+          if (!outcome.changed) return { kind: 'unchanged', results: outcome.results };
+          const { engine } = this.deps;
+          return {
+            kind: 'changed',
+            results: outcome.results,
+            writeId: outcome.writeId,
+            store: (condition, stamp) => this.deps.store.put(this.keyOf(database), outcome.bytes, condition, stamp),
+            settle: (version) => (version ? engine.commitWrite(outcome.writeId, version) : engine.abandonWrite(outcome.writeId)),
+          };
+        },
+      },
+      started,
+      timings,
+    );
+  }
+
+  private async runChange(change: Change, started: number, timings: Timings): Promise<SqlResponse> {
+    const { database, idempotencyKey } = change;
     const held = await this.timed(timings, 'lock_ms', () => this.deps.lock.acquire(database));
     const keeper = new LeaseKeeper(
       this.deps.lock,
@@ -244,38 +301,36 @@ export class DatabaseService {
     );
     let leaseSettled = false;
     try {
-      const fingerprint = request.idempotencyKey === undefined ? undefined : fingerprintOf(database, request.program);
-      if (request.idempotencyKey !== undefined) {
-        const prior = held.recentKeys.find((r) => r.key === request.idempotencyKey) ?? (await this.deps.idempotency.find(database, request.idempotencyKey));
+      const fingerprint = idempotencyKey === undefined ? undefined : fingerprintOf(database, change.meaning);
+      if (idempotencyKey !== undefined) {
+        const prior = held.recentKeys.find((r) => r.key === idempotencyKey) ?? (await this.deps.idempotency.find(database, idempotencyKey));
         if (prior) return await this.replay(database, prior, fingerprint!, started, timings);
       }
       const forgetKeys = await this.copyRecentKeys(database, held);
       let base = await this.baseOf(database, held, timings);
       for (let adoptions = 0; ; adoptions++) {
-        const outcome = await this.timed(timings, 'exec_ms', () =>
-          this.deps.engine.write({ database, source: sourceOf({ version: base.loaded, fetch: base.fetch }), program: request.program, limits: this.options.limits }),
-        );
-        if (!outcome.changed) {
+        const produced = await change.produce(sourceOf({ version: base.loaded, fetch: base.fetch }), timings);
+        if (produced.kind === 'unchanged') {
           const version = base.loaded ? versionName(base.loaded) : null;
-          const key = await this.keyRecord(request, fingerprint, outcome.results, version, false, randomUUID());
+          const key = await this.keyRecord(change, fingerprint, produced.results, version, false, randomUUID());
           await this.publishOrUnknown(keeper.current, { base: base.published, key, forgetKeys }, undefined, 'nothing-changed');
           leaseSettled = true;
-          return this.respond(database, outcome.results, version, false, started, timings);
+          return this.respond(database, produced.results, version, false, started, timings);
         }
-        const writeId = outcome.writeId;
+        const { writeId } = produced;
         let stored: Stored;
         let key: IdempotencyRecord | undefined;
         try {
           keeper.assertSafeToCommit();
-          key = await this.keyRecord(request, fingerprint, outcome.results, null, true, writeId);
+          key = await this.keyRecord(change, fingerprint, produced.results, null, true, writeId);
           const stamp: WriteStamp = { writeId, ...(key && { idempotency: { key: key.key, fingerprint: key.fingerprint, answer: key.answer } }) };
-          stored = await this.timed(timings, 'store_ms', () => this.storeFenced(database, outcome.bytes, base.loaded, stamp));
+          stored = await this.timed(timings, 'store_ms', () => this.storeFenced(database, produced, base.loaded, stamp));
         } catch (error) {
-          this.deps.engine.abandonWrite(writeId);
+          produced.settle(undefined);
           throw error;
         }
         if (stored.kind === 'unpublished') {
-          this.deps.engine.abandonWrite(writeId);
+          produced.settle(undefined);
           if (adoptions >= MAX_ADOPTIONS) throw new WriteConflictError('the database kept changing under this write; nothing was applied, retry');
           const adopted = await this.adopt(database, keeper.current, base.published, stored, forgetKeys.splice(0));
           // The unpublished version was an earlier attempt of this very request: it is applied now.
@@ -290,13 +345,13 @@ export class DatabaseService {
         try {
           await this.publishOrUnknown(keeper.current, { base: base.published, next, key, forgetKeys }, next, writeId);
         } catch (error) {
-          this.deps.engine.abandonWrite(writeId);
+          produced.settle(undefined);
           throw error;
         }
         leaseSettled = true;
-        this.deps.engine.commitWrite(writeId, stored.version);
+        produced.settle(stored.version);
         this.confirmed.set(database, { version: stored.version, atMs: this.clock() });
-        return this.respond(database, outcome.results, versionName(stored.version), true, started, timings);
+        return this.respond(database, produced.results, versionName(stored.version), true, started, timings);
       }
     } finally {
       keeper.stop();
@@ -322,10 +377,10 @@ export class DatabaseService {
    * attempt); another unpublished version on a definite 412 means a writer stored without
    * publishing; anything else is an unknown outcome, because an attempt may still be in flight.
    */
-  private async storeFenced(database: string, bytes: Uint8Array, loaded: StoredVersion | undefined, stamp: WriteStamp): Promise<Stored> {
+  private async storeFenced(database: string, produced: Changed, loaded: StoredVersion | undefined, stamp: WriteStamp): Promise<Stored> {
     const key = this.keyOf(database);
     try {
-      return { kind: 'stored', version: await this.deps.store.put(key, bytes, loaded ? { ifMatch: loaded.etag } : { create: true }, stamp) };
+      return { kind: 'stored', version: await produced.store(loaded ? { ifMatch: loaded.etag } : { create: true }, stamp) };
     } catch (error) {
       let current: Awaited<ReturnType<ObjectStore['head']>>;
       try {
@@ -400,7 +455,7 @@ export class DatabaseService {
   }
 
   private async keyRecord(
-    request: SqlRequest,
+    request: Pick<Change, 'database' | 'idempotencyKey'>,
     fingerprint: string | undefined,
     results: StatementResult[],
     version: string | null,
