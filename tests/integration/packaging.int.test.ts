@@ -31,12 +31,14 @@ const ROLE_OF_HANDLER: Record<string, string> = {
   'flights-search': READER_ROLE,
   health: LOGS_ONLY_ROLE,
 };
-/** Without ListBucket S3 answers 403, not 404, for a missing database; limited to the prefix. */
+/**
+ * Without ListBucket S3 answers 403, not 404, for a missing database. A GetObject request carries
+ * no s3:prefix, so the grant must not hinge on one: it covers the bucket, which holds only ours.
+ */
 const DATABASE_LIST_STATEMENT = {
   Effect: 'Allow',
   Action: ['s3:ListBucket'],
   Resource: { 'Fn::GetAtt': ['DatabaseBucket', 'Arn'] },
-  Condition: { StringLike: { 's3:prefix': 'databases/*' } },
 };
 
 jest.setTimeout(240_000);
@@ -206,34 +208,40 @@ describe('the CloudFormation template of the ci package', () => {
     }
   });
 
-  test('the writer role (POST /sql, POST /flights) may only read and write objects under databases/, list that prefix and take the lease lock', () => {
+  test('the writer role (POST /sql, POST /flights) may only read and write database objects and stored answers, list the bucket and use the lock table', () => {
     const statements = roleStatements(WRITER_ROLE);
     expect(actionsOf(statements).sort()).toEqual(
       [
         'logs:CreateLogStream',
         'logs:PutLogEvents',
         's3:GetObject',
+        's3:GetObjectVersion',
         's3:PutObject',
         's3:ListBucket',
+        'dynamodb:GetItem',
         'dynamodb:PutItem',
         'dynamodb:UpdateItem',
-        'dynamodb:DeleteItem',
       ].sort(),
     );
     expect(statements.filter((statement) => !actionsOf([statement]).some((action) => action.startsWith('logs:')))).toEqual([
-      { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: { 'Fn::Sub': '${DatabaseBucket.Arn}/databases/*' } },
+      {
+        Effect: 'Allow',
+        Action: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'],
+        Resource: [{ 'Fn::Sub': '${DatabaseBucket.Arn}/databases/*' }, { 'Fn::Sub': '${DatabaseBucket.Arn}/idempotency/*' }],
+      },
       DATABASE_LIST_STATEMENT,
-      { Effect: 'Allow', Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], Resource: { 'Fn::GetAtt': ['LockTable', 'Arn'] } },
+      { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: { 'Fn::GetAtt': ['LockTable', 'Arn'] } },
     ]);
   });
 
-  test('the reader role (public GET /flights) may only read objects under databases/ and list that prefix: no s3:PutObject, nothing on DynamoDB', () => {
+  test('the reader role (public GET /flights) may only read database objects and version records: no s3:PutObject, no DynamoDB write', () => {
     const statements = roleStatements(READER_ROLE);
     const actions = actionsOf(statements);
     expect(actions).not.toContain('s3:PutObject');
-    expect(actions.filter((action) => action.startsWith('dynamodb:'))).toEqual([]);
+    expect(actions.filter((action) => action.startsWith('dynamodb:'))).toEqual(['dynamodb:GetItem']);
     expect(statements.filter((statement) => !actionsOf([statement]).some((action) => action.startsWith('logs:')))).toEqual([
-      { Effect: 'Allow', Action: ['s3:GetObject'], Resource: { 'Fn::Sub': '${DatabaseBucket.Arn}/databases/*' } },
+      { Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion'], Resource: { 'Fn::Sub': '${DatabaseBucket.Arn}/databases/*' } },
+      { Effect: 'Allow', Action: ['dynamodb:GetItem'], Resource: { 'Fn::GetAtt': ['LockTable', 'Arn'] } },
       DATABASE_LIST_STATEMENT,
     ]);
   });
