@@ -32,7 +32,8 @@ import {
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { startLocalS3, type LocalS3Server } from '../../infra/local/s3-server';
+import { LOCAL_CREDENTIALS } from '../../infra/local/credentials';
+import { startLocalS3, type LocalS3Server } from '../../infra/local/s3/server';
 
 type Target = { kind: 'local' } | { kind: 'external'; bucket: string; endpoint?: string };
 
@@ -53,7 +54,7 @@ const runPrefix = `s3-contract/${Date.now()}-${randomUUID().slice(0, 8)}/`;
 function localClient(endpoint: string): S3Client {
   return new S3Client({
     endpoint, region, forcePathStyle: true,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    credentials: LOCAL_CREDENTIALS, // the key pair the local server checks presigned requests against
   });
 }
 
