@@ -1,7 +1,7 @@
 /**
  * S3 contract: the behaviour of S3 this project relies on, pinned through the real S3Client.
  *
- * By default it runs against infra/local/s3-server.ts (random port, temp dataDir). The same
+ * By default it runs against infra/local/s3/server.ts (random port, temp dataDir). The same
  * suite runs against real S3 so the local server can be checked against the real thing:
  *   S3_CONTRACT_REAL_AWS=1 S3_CONTRACT_BUCKET=<versioned bucket> (AWS_REGION + credentials)
  *   S3_CONTRACT_ENDPOINT=<url> S3_CONTRACT_BUCKET=<versioned bucket>   (another S3 implementation)
