@@ -2,17 +2,14 @@ import path from 'node:path';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUseException, UpdateTimeToLiveCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
 import { startDynalite, startDynamoDbLocal, type LocalDynamoDb } from './dynamodb';
-import { startLocalS3, type LocalS3Server } from './s3-server';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from './credentials';
+import { startLocalS3, type LocalS3Server } from './s3/server';
 
 /**
  * The local default stack: an S3-compatible server with versioning and conditional writes, and
  * a DynamoDB server, both in this process (DynamoDB Local in a Java child process when asked),
  * provisioned like the deployed stage: a versioned bucket and a lock table keyed by `lock_id`.
  */
-
-/** One key and region for every client: DynamoDB Local keeps tables per key and region (and its keys may hold letters and digits only). */
-export const LOCAL_CREDENTIALS = { accessKeyId: 'cloudlitelocal', secretAccessKey: 'cloudlitelocal' };
-export const LOCAL_REGION = 'us-east-1';
 
 export interface LocalStackOptions {
   /** Persist here (S3 objects under s3/, DynamoDB under dynamodb/); absent = memory only. */
@@ -37,7 +34,9 @@ export interface LocalStack {
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const bucket = options.bucket ?? 'cloudlite-local';
   const lockTable = options.lockTable ?? 'cloudlite-locks';
-  const s3: LocalS3Server = await startLocalS3({ port: options.s3Port ?? 0, dataDir: options.dataDir && path.join(options.dataDir, 's3') });
+  const s3: LocalS3Server = await startLocalS3({
+    port: options.s3Port ?? 0, dataDir: options.dataDir && path.join(options.dataDir, 's3'), credentials: LOCAL_CREDENTIALS,
+  });
   let dynamoDb: LocalDynamoDb;
   try {
     dynamoDb =

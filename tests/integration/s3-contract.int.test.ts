@@ -1,7 +1,7 @@
 /**
  * S3 contract: the behaviour of S3 this project relies on, pinned through the real S3Client.
  *
- * By default it runs against infra/local/s3-server.ts (random port, temp dataDir). The same
+ * By default it runs against infra/local/s3/server.ts (random port, temp dataDir). The same
  * suite runs against real S3 so the local server can be checked against the real thing:
  *   S3_CONTRACT_REAL_AWS=1 S3_CONTRACT_BUCKET=<versioned bucket> (AWS_REGION + credentials)
  *   S3_CONTRACT_ENDPOINT=<url> S3_CONTRACT_BUCKET=<versioned bucket>   (another S3 implementation)
@@ -32,7 +32,10 @@ import {
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { startLocalS3, type LocalS3Server } from '../../infra/local/s3-server';
+import { createPresignedPost, type PresignedPostOptions } from '@aws-sdk/s3-presigned-post';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { LOCAL_CREDENTIALS } from '../../infra/local/credentials';
+import { startLocalS3, type LocalS3Server } from '../../infra/local/s3/server';
 
 type Target = { kind: 'local' } | { kind: 'external'; bucket: string; endpoint?: string };
 
@@ -53,7 +56,7 @@ const runPrefix = `s3-contract/${Date.now()}-${randomUUID().slice(0, 8)}/`;
 function localClient(endpoint: string): S3Client {
   return new S3Client({
     endpoint, region, forcePathStyle: true,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    credentials: LOCAL_CREDENTIALS, // the key pair the local server checks presigned requests against
   });
 }
 
@@ -594,6 +597,330 @@ describe('objects', () => {
       expect(err.name).toBe('NoSuchBucket');
     }
     expect(statusOf(head)).toBe(404);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// listing pages: what a sweep over every version of every database leans on
+// ---------------------------------------------------------------------------------------------
+
+type VersionEntry = { Key?: string; VersionId?: string; LastModified?: Date; IsLatest?: boolean };
+
+/** Every page of a ListObjectVersions walk, each as the entries it returned in S3's order. */
+async function versionPages(Prefix: string, MaxKeys: number) {
+  const pages: { entries: [string, string][]; next?: [string | undefined, string | undefined]; truncated?: boolean }[] = [];
+  let marker: { KeyMarker?: string; VersionIdMarker?: string } = {};
+  for (let page = 0; page < 20; page++) { // bounded: a server that ignores the markers must fail, not spin
+    const res = await client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix, MaxKeys, ...marker }));
+    const entries = inListingOrder([...(res.Versions ?? []), ...(res.DeleteMarkers ?? [])]);
+    pages.push({ entries, truncated: res.IsTruncated, next: res.IsTruncated ? [res.NextKeyMarker, res.NextVersionIdMarker] : undefined });
+    if (!res.IsTruncated) break;
+    marker = { KeyMarker: res.NextKeyMarker, VersionIdMarker: res.NextVersionIdMarker };
+  }
+  return pages;
+}
+
+/** The SDK splits a page into Versions and DeleteMarkers; the wire order is by key, then newest first. */
+function inListingOrder(all: VersionEntry[]) {
+  const byKey = new Map<string, VersionEntry[]>();
+  for (const v of all) byKey.set(v.Key!, [...(byKey.get(v.Key!) ?? []), v]);
+  return [...byKey.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))).flatMap((key) =>
+    byKey.get(key)!.sort((a, b) => Number(b.IsLatest) - Number(a.IsLatest) || b.LastModified!.getTime() - a.LastModified!.getTime())
+      .map((v) => [v.Key!, v.VersionId!] as [string, string]));
+}
+
+describe('listing pages', () => {
+  test('ListObjectVersions pages by MaxKeys across keys: each truncated page names its last entry as NextKeyMarker/NextVersionIdMarker, the last page none', async () => {
+    const p = prefix('version-pages');
+    const a1 = await put(`${p}a`, 'a1');
+    const a2 = await put(`${p}a`, 'a2');
+    const a3 = await put(`${p}a`, 'a3');
+    const b1 = await put(`${p}b`, 'b1');
+    const bMarker = await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: `${p}b` }));
+
+    const pages = await versionPages(p, 2);
+
+    expect(pages.map((page) => page.entries)).toEqual([
+      [[`${p}a`, a3.VersionId], [`${p}a`, a2.VersionId]],
+      [[`${p}a`, a1.VersionId], [`${p}b`, bMarker.VersionId]],
+      [[`${p}b`, b1.VersionId]],
+    ]);
+    expect(pages.map((page) => page.next)).toEqual([[`${p}a`, a2.VersionId], [`${p}b`, bMarker.VersionId], undefined]);
+    expect(pages.map((page) => page.truncated)).toEqual([true, true, false]);
+  });
+
+  test('a page that ends exactly at the last entry is not truncated, and MaxKeys=0 answers an empty page that is not truncated either', async () => {
+    const p = prefix('exact-pages');
+    await put(`${p}a`, 'a');
+    await put(`${p}b`, 'b');
+
+    const exactVersions = await client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: p, MaxKeys: 2 }));
+    const exactObjects = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: p, MaxKeys: 2 }));
+    const noVersions = await client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: p, MaxKeys: 0 }));
+    const noObjects = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: p, MaxKeys: 0 }));
+
+    expect([exactVersions.IsTruncated, exactVersions.NextKeyMarker, exactVersions.Versions?.length]).toEqual([false, undefined, 2]);
+    expect([exactObjects.IsTruncated, exactObjects.NextContinuationToken, exactObjects.KeyCount]).toEqual([false, undefined, 2]);
+    expect([noVersions.IsTruncated, noVersions.NextKeyMarker, noVersions.Versions, noVersions.DeleteMarkers]).toEqual([false, undefined, undefined, undefined]);
+    expect([noObjects.IsTruncated, noObjects.NextContinuationToken, noObjects.KeyCount, noObjects.Contents]).toEqual([false, undefined, 0, undefined]);
+  });
+
+  test('ListObjectVersions with a KeyMarker alone starts after every version of that key; with a VersionIdMarker, after that version', async () => {
+    const p = prefix('version-markers');
+    await put(`${p}a`, 'a1');
+    const a2 = await put(`${p}a`, 'a2');
+    const b1 = await put(`${p}b`, 'b1');
+
+    const afterKey = await client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: p, KeyMarker: `${p}a` }));
+    const afterVersion = await client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: p, KeyMarker: `${p}a`, VersionIdMarker: a2.VersionId }));
+
+    expect(afterKey.Versions?.map((v) => v.VersionId)).toEqual([b1.VersionId]);
+    expect(afterKey.KeyMarker).toBe(`${p}a`);
+    expect(afterVersion.Versions?.map((v) => [v.Key, v.ETag])).toEqual([[`${p}a`, md5Etag('a1')], [`${p}b`, md5Etag('b1')]]);
+    expect(afterVersion.VersionIdMarker).toBe(a2.VersionId);
+  });
+
+  test('a VersionIdMarker without a KeyMarker, and a continuation token S3 did not mint, answer 400 InvalidArgument', async () => {
+    const p = prefix('bad-markers');
+    const { VersionId } = await put(`${p}a`, 'a');
+
+    const noKeyMarker = await s3Error(client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: p, VersionIdMarker: VersionId })));
+    const badToken = await s3Error(client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: p, ContinuationToken: 'bm90LWEtdG9rZW4' })));
+
+    expect([statusOf(noKeyMarker), noKeyMarker.name]).toEqual([400, 'InvalidArgument']);
+    expect([statusOf(badToken), badToken.name]).toEqual([400, 'InvalidArgument']);
+  });
+
+  test('ListObjectsV2 with a delimiter counts CommonPrefixes toward MaxKeys and resumes after a prefix without repeating its keys', async () => {
+    const p = prefix('delimited-pages');
+    for (const k of ['a', 'dir/1', 'dir/2', 'e']) await put(`${p}${k}`, k);
+
+    const pages: string[][] = [];
+    let token: string | undefined;
+    do {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: p, Delimiter: '/', MaxKeys: 1, ContinuationToken: token }));
+      pages.push([...(page.Contents ?? []).map((c) => c.Key!), ...(page.CommonPrefixes ?? []).map((c) => c.Prefix!)].map((k) => k.slice(p.length)));
+      expect(page.KeyCount).toBe(1);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token && pages.length < 10);
+
+    expect(pages).toEqual([['a'], ['dir/'], ['e']]);
+  });
+
+  test('ListObjectsV2 StartAfter skips keys up to and including it and is echoed', async () => {
+    const p = prefix('start-after');
+    for (const k of ['a', 'b', 'c']) await put(`${p}${k}`, k);
+
+    const res = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: p, StartAfter: `${p}a` }));
+
+    expect(res.Contents?.map((c) => c.Key)).toEqual([`${p}b`, `${p}c`]);
+    expect(res.StartAfter).toBe(`${p}a`);
+  });
+
+  localOnly('a version walk resumes in place when the marker version was deleted between two pages (as a lifecycle sweep may do)', async () => {
+    const p = prefix('deleted-marker');
+    const v = [];
+    for (let i = 1; i <= 4; i++) v.push(await put(`${p}a`, `a${i}`));
+    const first = await client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: p, MaxKeys: 2 }));
+    expect(first.NextVersionIdMarker).toBe(v[2]!.VersionId);
+
+    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: `${p}a`, VersionId: v[2]!.VersionId }));
+    const second = await client.send(new ListObjectVersionsCommand({
+      Bucket: bucket, Prefix: p, KeyMarker: first.NextKeyMarker, VersionIdMarker: first.NextVersionIdMarker,
+    }));
+
+    expect(second.Versions?.map((x) => x.VersionId)).toEqual([v[1]!.VersionId, v[0]!.VersionId]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// presigned requests: what a browser or curl gets instead of credentials
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A client to presign with. `WHEN_REQUIRED`: otherwise the SDK signs the CRC32 of an empty body
+ * into a presigned PUT, which S3-compatible stores (R2, MinIO) then refuse for any real body.
+ */
+function presigningClient(credentials?: { accessKeyId: string; secretAccessKey: string }): S3Client {
+  if (target.kind === 'local') {
+    return new S3Client({
+      endpoint: server!.endpoint, region, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED',
+      credentials: credentials ?? LOCAL_CREDENTIALS,
+    });
+  }
+  return new S3Client({
+    region, requestChecksumCalculation: 'WHEN_REQUIRED', ...(target.endpoint ? { endpoint: target.endpoint, forcePathStyle: true } : {}),
+    ...(credentials ? { credentials } : {}),
+  });
+}
+
+/** An S3 error answered to a plain HTTP client: status, Code and Message from the XML body. */
+async function httpAnswer(res: Response) {
+  const body = await res.text();
+  return { status: res.status, code: /<Code>([^<]*)<\/Code>/.exec(body)?.[1], message: /<Message>([^<]*)<\/Message>/.exec(body)?.[1], body };
+}
+
+function withParam(url: string, name: string, value: string): string {
+  const u = new URL(url);
+  u.searchParams.set(name, value);
+  return u.toString();
+}
+
+describe('presigned URLs', () => {
+  let signer: S3Client;
+  beforeAll(() => { signer = presigningClient(); });
+  afterAll(() => signer.destroy());
+
+  test('a presigned GET of an old version answers its bytes; a presigned PUT stores a new version', async () => {
+    const key = `${prefix('presigned')}doc`;
+    const old = await put(key, 'old bytes');
+    await put(key, 'new bytes');
+
+    const getUrl = await getSignedUrl(signer, new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: old.VersionId }), { expiresIn: 900 });
+    const putUrl = await getSignedUrl(signer, new PutObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: 900 });
+    const got = await fetch(getUrl);
+    const stored = await fetch(putUrl, { method: 'PUT', body: 'uploaded through a URL' });
+
+    expect([got.status, await got.text()]).toEqual([200, 'old bytes']);
+    expect(stored.status).toBe(200);
+    expect(stored.headers.get('etag')).toBe(md5Etag('uploaded through a URL'));
+    expect(stored.headers.get('x-amz-version-id')).toBeTruthy();
+    expect(await read(key)).toBe('uploaded through a URL');
+  });
+
+  test('an expired presigned URL answers 403 AccessDenied "Request has expired" and stores nothing', async () => {
+    const key = `${prefix('presigned-expired')}doc`;
+    await put(key, 'kept');
+    const signingDate = new Date(Date.now() - 3_600_000); // signed an hour ago for one minute
+
+    const getUrl = await getSignedUrl(signer, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: 60, signingDate });
+    const putUrl = await getSignedUrl(signer, new PutObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: 60, signingDate });
+    const got = await httpAnswer(await fetch(getUrl));
+    const stored = await httpAnswer(await fetch(putUrl, { method: 'PUT', body: 'too late' }));
+
+    for (const answer of [got, stored]) expect([answer.status, answer.code, answer.message]).toEqual([403, 'AccessDenied', 'Request has expired']);
+    expect(await read(key)).toBe('kept');
+  });
+
+  test('X-Amz-Expires over seven days answers 400 AuthorizationQueryParametersError', async () => {
+    const key = `${prefix('presigned-week')}doc`;
+    await put(key, 'x');
+    const url = await getSignedUrl(signer, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: 60 });
+
+    const answer = await httpAnswer(await fetch(withParam(url, 'X-Amz-Expires', '604801')));
+
+    expect([answer.status, answer.code]).toEqual([400, 'AuthorizationQueryParametersError']);
+  });
+
+  test('a tampered signature, a changed versionId, or a GET URL used to PUT answer 403 SignatureDoesNotMatch', async () => {
+    const key = `${prefix('presigned-tampered')}doc`;
+    const first = await put(key, 'first');
+    await put(key, 'second');
+    const url = await getSignedUrl(signer, new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: first.VersionId }), { expiresIn: 900 });
+    const signature = new URL(url).searchParams.get('X-Amz-Signature')!;
+    const flipped = signature.slice(0, -1) + (signature.endsWith('0') ? '1' : '0');
+
+    const answers = [
+      await httpAnswer(await fetch(withParam(url, 'X-Amz-Signature', flipped))),
+      await httpAnswer(await fetch(withParam(url, 'versionId', 'null'))),
+      await httpAnswer(await fetch(url, { method: 'PUT', body: 'not allowed' })),
+    ];
+
+    for (const answer of answers) expect([answer.status, answer.code]).toEqual([403, 'SignatureDoesNotMatch']);
+    expect(await read(key)).toBe('second');
+  });
+
+  test('a URL signed with a key the store does not know answers 403 InvalidAccessKeyId', async () => {
+    const stranger = presigningClient({ accessKeyId: 'AKIAUNKNOWNKEY000000', secretAccessKey: 'not-a-real-secret' });
+    const url = await getSignedUrl(stranger, new GetObjectCommand({ Bucket: bucket, Key: `${prefix('presigned-stranger')}doc` }), { expiresIn: 60 });
+    stranger.destroy();
+
+    const answer = await httpAnswer(await fetch(url));
+
+    expect([answer.status, answer.code]).toEqual([403, 'InvalidAccessKeyId']);
+  });
+});
+
+describe('presigned POST (browser form upload)', () => {
+  let signer: S3Client;
+  beforeAll(() => { signer = presigningClient(); });
+  afterAll(() => signer.destroy());
+
+  /** Posts the presigned fields plus `file`, the way a browser form does (file last). */
+  async function upload(post: { url: string; fields: Record<string, string> }, file: Buffer, override: Record<string, string> = {}) {
+    const form = new FormData();
+    for (const [name, value] of Object.entries({ ...post.fields, ...override })) form.append(name, value);
+    form.append('file', new Blob([file]), 'upload.bin');
+    return fetch(post.url, { method: 'POST', body: form });
+  }
+
+  const presignUpload = (Key: string, extra: Pick<PresignedPostOptions, 'Conditions' | 'Fields' | 'Expires'> = {}) =>
+    createPresignedPost(signer, {
+      Bucket: bucket, Key, Expires: extra.Expires ?? 900,
+      Conditions: [['content-length-range', 10, 1000], ...(extra.Conditions ?? [])],
+      Fields: { 'Content-Type': 'application/vnd.sqlite3', ...extra.Fields },
+    });
+
+  test('an upload within content-length-range answers 204 with its ETag and is stored as a new version with its Content-Type', async () => {
+    const key = `${prefix('post')}staged.sqlite`;
+    const bytes = randomBytes(500);
+    const post = await presignUpload(key);
+
+    const first = await upload(post, bytes);
+    const second = await upload(post, Buffer.from('a second upload'));
+
+    expect(first.status).toBe(204);
+    expect(first.headers.get('etag')).toBe(md5Etag(bytes));
+    expect(second.status).toBe(204);
+    const listed = await listVersions(client, bucket, key);
+    expect(listed.Versions?.map((v) => v.VersionId)).toEqual([second.headers.get('x-amz-version-id'), first.headers.get('x-amz-version-id')]);
+    const old = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: first.headers.get('x-amz-version-id')! }));
+    expect(Buffer.from(await old.Body!.transformToByteArray()).equals(bytes)).toBe(true);
+    expect(old.ContentType).toBe('application/vnd.sqlite3');
+  });
+
+  test('a file over or under content-length-range answers 400 EntityTooLarge / EntityTooSmall and stores nothing', async () => {
+    const key = `${prefix('post-size')}staged.sqlite`;
+    const post = await presignUpload(key);
+
+    const tooLarge = await httpAnswer(await upload(post, randomBytes(1001)));
+    const tooSmall = await httpAnswer(await upload(post, randomBytes(9)));
+
+    expect([tooLarge.status, tooLarge.code]).toEqual([400, 'EntityTooLarge']);
+    expect([tooSmall.status, tooSmall.code]).toEqual([400, 'EntityTooSmall']);
+    expect((await listVersions(client, bucket, key)).Versions ?? []).toEqual([]);
+  });
+
+  test('an expired policy, a tampered signature, another key or a field the policy does not cover answer 403 and store nothing', async () => {
+    const p = prefix('post-refused');
+    const post = await presignUpload(`${p}staged.sqlite`);
+    const expired = await presignUpload(`${p}staged.sqlite`, { Expires: -60 });
+    const signature = post.fields['X-Amz-Signature']!;
+
+    const answers = {
+      expired: await httpAnswer(await upload(expired, randomBytes(100))),
+      tampered: await httpAnswer(await upload(post, randomBytes(100), { 'X-Amz-Signature': signature.slice(0, -1) + (signature.endsWith('0') ? '1' : '0') })),
+      otherKey: await httpAnswer(await upload(post, randomBytes(100), { key: `${p}elsewhere.sqlite` })),
+      extraField: await httpAnswer(await upload(post, randomBytes(100), { 'x-amz-meta-smuggled': 'yes' })),
+    };
+
+    expect([answers.expired.status, answers.expired.code]).toEqual([403, 'AccessDenied']);
+    expect([answers.tampered.status, answers.tampered.code]).toEqual([403, 'SignatureDoesNotMatch']);
+    expect([answers.otherKey.status, answers.otherKey.code]).toEqual([403, 'AccessDenied']);
+    expect([answers.extraField.status, answers.extraField.code]).toEqual([403, 'AccessDenied']);
+    expect((await listVersions(client, bucket, p)).Versions ?? []).toEqual([]);
+  });
+
+  test('success_action_status 201 answers a PostResponse document naming the bucket and key', async () => {
+    const key = `${prefix('post-201')}staged.sqlite`;
+    const post = await presignUpload(key, { Conditions: [{ success_action_status: '201' }], Fields: { success_action_status: '201' } });
+
+    const res = await upload(post, randomBytes(50));
+    const body = await res.text();
+
+    expect(res.status).toBe(201);
+    expect(body).toContain(`<Key>${key}</Key>`);
+    expect(body).toContain(`<Bucket>${bucket}</Bucket>`);
   });
 });
 
