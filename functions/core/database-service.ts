@@ -17,7 +17,8 @@ import {
   type StoredVersion,
 } from './ports';
 
-export type Role = 'read' | 'write';
+import type { Role } from './principal';
+export type { Role };
 export type Consistency = 'strong' | 'eventual';
 
 export interface SqlRequest {
