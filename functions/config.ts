@@ -7,14 +7,9 @@ import { z } from 'zod';
  */
 
 import { DATABASE_NAME_PATTERN } from './core/database-name';
-import type { Role } from './core/database-service';
+import { isDatabasePattern, type ApiKey, type Role } from './core/principal';
 
-export interface ApiKey {
-  role: Role;
-  key: string;
-  /** Epoch ms after which the key is refused; absent = no expiry. */
-  expiresAtMs?: number;
-}
+export type { ApiKey };
 
 // An empty variable (`MAX_PARAMS=`) means "use the default", not 0.
 const integer = (fallback: number, min = 0) =>
@@ -31,8 +26,16 @@ const EnvSchema = z.object({
   AWS_REGION: z.string().default('us-east-1'),
   // Optional here: only the endpoints that authenticate need keys, and they refuse to start
   // without them (http/auth.ts), so the public functions never hold a secret.
+  // Each secret is either a plain value (the local stack, tests) or the name of an SSM parameter
+  // read at run time (deployed stages), so the template and the function configuration hold no
+  // secret.
   API_KEYS: z.string().trim().default(''),
+  API_KEYS_PARAMETER: optionalString,
   FLIGHTS_PASSWORD: optionalString,
+  FLIGHTS_PASSWORD_PARAMETER: optionalString,
+  KEY_TABLE: optionalString,
+  KEY_CACHE_TTL_MS: integer(60_000, 0),
+  SECRET_CACHE_TTL_MS: integer(300_000, 0),
   FLIGHTS_DATABASE: z.string().regex(DATABASE_NAME_PATTERN, 'must be a valid database name').default('main'),
   LOCK_WAIT_MS: integer(10_000, 0),
   LOCK_LEASE_MS: integer(45_000, 1000),
@@ -67,7 +70,17 @@ export interface Config {
   dynamoDbEndpoint?: string;
   region: string;
   apiKeys: ApiKey[];
+  /** SSM parameter holding API_KEYS, read at run time; exclusive with `apiKeys`. */
+  apiKeysParameter?: string;
   flightsPassword?: string;
+  /** SSM parameter holding the flights password; exclusive with `flightsPassword`. */
+  flightsPasswordParameter?: string;
+  /** DynamoDB table of tenant keys (partition key `key_hash`); absent = only API_KEYS. */
+  keyTable?: string;
+  /** How long a container trusts what it read from the key table: a revoked key works at most this long. */
+  keyCacheTtlMs: number;
+  /** How long a container uses a secret read from SSM before reading it again. */
+  secretCacheTtlMs: number;
   flightsDatabase: string;
   lockWaitMs: number;
   leaseMs: number;
@@ -110,7 +123,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dynamoDbEndpoint: e.DYNAMODB_ENDPOINT,
     region: e.AWS_REGION,
     apiKeys: parseApiKeys(e.API_KEYS),
+    apiKeysParameter: e.API_KEYS_PARAMETER,
     flightsPassword: e.FLIGHTS_PASSWORD,
+    flightsPasswordParameter: e.FLIGHTS_PASSWORD_PARAMETER,
+    keyTable: e.KEY_TABLE,
+    keyCacheTtlMs: e.KEY_CACHE_TTL_MS,
+    secretCacheTtlMs: e.SECRET_CACHE_TTL_MS,
     flightsDatabase: e.FLIGHTS_DATABASE,
     lockWaitMs: e.LOCK_WAIT_MS,
     leaseMs: e.LOCK_LEASE_MS,
@@ -143,6 +161,8 @@ export function validate(config: Config, functionTimeoutMs = 0): void {
   if (config.statementTimeoutMs + config.leaseSafetyMarginMs >= config.leaseMs) {
     problems.push('LOCK_LEASE_MS must exceed STATEMENT_TIMEOUT_MS + LEASE_SAFETY_MARGIN_MS');
   }
+  if (config.apiKeys.length > 0 && config.apiKeysParameter) problems.push('set API_KEYS or API_KEYS_PARAMETER, not both');
+  if (config.flightsPassword && config.flightsPasswordParameter) problems.push('set FLIGHTS_PASSWORD or FLIGHTS_PASSWORD_PARAMETER, not both');
   if (functionTimeoutMs > 0) {
     if (config.leaseMs <= functionTimeoutMs) problems.push('LOCK_LEASE_MS must be longer than the function timeout');
     if (config.statementTimeoutMs >= functionTimeoutMs) problems.push('STATEMENT_TIMEOUT_MS must be shorter than the function timeout');
@@ -150,11 +170,15 @@ export function validate(config: Config, functionTimeoutMs = 0): void {
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
 }
 
-const KEY_ENTRY = /^(read|write):([^:\s]{8,})(?::(\d{4}-\d{2}-\d{2}(?:T[\d:.]+Z)?))?$/;
+const EXPIRY = String.raw`\d{4}-\d{2}-\d{2}(?:T[\d:.]+Z)?`;
+const KEY_ENTRY = new RegExp(String.raw`^(read|write)(?:@([^:\s]+))?:(?:sha256:([0-9a-fA-F]{64})|([^:\s]{8,}))(?::(${EXPIRY}))?$`);
 
 /**
- * `API_KEYS` is a comma-separated list of `role:key` or `role:key:expiry` (ISO date or UTC
- * date-time), e.g. `write:s3cret-key-1,read:public-key-1:2027-01-01`. Keys need 8+ characters.
+ * `API_KEYS` is a comma-separated list of `role[@pattern]:key[:expiry]` or
+ * `role[@pattern]:sha256:<64 hex>[:expiry]`: role `read` or `write`; `pattern` a database name
+ * or a glob (`acme-*`, `*`), all databases when left out; a key of 8+ characters, or its SHA-256
+ * digest; expiry an ISO date or UTC date-time. E.g. `write@acme-*:k1-secret,read:k2-secret:2027-01-01`.
+ * Entries never echo the key in their error messages.
  */
 export function parseApiKeys(value: string): ApiKey[] {
   return value
@@ -162,12 +186,16 @@ export function parseApiKeys(value: string): ApiKey[] {
     .map((entry) => entry.trim())
     .filter((entry) => entry.length > 0)
     .map((entry, index) => {
+      const problem = (what: string) => new ConfigError(`invalid configuration: API_KEYS entry ${index + 1} ${what}`);
       const match = KEY_ENTRY.exec(entry);
       if (!match) {
-        throw new ConfigError(`invalid configuration: API_KEYS entry ${index + 1} must be role:key[:expiry] with role read or write and a key of 8+ characters`);
+        throw problem('must be role[@pattern]:key[:expiry] or role[@pattern]:sha256:<64 hex digits>[:expiry], with role read or write and a key of 8+ characters');
       }
-      const expiresAtMs = match[3] ? Date.parse(match[3].includes('T') ? match[3] : `${match[3]}T00:00:00Z`) : undefined;
-      if (expiresAtMs !== undefined && Number.isNaN(expiresAtMs)) throw new ConfigError(`invalid configuration: API_KEYS entry ${index + 1} has an invalid expiry`);
-      return { role: match[1] as Role, key: match[2]!, expiresAtMs };
+      const [, role, databases = '*', sha256, key, expiry] = match;
+      if (!isDatabasePattern(databases)) throw problem('has an invalid database pattern (letters a-z, digits, _, - and *)');
+      const expiresAtMs = expiry ? Date.parse(expiry.includes('T') ? expiry : `${expiry}T00:00:00Z`) : undefined;
+      if (expiresAtMs !== undefined && Number.isNaN(expiresAtMs)) throw problem('has an invalid expiry');
+      const secret = sha256 ? { sha256: sha256.toLowerCase() } : { key: key! };
+      return { role: role as Role, databases, ...secret, expiresAtMs };
     });
 }

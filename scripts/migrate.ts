@@ -3,13 +3,16 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { App } from '../functions/app';
 import { applyMigrations, serviceSqlClient, type MigrationFile, type MigrationReport } from '../functions/core/migrations';
-import { DEFAULT_URL, httpSqlClient, resolveKey, runCli } from './api-client';
+import { matchesDatabase } from '../functions/core/principal';
+import { DEFAULT_URL, httpSqlClient, resolveKey, runCli, type ApiTarget } from './api-client';
 
 /**
  * `npm run migrate -- --database <name> [--url http://localhost:3000] [--key <write key>]`
+ * `npm run migrate -- --databases 'acme-*' [--url ...] [--key ...]`
  *
- * Applies the pending files of migrations/ to one database through `POST /sql` of a running
- * cloudlite (local or deployed), each in its own write request. Safe to re-run; refuses to go
+ * Applies the pending files of migrations/ to one database, or to every database a pattern
+ * matches (listed through `GET /databases`, reported one by one), through `POST /sql` of a
+ * running cloudlite (local or deployed), each in its own write request. Safe to re-run; refuses to go
  * on when an applied file has changed. `npm start` applies them in-process instead
  * (`applyMigrationsInProcess`).
  */
@@ -34,15 +37,65 @@ export function describeReport(database: string, report: MigrationReport): strin
   return [`${database}: applied ${report.applied.length} migration(s)`, ...report.applied.map((m) => `  ${m.name}  sha256 ${m.checksum}`)].join('\n');
 }
 
+/**
+ * Migrates every listed database the pattern matches, one after another, and reports each; a
+ * failure is reported and the others still run. Resolves to whether all of them succeeded.
+ */
+export async function migrateMatching(
+  listDatabases: () => Promise<string[]>,
+  migrate: (database: string) => Promise<MigrationReport>,
+  pattern: string,
+  report: (line: string) => void,
+): Promise<boolean> {
+  const databases = (await listDatabases()).filter((name) => matchesDatabase(pattern, name)).sort();
+  if (databases.length === 0) report(`no database matches ${pattern}`);
+  let allApplied = true;
+  for (const database of databases) {
+    try {
+      report(describeReport(database, await migrate(database)));
+    } catch (error) {
+      allApplied = false;
+      report(`${database}: FAILED ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+    }
+  }
+  return allApplied;
+}
+
+/** Every database name `GET /databases` lists to this key (only those in its scope), page by page. */
+export async function listDatabasesOverHttp(target: ApiTarget): Promise<string[]> {
+  const names: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const query = new URLSearchParams({ limit: '100', ...(cursor ? { cursor } : {}) });
+    const response = await fetch(`${target.url.replace(/\/+$/, '')}/databases?${query}`, {
+      headers: { authorization: `Bearer ${target.key}` },
+      signal: AbortSignal.timeout(60_000),
+    });
+    if (!response.ok) throw new Error(`GET /databases answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
+    const page = (await response.json()) as { databases: { name: string }[]; next_cursor?: string | null };
+    names.push(...page.databases.map((database) => database.name));
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor);
+  return names;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { database: { type: 'string' }, url: { type: 'string' }, key: { type: 'string' } },
+    options: { database: { type: 'string' }, databases: { type: 'string' }, url: { type: 'string' }, key: { type: 'string' } },
     strict: true,
   });
-  if (!values.database) throw new Error('usage: npm run migrate -- --database <name> [--url http://localhost:3000] [--key <write key>]');
-  const client = httpSqlClient({ url: values.url ?? DEFAULT_URL, key: resolveKey(values.key) });
-  const report = await applyMigrations(client, values.database, loadMigrationFiles());
-  console.log(describeReport(values.database, report));
+  if (!values.database === !values.databases) {
+    throw new Error("usage: npm run migrate -- (--database <name> | --databases '<glob>') [--url http://localhost:3000] [--key <write key>]");
+  }
+  const target = { url: values.url ?? DEFAULT_URL, key: resolveKey(values.key) };
+  const client = httpSqlClient(target);
+  const files = loadMigrationFiles();
+  if (values.database) {
+    console.log(describeReport(values.database, await applyMigrations(client, values.database, files)));
+    return;
+  }
+  const allApplied = await migrateMatching(() => listDatabasesOverHttp(target), (database) => applyMigrations(client, database, files), values.databases!, console.log);
+  if (!allApplied) throw new Error('some databases were not migrated (see above)');
 }
 
 runCli('migrate', module, main);

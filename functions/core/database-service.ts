@@ -34,7 +34,8 @@ import {
   type WriteStamp,
 } from './ports';
 
-export type Role = 'read' | 'write';
+import type { Role } from './principal';
+export type { Role };
 export type Consistency = 'strong' | 'eventual';
 
 export interface SqlRequest {

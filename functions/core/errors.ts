@@ -117,6 +117,16 @@ export class NotReadyError extends CloudliteError {
   override readonly needsOperator = true;
 }
 
+/**
+ * A secret the function needs (API keys, the flights password) could not be read at run time
+ * and no earlier value is known: nothing can be authenticated until it can.
+ */
+export class SecretUnavailableError extends CloudliteError {
+  readonly code = 'SERVICE_UNAVAILABLE';
+  override readonly retryAfterSeconds = 5;
+  override readonly needsOperator = true;
+}
+
 export class StatementTimeoutError extends CloudliteError {
   readonly code = 'STATEMENT_TIMEOUT';
 }

@@ -1,9 +1,11 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { App } from '../app';
-import { ForbiddenError, NotReadyError, UnauthorizedError } from '../core/errors';
+import { NotReadyError, UnauthorizedError } from '../core/errors';
 import { flightPage, flightSearchProgram, flightsReplaceProgram, toFlightRows } from '../core/flights';
 import { isMissingSchema } from '../core/migrations';
-import { Authenticator, secretsEqual } from './auth';
+import { createAuthenticator } from '../auth-composition';
+import type { Principal } from '../core/principal';
+import type { Authenticator } from './auth';
 import { parseFlightItems, parseFlightsQuery } from './flights-request';
 import { parseJsonBody } from './json-body';
 import { httpHandler } from './middleware';
@@ -35,10 +37,12 @@ export function createFlightsSearchHandler(app: App) {
 
 export function createFlightsReplaceHandler(app: App) {
   const database = app.config.flightsDatabase;
-  const auth = new Authenticator(app.config.apiKeys);
+  const auth = createAuthenticator(app.config, app.logger);
   return httpHandler(app.logger, async (event, logFields) => {
     logFields.database = database;
-    authorizeReplace(event, auth, app.config.flightsPassword);
+    const principal = await authenticateReplace(event, auth, database);
+    logFields.keyId = principal.keyId;
+    principal.authorize('write', database);
     const body = parseJsonBody(
       { body: event.body, isBase64Encoded: event.isBase64Encoded, contentType: event.headers['content-type'] },
       app.config.limits.maxBodyBytes,
@@ -54,20 +58,17 @@ export function createFlightsReplaceHandler(app: App) {
 
 /**
  * The published API's scheme is `?password=...`; a write key as `Authorization: Bearer` works
- * too. When a Bearer key is sent it decides (a read key is 403), otherwise the password does.
- * Without a configured password only keys work. Both comparisons are constant-time.
+ * too. When a Bearer key is sent it decides (it needs write on the flights database), otherwise
+ * the password does: it maps to a principal that may write the flights database and nothing
+ * else. Without a configured password only keys work. Both comparisons are constant-time.
  * (A password in the query string can end up in proxy and CDN logs; prefer the key.)
  */
-function authorizeReplace(event: APIGatewayProxyEventV2, auth: Authenticator, password: string | undefined): void {
+async function authenticateReplace(event: APIGatewayProxyEventV2, auth: Authenticator, database: string): Promise<Principal> {
   // Only a Bearer header decides: a proxy or browser may add other schemes (Basic) on its own.
-  if (/^Bearer\b/i.test(event.headers.authorization ?? '')) {
-    if (auth.authenticate(event.headers.authorization) !== 'write') throw new ForbiddenError('this API key may only read; replacing flights needs a write key');
-    return;
-  }
+  if (/^Bearer\b/i.test(event.headers.authorization ?? '')) return auth.authenticate(event.headers.authorization);
   const given = event.queryStringParameters?.password;
   if (given === undefined) throw new UnauthorizedError('send the "password" query parameter or "Authorization: Bearer <write key>"');
-  if (password === undefined) throw new UnauthorizedError('password authentication is not configured; use "Authorization: Bearer <write key>"');
-  if (!secretsEqual(given, password)) throw new UnauthorizedError('invalid password');
+  return auth.passwordPrincipal(given, database);
 }
 
 /**

@@ -2,7 +2,8 @@ import { version } from '../../package.json';
 import type { App } from '../app';
 import type { SqlResponse } from '../core/database-service';
 import { encodeValue } from '../core/value-codec';
-import { Authenticator } from './auth';
+import { createAuthenticator } from '../auth-composition';
+import { roleOn } from '../core/principal';
 import { parseJsonBody } from './json-body';
 import { httpHandler } from './middleware';
 import { ResultTooLargeError } from '../core/errors';
@@ -11,16 +12,20 @@ import { parseSqlRequest } from './sql-request';
 
 /** `POST /sql`: authenticate, parse, run through the database service, encode. */
 export function createSqlHandler(app: App) {
-  const auth = new Authenticator(app.config.apiKeys);
+  const auth = createAuthenticator(app.config, app.logger);
   return httpHandler(app.logger, async (event, logFields) => {
-    const role = auth.authenticate(event.headers.authorization);
+    const principal = await auth.authenticate(event.headers.authorization);
+    logFields.keyId = principal.keyId;
     const body = parseJsonBody(
       { body: event.body, isBase64Encoded: event.isBase64Encoded, contentType: event.headers['content-type'] },
       app.config.limits.maxBodyBytes,
     );
     const request = parseSqlRequest(body, app.config.limits);
     logFields.database = request.database;
-    const response = await app.service.execute(request, role);
+    // Scope first, before any S3 request; whether the request writes is known only after the
+    // service ran it read-only, so the role on this database goes along for that check.
+    principal.authorize('read', request.database);
+    const response = await app.service.execute(request, roleOn(principal, request.database));
     logFields.wrote = response.meta.wrote;
     return withinLambdaResponseLimit(jsonResponse(200, encodeSqlResponse(response)), response.meta.wrote);
   });

@@ -19,6 +19,7 @@ export interface LocalStackOptions {
   dynamoDb?: 'dynalite' | 'dynamodb-local';
   bucket?: string;
   lockTable?: string;
+  keyTable?: string;
 }
 
 export interface LocalStack {
@@ -26,6 +27,7 @@ export interface LocalStack {
   dynamoDbEndpoint: string;
   bucket: string;
   lockTable: string;
+  keyTable: string;
   /** Environment for the service and the SDK (endpoints, names, credentials, region). */
   env: Record<string, string>;
   close(): Promise<void>;
@@ -34,6 +36,7 @@ export interface LocalStack {
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const bucket = options.bucket ?? 'cloudlite-local';
   const lockTable = options.lockTable ?? 'cloudlite-locks';
+  const keyTable = options.keyTable ?? `${lockTable}-keys`;
   const s3: LocalS3Server = await startLocalS3({
     port: options.s3Port ?? 0, dataDir: options.dataDir && path.join(options.dataDir, 's3'), credentials: LOCAL_CREDENTIALS,
   });
@@ -52,11 +55,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     dynamoDbEndpoint: dynamoDb.endpoint,
     bucket,
     lockTable,
+    keyTable,
     env: {
       S3_ENDPOINT: s3.endpoint,
       S3_BUCKET: bucket,
       DYNAMODB_ENDPOINT: dynamoDb.endpoint,
       LOCK_TABLE: lockTable,
+      KEY_TABLE: keyTable,
       AWS_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
@@ -74,8 +79,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   return stack;
 }
 
-/** Creates the bucket (versioned) and the lock table (TTL on expires_at); safe to repeat. */
-export async function provision(stack: Pick<LocalStack, 's3Endpoint' | 'dynamoDbEndpoint' | 'bucket' | 'lockTable'>): Promise<void> {
+/** Creates the bucket (versioned), the lock table and the key table (TTL on expires_at); safe to repeat. */
+export async function provision(stack: Pick<LocalStack, 's3Endpoint' | 'dynamoDbEndpoint' | 'bucket' | 'lockTable'> & { keyTable?: string }): Promise<void> {
   const s3 = new S3Client({ endpoint: stack.s3Endpoint, forcePathStyle: true, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   const dynamoDb = new DynamoDBClient({ endpoint: stack.dynamoDbEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   try {
@@ -83,31 +88,39 @@ export async function provision(stack: Pick<LocalStack, 's3Endpoint' | 'dynamoDb
       if (error.name !== 'BucketAlreadyOwnedByYou') throw error;
     });
     await s3.send(new PutBucketVersioningCommand({ Bucket: stack.bucket, VersioningConfiguration: { Status: 'Enabled' } }));
-    const exists = await dynamoDb.send(new DescribeTableCommand({ TableName: stack.lockTable })).then(
-      () => true,
-      () => false,
-    );
-    if (!exists) {
-      await dynamoDb
-        .send(
-          new CreateTableCommand({
-            TableName: stack.lockTable,
-            AttributeDefinitions: [{ AttributeName: 'lock_id', AttributeType: 'S' }],
-            KeySchema: [{ AttributeName: 'lock_id', KeyType: 'HASH' }],
-            BillingMode: 'PAY_PER_REQUEST',
-          }),
-        )
-        .catch((error: unknown) => {
-          if (!(error instanceof ResourceInUseException)) throw error;
-        });
-      await waitUntilTableExists({ client: dynamoDb, maxWaitTime: 30 }, { TableName: stack.lockTable });
-      // dynalite does not implement TTL; correctness never depends on the sweep anyway.
-      await dynamoDb
-        .send(new UpdateTimeToLiveCommand({ TableName: stack.lockTable, TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true } }))
-        .catch(() => undefined);
-    }
+    const tables = [
+      { name: stack.lockTable, key: 'lock_id' },
+      ...(stack.keyTable ? [{ name: stack.keyTable, key: 'key_hash' }] : []),
+    ];
+    for (const table of tables) await createTable(dynamoDb, table.name, table.key);
   } finally {
     s3.destroy();
     dynamoDb.destroy();
+  }
+}
+
+async function createTable(dynamoDb: DynamoDBClient, name: string, partitionKey: string): Promise<void> {
+  const exists = await dynamoDb.send(new DescribeTableCommand({ TableName: name })).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) {
+    await dynamoDb
+      .send(
+        new CreateTableCommand({
+          TableName: name,
+          AttributeDefinitions: [{ AttributeName: partitionKey, AttributeType: 'S' }],
+          KeySchema: [{ AttributeName: partitionKey, KeyType: 'HASH' }],
+          BillingMode: 'PAY_PER_REQUEST',
+        }),
+      )
+      .catch((error: unknown) => {
+        if (!(error instanceof ResourceInUseException)) throw error;
+      });
+    await waitUntilTableExists({ client: dynamoDb, maxWaitTime: 30 }, { TableName: name });
+    // dynalite does not implement TTL; correctness never depends on the sweep anyway.
+    await dynamoDb
+      .send(new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true } }))
+      .catch(() => undefined);
   }
 }

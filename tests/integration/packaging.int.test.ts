@@ -12,7 +12,8 @@ import initSqlJs from 'sql.js';
 /**
  * Packages the service the way a deploy does (`sls package --stage ci`), with no AWS credentials
  * and no network, then checks the CloudFormation it would deploy and runs the handlers from the
- * zip it would upload. The ci stage takes its secrets from serverless.yml params instead of SSM.
+ * zip it would upload. No stage resolves a secret at deploy time: functions get SSM parameter
+ * names and read the values at run time.
  */
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -124,15 +125,54 @@ describe('the CloudFormation template of the ci package', () => {
     }
   });
 
-  test('only the functions that authenticate hold secrets: the public ones never see a key', () => {
+  test('the template holds no secret: no key, no password, no SSM value resolved into it', () => {
+    const text = JSON.stringify(template);
+    // An API_KEYS entry (`write:<key>`, `read@acme-*:<key>`) or a dynamic reference CloudFormation would resolve.
+    expect(text.match(/\b(?:read|write)(?:@[a-z0-9_*-]+)?:[^:"\s]{8,}/g)).toBeNull();
+    expect(text).not.toMatch(/\{\{resolve:(?:ssm|ssm-secure|secretsmanager):/);
+    for (const fn of resourcesOfType('AWS::Lambda::Function')) {
+      const names = Object.keys(fn.Properties.Environment.Variables);
+      expect([handlerName(fn), names.filter((name) => ['API_KEYS', 'FLIGHTS_PASSWORD'].includes(name))]).toEqual([handlerName(fn), []]);
+    }
+  });
+
+  test('only the functions that authenticate know where the secrets and the key table are', () => {
     const secretsOf = (logicalId: string) => {
       const env = resource(logicalId, 'AWS::Lambda::Function').Properties.Environment.Variables;
-      return ['API_KEYS', 'FLIGHTS_PASSWORD'].filter((name) => name in env);
+      return Object.fromEntries(['API_KEYS_PARAMETER', 'FLIGHTS_PASSWORD_PARAMETER', 'KEY_TABLE'].filter((name) => name in env).map((name) => [name, env[name]]));
     };
-    expect(secretsOf('SqlLambdaFunction')).toEqual(['API_KEYS']);
-    expect(secretsOf('FlightsReplaceLambdaFunction')).toEqual(['API_KEYS', 'FLIGHTS_PASSWORD']);
-    expect(secretsOf('FlightsSearchLambdaFunction')).toEqual([]);
-    expect(secretsOf('HealthLambdaFunction')).toEqual([]);
+    expect(secretsOf('SqlLambdaFunction')).toEqual({ API_KEYS_PARAMETER: '/cloudlite/ci/api-keys', KEY_TABLE: { Ref: 'KeyTable' } });
+    expect(secretsOf('FlightsReplaceLambdaFunction')).toEqual({
+      API_KEYS_PARAMETER: '/cloudlite/ci/api-keys',
+      FLIGHTS_PASSWORD_PARAMETER: '/cloudlite/ci/flights-password',
+      KEY_TABLE: { Ref: 'KeyTable' },
+    });
+    expect(secretsOf('FlightsSearchLambdaFunction')).toEqual({});
+    expect(secretsOf('HealthLambdaFunction')).toEqual({});
+  });
+
+  test('the key table is on-demand, keyed by the key digest, sweeps expired keys and can be restored', () => {
+    const table = resource('KeyTable', 'AWS::DynamoDB::Table').Properties;
+    expect(table.BillingMode).toBe('PAY_PER_REQUEST');
+    expect(table.KeySchema).toEqual([{ AttributeName: 'key_hash', KeyType: 'HASH' }]);
+    expect(table.TimeToLiveSpecification).toEqual({ AttributeName: 'expires_at', Enabled: true });
+    expect(table.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+  });
+
+  test('the stage throttles every route, and the write routes more, from stage params', () => {
+    const stage = resource('HttpApiStage', 'AWS::ApiGatewayV2::Stage');
+    expect(stage.Properties.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 500, ThrottlingBurstLimit: 1000 });
+    expect(stage.Properties.RouteSettings).toEqual({
+      'POST /sql': { ThrottlingRateLimit: 200, ThrottlingBurstLimit: 400 },
+      'POST /flights': { ThrottlingRateLimit: 1, ThrottlingBurstLimit: 5 },
+    });
+    // Route settings name routes that must exist first.
+    const routeKeys = Object.fromEntries(
+      Object.entries(template.Resources as Record<string, Json>)
+        .filter(([, candidate]) => candidate.Type === 'AWS::ApiGatewayV2::Route')
+        .map(([logicalId, route]) => [route.Properties.RouteKey, logicalId]),
+    );
+    expect(stage.DependsOn).toEqual(expect.arrayContaining(Object.keys(stage.Properties.RouteSettings).map((key) => routeKeys[key])));
   });
 
   test('the HTTP API routes the four endpoints with payload format 2.0', () => {
@@ -208,7 +248,7 @@ describe('the CloudFormation template of the ci package', () => {
     }
   });
 
-  test('the writer role (POST /sql, POST /flights) may only read and write database objects and stored answers, list the bucket and use the lock table', () => {
+  test('the writer role (POST /sql, POST /flights) may only read and write database objects and stored answers, list the bucket, use the lock table, look keys up and read its two secrets', () => {
     const statements = roleStatements(WRITER_ROLE);
     expect(actionsOf(statements).sort()).toEqual(
       [
@@ -221,8 +261,14 @@ describe('the CloudFormation template of the ci package', () => {
         'dynamodb:GetItem',
         'dynamodb:PutItem',
         'dynamodb:UpdateItem',
+        'dynamodb:GetItem',
+        'ssm:GetParameter',
+        'kms:Decrypt',
       ].sort(),
     );
+    const parameterArns = ['api-keys', 'flights-password'].map((name) => ({
+      'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/cloudlite/ci/${name}`,
+    }));
     expect(statements.filter((statement) => !actionsOf([statement]).some((action) => action.startsWith('logs:')))).toEqual([
       {
         Effect: 'Allow',
@@ -231,6 +277,15 @@ describe('the CloudFormation template of the ci package', () => {
       },
       DATABASE_LIST_STATEMENT,
       { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: { 'Fn::GetAtt': ['LockTable', 'Arn'] } },
+      { Effect: 'Allow', Action: ['dynamodb:GetItem'], Resource: { 'Fn::GetAtt': ['KeyTable', 'Arn'] } },
+      { Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: parameterArns },
+      {
+        Effect: 'Allow',
+        Action: ['kms:Decrypt'],
+        Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*' },
+        // Only through SSM, only to decrypt those two parameters.
+        Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'ssm.${AWS::Region}.amazonaws.com' }, 'kms:EncryptionContext:PARAMETER_ARN': parameterArns } },
+      },
     ]);
   });
 
@@ -250,10 +305,11 @@ describe('the CloudFormation template of the ci package', () => {
     expect(actionsOf(roleStatements(LOGS_ONLY_ROLE)).sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
   });
 
-  test('the stack outputs the API URL, the bucket name and the lock table name', () => {
+  test('the stack outputs the API URL, the bucket name, the lock table name and the key table name', () => {
     expect(template.Outputs.HttpApiUrl.Value).toBeDefined();
     expect(template.Outputs.DatabaseBucketName.Value).toEqual({ Ref: 'DatabaseBucket' });
     expect(template.Outputs.LockTableName.Value).toEqual({ Ref: 'LockTable' });
+    expect(template.Outputs.KeyTableName.Value).toEqual({ Ref: 'KeyTable' });
   });
 });
 
@@ -299,6 +355,45 @@ describe('the deployment zip of the ci package', () => {
     expect(JSON.parse(response.body)).toEqual({ error: { code: 'UNAUTHORIZED', message: 'invalid API key' } });
   });
 
+  test('the bundled sql handler reads its API keys from SSM at run time, decrypted, through the shipped Powertools utility', async () => {
+    const ssm = await startFakeSsm({ '/cloudlite/ci/api-keys': 'write@only-this:ssm-key-123' });
+    const s3 = await startFakeS3({});
+    try {
+      const env = { API_KEYS: '', API_KEYS_PARAMETER: '/cloudlite/ci/api-keys', AWS_ENDPOINT_URL_SSM: ssm.url, S3_ENDPOINT: s3.url };
+      const wrongKey = await invokeBundled('sql', httpEvent('POST', '/sql', { sql_statement: 'SELECT 1' }, WRITE_KEY), env);
+      const outOfScope = await invokeBundled('sql', httpEvent('POST', '/sql', { database: 'other', sql_statement: 'SELECT 1' }, 'ssm-key-123'), env);
+
+      expect(wrongKey.statusCode).toBe(401);
+      expect(outOfScope.statusCode).toBe(403);
+      expect(JSON.parse(outOfScope.body).error.code).toBe('FORBIDDEN');
+      expect(ssm.requests).toEqual([
+        { target: 'AmazonSSM.GetParameter', name: '/cloudlite/ci/api-keys', withDecryption: true },
+        { target: 'AmazonSSM.GetParameter', name: '/cloudlite/ci/api-keys', withDecryption: true },
+      ]);
+      expect(s3.requests).toEqual([]);
+    } finally {
+      await Promise.all([ssm.close(), s3.close()]);
+    }
+  });
+
+  test('the bundled sql handler answers 503 with Retry-After when SSM cannot give it its keys, and never shows the cause', async () => {
+    const ssm = await startFakeSsm({});
+    try {
+      const response = await invokeBundled('sql', httpEvent('POST', '/sql', { sql_statement: 'SELECT 1' }, WRITE_KEY), {
+        API_KEYS: '',
+        API_KEYS_PARAMETER: '/cloudlite/ci/api-keys',
+        AWS_ENDPOINT_URL_SSM: ssm.url,
+      });
+
+      expect(response.statusCode).toBe(503);
+      expect(response.headers['retry-after']).toBe('5');
+      expect(JSON.parse(response.body)).toEqual({ error: { code: 'SERVICE_UNAVAILABLE', message: 'the service cannot read its credentials right now; retry shortly' } });
+      expect(ssm.requests.length).toBeGreaterThan(0);
+    } finally {
+      await ssm.close();
+    }
+  });
+
   test('the bundled sql handler runs a query in the shipped worker and WASM on a database read from S3', async () => {
     const SQL = await initSqlJs();
     const db = new SQL.Database();
@@ -320,14 +415,13 @@ describe('the deployment zip of the ci package', () => {
 });
 
 describe('the stages of serverless.yml', () => {
-  test('a real stage takes API_KEYS and FLIGHTS_PASSWORD from SSM, so it cannot resolve offline', async () => {
-    const failure = await run(SLS, ['print', '--stage', 'prod'], { cwd: ROOT, env: offlineEnv(workDir), timeout: 120_000 }).then(
-      () => undefined,
-      (error: { stdout: string; stderr: string }) => `${error.stdout}\n${error.stderr}`,
-    );
+  test('a real stage resolves offline: its functions name SSM parameters and read them at run time, so no secret passes through deploy', async () => {
+    const { stdout } = await run(SLS, ['print', '--stage', 'prod', '--format', 'json'], { cwd: ROOT, env: offlineEnv(workDir), timeout: 120_000 });
+    const service = JSON.parse(stdout) as Json;
 
-    expect(failure).toContain('custom.secrets.apiKeys');
-    expect(failure).toContain('custom.secrets.flightsPassword');
+    expect(service.functions.sql.environment.API_KEYS_PARAMETER).toBe('/cloudlite/prod/api-keys');
+    expect(service.functions.flightsReplace.environment.FLIGHTS_PASSWORD_PARAMETER).toBe('/cloudlite/prod/flights-password');
+    expect(stdout).not.toMatch(/ssm\(|resolve:ssm/);
   });
 
   test('the package-only ci stage, whose keys are placeholders, refuses to deploy', async () => {
@@ -473,6 +567,39 @@ function handlerEnv(handler: string, extraEnv: Record<string, string> = {}): Nod
     AWS_SECRET_ACCESS_KEY: 'packaging-test',
     LOG_LEVEL: 'ERROR',
     ...extraEnv,
+  };
+}
+
+/** Just enough of SSM for GetParameter (JSON protocol): the given parameters, ParameterNotFound for the rest. */
+async function startFakeSsm(parameters: Record<string, string>): Promise<{ url: string; requests: Json[]; close(): Promise<void> }> {
+  const requests: Json[] = [];
+  const server: Server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+    request.on('end', () => {
+      const input = JSON.parse(body || '{}') as { Name?: string; WithDecryption?: boolean };
+      requests.push({ target: request.headers['x-amz-target'], name: input.Name, withDecryption: input.WithDecryption });
+      const value = input.Name === undefined ? undefined : parameters[input.Name];
+      response.writeHead(value === undefined ? 400 : 200, { 'content-type': 'application/x-amz-json-1.1' });
+      response.end(
+        JSON.stringify(
+          value === undefined
+            ? { __type: 'ParameterNotFound', message: 'not found' }
+            : { Parameter: { Name: input.Name, Type: 'SecureString', Value: value, Version: 1 } },
+        ),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 

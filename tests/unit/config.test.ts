@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig, parseApiKeys } from '../../functions/config';
-import { Authenticator } from '../../functions/http/auth';
+import { createAuthenticator } from '../../functions/auth-composition';
+import { silentLogger } from '../../functions/core/logger';
 
 const minimal = { S3_BUCKET: 'b', LOCK_TABLE: 't', API_KEYS: 'write:abcdefgh' };
 
@@ -15,7 +16,8 @@ describe('loadConfig', () => {
       flightsDatabase: 'main',
       limits: { maxBodyBytes: 4_194_304, maxStatements: 100, maxParams: 1_000, maxSqlLength: 100_000, maxResultBytes: 5_000_000 },
     });
-    expect(config.apiKeys).toEqual([{ role: 'write', key: 'abcdefgh', expiresAtMs: undefined }]);
+    expect(config.apiKeys).toEqual([{ role: 'write', databases: '*', key: 'abcdefgh', expiresAtMs: undefined }]);
+    expect(config).toMatchObject({ keyCacheTtlMs: 60_000, secretCacheTtlMs: 300_000, keyTable: undefined, apiKeysParameter: undefined });
   });
 
   it('lets functions that do not authenticate start without API keys', () => {
@@ -35,6 +37,9 @@ describe('loadConfig', () => {
     ['a lease shorter than the function timeout', { ...minimal, LOCK_LEASE_MS: '20000', FUNCTION_TIMEOUT_MS: '29000' }, /LOCK_LEASE_MS must be longer than the function timeout/],
     ['a statement timeout longer than the function', { ...minimal, STATEMENT_TIMEOUT_MS: '30000', LOCK_LEASE_MS: '60000', FUNCTION_TIMEOUT_MS: '29000' }, /STATEMENT_TIMEOUT_MS must be shorter/],
     ['a lease that a statement could outlive', { ...minimal, LOCK_LEASE_MS: '12000' }, /LOCK_LEASE_MS must exceed STATEMENT_TIMEOUT_MS/],
+    ['API keys both plain and from SSM', { ...minimal, API_KEYS_PARAMETER: '/cloudlite/prod/api-keys' }, /API_KEYS or API_KEYS_PARAMETER, not both/],
+    ['a flights password both plain and from SSM', { ...minimal, FLIGHTS_PASSWORD: 'pw-123456', FLIGHTS_PASSWORD_PARAMETER: '/p' }, /FLIGHTS_PASSWORD or FLIGHTS_PASSWORD_PARAMETER/],
+    ['a negative key cache time', { ...minimal, KEY_CACHE_TTL_MS: '-5' }, /KEY_CACHE_TTL_MS/],
   ])('refuses to start with %s', (_name, env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -42,20 +47,57 @@ describe('loadConfig', () => {
 });
 
 describe('parseApiKeys', () => {
-  it('reads roles, keys and optional expiries', () => {
-    expect(parseApiKeys('write:s3cret-key, read:public-key-1:2027-01-01')).toEqual([
-      { role: 'write', key: 's3cret-key', expiresAtMs: undefined },
-      { role: 'read', key: 'public-key-1', expiresAtMs: Date.parse('2027-01-01T00:00:00Z') },
-    ]);
+  const digest = 'ab'.repeat(32);
+  it.each([
+    ['a key for all databases', 'write:s3cret-key', [{ role: 'write', databases: '*', key: 's3cret-key', expiresAtMs: undefined }]],
+    ['an expiry', 'read:public-key-1:2027-01-01', [{ role: 'read', databases: '*', key: 'public-key-1', expiresAtMs: Date.parse('2027-01-01T00:00:00Z') }]],
+    ['an exact database', 'read@acme-reports:k2-secret', [{ role: 'read', databases: 'acme-reports', key: 'k2-secret', expiresAtMs: undefined }]],
+    ['a glob', 'write@acme-*:k1-secret', [{ role: 'write', databases: 'acme-*', key: 'k1-secret', expiresAtMs: undefined }]],
+    ['a digest', `write@t-1:sha256:${digest}`, [{ role: 'write', databases: 't-1', sha256: digest, expiresAtMs: undefined }]],
+    ['an upper-case digest with an expiry', `read:sha256:${digest.toUpperCase()}:2030-01-01T12:00:00Z`, [{ role: 'read', databases: '*', sha256: digest, expiresAtMs: Date.parse('2030-01-01T12:00:00Z') }]],
+    [
+      'a list with spaces',
+      'write@acme-*:k1-secret, read@acme-reports:k2-secret,write:admin-key',
+      [
+        { role: 'write', databases: 'acme-*', key: 'k1-secret', expiresAtMs: undefined },
+        { role: 'read', databases: 'acme-reports', key: 'k2-secret', expiresAtMs: undefined },
+        { role: 'write', databases: '*', key: 'admin-key', expiresAtMs: undefined },
+      ],
+    ],
+  ])('reads %s', (_name, value, expected) => {
+    expect(parseApiKeys(value)).toEqual(expected);
   });
 
-  it.each(['admin:abcdefgh', 'write:short', 'writeabcdefgh', 'read:abcdefgh:tomorrow'])('refuses %s', (entry) => {
+  it.each([
+    'admin:abcdefgh',
+    'write:short',
+    'writeabcdefgh',
+    'read:abcdefgh:tomorrow',
+    'read@:abcdefgh',
+    'read@ACME:abcdefgh',
+    'read@acme/x:abcdefgh',
+    'write:sha256:abc',
+    `write:sha256:${'g'.repeat(64)}`,
+  ])('refuses %s', (entry) => {
     expect(() => parseApiKeys(entry)).toThrow(ConfigError);
+  });
+
+  it('never repeats a key in its error message', () => {
+    expect(() => parseApiKeys('write:good-key-1,owner:my-secret-key')).toThrow(/API_KEYS entry 2/);
+    expect(() => parseApiKeys('write:good-key-1,owner:my-secret-key')).not.toThrow(/my-secret-key/);
   });
 });
 
-describe('Authenticator', () => {
-  it('refuses to start an endpoint that authenticates when no keys are configured', () => {
-    expect(() => new Authenticator([])).toThrow(/API_KEYS must hold at least one/);
+describe('createAuthenticator', () => {
+  it('refuses to start an endpoint that authenticates when no source of keys is configured', () => {
+    expect(() => createAuthenticator(loadConfig({ ...minimal, API_KEYS: undefined }), silentLogger)).toThrow(/set API_KEYS, API_KEYS_PARAMETER or KEY_TABLE/);
+  });
+
+  it.each([
+    ['API_KEYS', { API_KEYS: 'write:abcdefgh' }],
+    ['API_KEYS_PARAMETER', { API_KEYS: undefined, API_KEYS_PARAMETER: '/cloudlite/x/api-keys' }],
+    ['KEY_TABLE', { API_KEYS: undefined, KEY_TABLE: 'keys' }],
+  ])('starts with %s alone', (_name, env) => {
+    expect(() => createAuthenticator(loadConfig({ ...minimal, ...env }), silentLogger)).not.toThrow();
   });
 });

@@ -1,0 +1,87 @@
+import { parseArgs } from 'node:util';
+import { createDynamoDbClient } from '../functions/adapters/aws-clients';
+import { DynamoDbKeyTable } from '../functions/adapters/dynamodb-key-table';
+import { createKey, revokeKey, type ListedKey } from '../functions/core/key-registry';
+import { keyIdOf, type Role } from '../functions/core/principal';
+import { LOCAL_CREDENTIALS } from '../infra/local/stack';
+import { runCli } from './api-client';
+
+/**
+ * Tenant keys in the key table, managed with AWS credentials that may write it (the "admin key"
+ * is IAM: no endpoint of the service can mint keys, so no tenant key and no leaked API key can):
+ *
+ *   npm run keys -- create --role write --databases 'acme-*' --label acme [--expires 2027-01-01]
+ *   npm run keys -- list
+ *   npm run keys -- revoke key:3f2a9c1e
+ *
+ * Target: --table (or KEY_TABLE; the stack output KeyTableName), --region (or AWS_REGION), and
+ * for the local stack --endpoint (or DYNAMODB_ENDPOINT; `npm start` prints it) with table
+ * cloudlite-locks-keys. A created key is printed once and stored only as its SHA-256.
+ */
+
+const USAGE = `usage: npm run keys -- <create|list|revoke> [--table <name>] [--region <region>] [--endpoint <url>]
+  create --role read|write --databases <name or glob> [--label <text>] [--expires <ISO date>]
+  list
+  revoke <key id (key:xxxxxxxx) or digest>`;
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    strict: true,
+    options: {
+      table: { type: 'string' },
+      region: { type: 'string' },
+      endpoint: { type: 'string' },
+      role: { type: 'string' },
+      databases: { type: 'string' },
+      label: { type: 'string' },
+      expires: { type: 'string' },
+    },
+  });
+  const [command, argument] = positionals;
+  const tableName = values.table ?? process.env.KEY_TABLE;
+  if (!command || !tableName) throw new Error(`${tableName ? '' : 'no key table: pass --table or set KEY_TABLE\n'}${USAGE}`);
+  const endpoint = values.endpoint ?? process.env.DYNAMODB_ENDPOINT;
+  // The local servers take any credentials; without AWS ones in the environment use theirs.
+  if (endpoint && !process.env.AWS_ACCESS_KEY_ID) {
+    process.env.AWS_ACCESS_KEY_ID = LOCAL_CREDENTIALS.accessKeyId;
+    process.env.AWS_SECRET_ACCESS_KEY = LOCAL_CREDENTIALS.secretAccessKey;
+  }
+  const client = createDynamoDbClient({ region: values.region ?? process.env.AWS_REGION ?? 'us-east-1', dynamoDbEndpoint: endpoint, dynamoDbRequestTimeoutMs: 10_000 });
+  const table = new DynamoDbKeyTable(client, tableName);
+
+  switch (command) {
+    case 'create': {
+      if (values.role !== 'read' && values.role !== 'write') throw new Error(`--role must be read or write\n${USAGE}`);
+      if (!values.databases) throw new Error(`--databases is required (a name, a glob such as 'acme-*', or '*')\n${USAGE}`);
+      const expiresAtMs = values.expires ? Date.parse(values.expires) : undefined;
+      if (expiresAtMs !== undefined && Number.isNaN(expiresAtMs)) throw new Error('--expires must be an ISO date or date-time');
+      const created = await createKey(table, { role: values.role as Role, databases: values.databases, label: values.label, expiresAtMs }, Date.now());
+      console.log(`created ${created.keyId}: ${values.role} on ${values.databases}${values.label ? ` (${values.label})` : ''}`);
+      console.log(`key (shown once, store it now): ${created.key}`);
+      return;
+    }
+    case 'list': {
+      const keys = await table.list();
+      keys.sort((a, b) => (a.createdAtMs ?? 0) - (b.createdAtMs ?? 0));
+      for (const key of keys) console.log(describeKey(key));
+      console.log(`${keys.length} key(s)`);
+      return;
+    }
+    case 'revoke': {
+      if (!argument) throw new Error(`revoke needs a key id\n${USAGE}`);
+      const revoked = await revokeKey(table, argument);
+      console.log(`revoked ${keyIdOf(revoked.sha256Hex)} (${revoked.role} on ${revoked.databases}); containers that cached it refuse it within KEY_CACHE_TTL_MS`);
+      return;
+    }
+    default:
+      throw new Error(USAGE);
+  }
+}
+
+function describeKey(key: ListedKey): string {
+  const date = (ms: number | undefined) => (ms === undefined ? '-' : new Date(ms).toISOString());
+  return [keyIdOf(key.sha256Hex), key.role.padEnd(5), key.databases, `created ${date(key.createdAtMs)}`, `expires ${date(key.expiresAtMs)}`, key.label ?? ''].join('  ');
+}
+
+runCli('keys', module, main);
