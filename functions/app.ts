@@ -42,7 +42,11 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     {
       keyPrefix: config.keyPrefix,
       eventualMaxAgeMs: config.eventualMaxAgeMs,
-      limits: { maxStatements: config.limits.maxStatements, maxResultBytes: config.limits.maxResultBytes },
+      limits: {
+        maxStatements: config.limits.maxStatements,
+        maxResultBytes: config.limits.maxResultBytes,
+        maxDatabaseBytes: config.limits.maxDatabaseBytes,
+      },
       // Renew three times per lease so one or two failed renewals still leave it alive.
       leaseRenewIntervalMs: Math.max(100, Math.floor(config.leaseMs / 3)),
       leaseSafetyMarginMs: config.leaseSafetyMarginMs,

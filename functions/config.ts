@@ -45,6 +45,9 @@ const EnvSchema = z.object({
   MAX_PARAMS: integer(1_000, 0),
   MAX_SQL_LENGTH: integer(100_000, 1),
   MAX_RESULT_BYTES: integer(5_000_000, 1024),
+  // Sized so a Lambda of the deployed memory can still load it: a write holds the file about
+  // twice (the engine's copy and the exported bytes), next to the warm cache.
+  MAX_DATABASE_MB: integer(1024, 1),
   SQLITE_HEAP_LIMIT_MB: integer(256, 8),
   ENGINE_HEAP_LIMIT_MB: integer(256, 32),
   WARM_CACHE_MB: integer(512, 0),
@@ -74,6 +77,8 @@ export interface Config {
     maxParams: number;
     maxSqlLength: number;
     maxResultBytes: number;
+    /** A write may not grow a database past this (MAX_DATABASE_MB). */
+    maxDatabaseBytes: number;
   };
   sqliteHeapLimitBytes: number;
   engineHeapLimitMb: number;
@@ -115,6 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxParams: e.MAX_PARAMS,
       maxSqlLength: e.MAX_SQL_LENGTH,
       maxResultBytes: e.MAX_RESULT_BYTES,
+      maxDatabaseBytes: e.MAX_DATABASE_MB * 1024 * 1024,
     },
     sqliteHeapLimitBytes: e.SQLITE_HEAP_LIMIT_MB * 1024 * 1024,
     engineHeapLimitMb: e.ENGINE_HEAP_LIMIT_MB,

@@ -134,24 +134,17 @@ export class DatabaseService {
     return { kind: 'done', results: outcome.results, version: loaded.version };
   }
 
-  /**
-   * Loads the database (revalidating the warm copy) and runs `run` on it. If the engine lost
-   * that copy meanwhile (its worker restarted), loads the bytes again and runs once more.
-   */
+  /** Loads the database (revalidating the warm copy) and runs `run` on it. */
   private async onCurrentCopy<T extends ReadOutcome | WriteOutcome>(
     database: string,
     consistency: Consistency,
     timings: Timings,
     run: (source: DatabaseSource) => Promise<T>,
-  ): Promise<{ loaded: Loaded; outcome: Exclude<T, { kind: 'cache_miss' }> }> {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const loaded = await this.load(database, consistency, timings, attempt > 0);
-      const outcome = await this.timed(timings, 'exec_ms', () => run(loaded.source));
-      if (outcome.kind === 'cache_miss') continue;
-      this.remember(database, loaded);
-      return { loaded, outcome: outcome as Exclude<T, { kind: 'cache_miss' }> };
-    }
-    throw new StorageUnavailableError('the SQL engine lost its copy twice in a row; retry');
+  ): Promise<{ loaded: Loaded; outcome: T }> {
+    const loaded = await this.load(database, consistency, timings);
+    const outcome = await this.timed(timings, 'exec_ms', () => run(loaded.source));
+    this.remember(database, loaded);
+    return { loaded, outcome };
   }
 
   private async runWrite(request: SqlRequest, started: number, timings: Timings): Promise<SqlResponse> {
@@ -179,7 +172,7 @@ export class DatabaseService {
         this.forget(database);
         throw error;
       }
-      this.deps.engine.commitWrite(outcome.writeId, stored.etag);
+      this.deps.engine.commitWrite(outcome.writeId, stored);
       this.warm.set(database, { ...stored, validatedAt: this.clock() });
       return this.respond(database, outcome.results, stored, true, started, timings);
     } finally {
@@ -220,19 +213,36 @@ export class DatabaseService {
     }
   }
 
-  private async load(database: string, consistency: Consistency, timings: Timings, afterCacheMiss: boolean): Promise<Loaded> {
-    if (afterCacheMiss) this.forget(database);
-    const warm = this.warm.get(database);
+  private async load(database: string, consistency: Consistency, timings: Timings): Promise<Loaded> {
+    const key = this.keyOf(database);
+    const held = this.deps.engine.warmVersion(database);
+    const remembered = this.warm.get(database);
+    const warm = remembered && held?.etag === remembered.etag ? remembered : undefined;
     const checkedAt = this.clock();
     if (warm && consistency === 'eventual' && checkedAt - warm.validatedAt <= this.options.eventualMaxAgeMs) {
-      return { source: { kind: 'cached', etag: warm.etag }, version: warm, checkedAt: warm.validatedAt };
+      return { source: this.storedSource(key, warm), version: warm, checkedAt: warm.validatedAt };
     }
-    const got = await this.timed(timings, 'load_ms', () => this.deps.store.get(this.keyOf(database), { ifNoneMatch: warm?.etag }));
-    if (got.kind === 'not_modified' && warm) return { source: { kind: 'cached', etag: warm.etag }, version: warm, checkedAt };
-    if (got.kind === 'found') return { source: { kind: 'bytes', etag: got.version.etag, bytes: got.body }, version: got.version, checkedAt };
+    const got = await this.timed(timings, 'load_ms', () => this.deps.store.get(key, { ifNoneMatch: warm?.etag }));
+    if (got.kind === 'not_modified' && warm) return { source: this.storedSource(key, warm), version: warm, checkedAt };
+    if (got.kind === 'found') {
+      return { source: { kind: 'stored', version: got.version, fetch: async () => got.body }, version: got.version, checkedAt };
+    }
     if (got.kind === 'not_modified') throw new StorageUnavailableError('the store answered "not modified" to an unconditional read');
     this.forget(database);
     return { source: { kind: 'empty' }, checkedAt };
+  }
+
+  /** A version the engine holds warm; should it lose the copy meanwhile, it fetches that same version. */
+  private storedSource(key: string, version: StoredVersion): DatabaseSource {
+    return {
+      kind: 'stored',
+      version,
+      fetch: async () => {
+        const got = await this.deps.store.get(key);
+        if (got.kind !== 'found' || got.version.etag !== version.etag) throw new StorageUnavailableError('the database changed while it was being loaded; retry');
+        return got.body;
+      },
+    };
   }
 
   /** Records that the engine now holds the loaded version, confirmed current at `checkedAt`. */

@@ -88,45 +88,32 @@ export class LeaseLostError extends Error {
 // ---------------------------------------------------------------------------------------------
 // SQL engine
 
-/** Where the engine gets the database from: its warm copy of a version, fresh bytes, or nothing yet. */
+/** Where a request's database comes from: a stored version (the engine fetches its bytes only when it
+ *  does not hold that version warm), or nothing yet (a first write). */
 export type DatabaseSource =
-  | { kind: 'cached'; etag: string }
-  | { kind: 'bytes'; etag: string; bytes: Uint8Array }
+  | { kind: 'stored'; version: StoredVersion; fetch: () => Promise<Uint8Array> }
   | { kind: 'empty' };
-
-export interface ExecutionLimits {
-  maxStatements: number;
-  maxResultBytes: number;
-}
-
-export interface EngineRequest {
-  database: string;
-  source: DatabaseSource;
-  program: Program;
-  limits: ExecutionLimits;
-}
-
+export interface ExecutionLimits { maxStatements: number; maxResultBytes: number; maxDatabaseBytes: number }
+export interface EngineRequest { database: string; source: DatabaseSource; program: Program; limits: ExecutionLimits }
 export type ReadOutcome =
-  | { kind: 'done'; results: StatementResult[] }
-  /** SQLite refused to run the program read-only: it writes. */
-  | { kind: 'writes' }
-  /** The engine no longer holds that version (it restarted): send the bytes. */
-  | { kind: 'cache_miss' };
-
+  /** `stateDependent`: some statement reads only because of what the copy holds today (DROP TABLE IF EXISTS
+   *  of a missing table, CREATE ... IF NOT EXISTS of an existing one, ...): on another version it could write. */
+  | { kind: 'done'; results: StatementResult[]; stateDependent: boolean }
+  /** Statement `statementIndex` writes; it was not executed, and nothing the earlier ones did is kept. */
+  | { kind: 'writes'; statementIndex: number };
 export type WriteOutcome =
   | { kind: 'done'; results: StatementResult[]; changed: false }
   /** Committed in the engine but not yet stored: `commitWrite` or `abandonWrite` must follow. */
-  | { kind: 'done'; results: StatementResult[]; changed: true; writeId: string; bytes: Uint8Array }
-  | { kind: 'cache_miss' };
-
+  | { kind: 'done'; results: StatementResult[]; changed: true; writeId: string; bytes: Uint8Array };
 export interface SqlEngine {
-  /** Runs the program read-only; never changes the engine's copy. */
+  /** The stored version the engine holds warm for this database, if any (exact, synchronous). */
+  warmVersion(database: string): StoredVersion | undefined;
+  /** Whether the program's first statement writes, judged on the warm copy without running it;
+   *  undefined when there is no warm copy or it cannot tell (e.g. the statement fails to prepare). */
+  firstStatementWrites(database: string, program: Program): Promise<boolean | undefined>;
   read(request: EngineRequest): Promise<ReadOutcome>;
-  /** Runs the program in one transaction; on error nothing changes and the error is thrown. */
   write(request: EngineRequest): Promise<WriteOutcome>;
-  /** The written bytes are now stored as `etag`: keep them as the warm copy. */
-  commitWrite(writeId: string, etag: string): void;
-  /** The written bytes were not stored: drop them. */
+  commitWrite(writeId: string, version: StoredVersion): void;
   abandonWrite(writeId: string): void;
   close(): Promise<void>;
 }

@@ -37,7 +37,7 @@ export function buildService(parts: ServiceParts = {}): { service: DatabaseServi
     {
       keyPrefix: config.keyPrefix,
       eventualMaxAgeMs: config.eventualMaxAgeMs,
-      limits: { maxStatements: 100, maxResultBytes: config.limits.maxResultBytes },
+      limits: { maxStatements: 100, maxResultBytes: config.limits.maxResultBytes, maxDatabaseBytes: config.limits.maxDatabaseBytes },
       leaseRenewIntervalMs: 1_000,
       leaseSafetyMarginMs: config.leaseSafetyMarginMs,
       ...parts.service,
@@ -73,13 +73,15 @@ export function gate(): { opened: Promise<void>; open(): void } {
 /** Wraps the real engine so each write, once executed, waits for `hold` before it is stored. */
 export function holdAfterWrite(hold: () => Promise<void>): (engine: SqlEngine) => SqlEngine {
   return (engine) => ({
+    warmVersion: (database) => engine.warmVersion(database),
+    firstStatementWrites: (database, program) => engine.firstStatementWrites(database, program),
     read: (request) => engine.read(request),
     write: async (request) => {
       const outcome = await engine.write(request);
       await hold();
       return outcome;
     },
-    commitWrite: (writeId, etag) => engine.commitWrite(writeId, etag),
+    commitWrite: (writeId, version) => engine.commitWrite(writeId, version),
     abandonWrite: (writeId) => engine.abandonWrite(writeId),
     close: () => engine.close(),
   });
