@@ -20,8 +20,8 @@ import type { Database } from 'sql.js';
 export interface ProgramFacts {
   /** Changes a stored database: must run on the write path. */
   writes: boolean;
-  /** Opens TEMP for writing (only this request's own objects). */
-  writesTemp: boolean;
+  /** Works on TEMP (only this request's own objects): opens it for writing, or opens nothing else. */
+  targetsTemp: boolean;
   /** The statement itself (not a trigger) inserts rows that set last_insert_rowid. */
   insertsRowid: boolean;
   /** An upsert: some rows may be updated instead of inserted, leaving last_insert_rowid as it was. */
@@ -64,7 +64,7 @@ export function programFacts(instructions: Instruction[]): ProgramFacts {
   const inserts = topLevel(instructions).filter((i) => i.opcode === 'Insert');
   return {
     writes,
-    writesTemp: transactions.some((t) => t.p1 === TEMP_DATABASE && t.p2 !== 0),
+    targetsTemp: opensOnlyTemp || transactions.some((t) => t.p1 === TEMP_DATABASE && t.p2 !== 0),
     insertsRowid: inserts.some((i) => (i.p5 & OPFLAG_LASTROWID) !== 0),
     mayUpdateInstead: inserts.some((i) => (i.p5 & OPFLAG_ISUPDATE) !== 0),
   };
@@ -84,10 +84,10 @@ const DATABASE_WRITE = /^(?:REINDEX|ANALYZE|VACUUM)\b|^PRAGMA\s+(?:\w+\s*\.\s*)?
 /**
  * Whether the statement's text promises a write that its program, on this copy, does not make
  * (REINDEX with no index, PRAGMA optimize with fresh statistics): on another version of the
- * database the same text could write. A statement that writes a TEMP object it names is not:
+ * database the same text could write. A statement on a TEMP object it names is not:
  * TEMP holds only what the request itself made.
  */
 export function isStateDependent(leadingText: string, facts: ProgramFacts): boolean {
   if (facts.writes) return false;
-  return DATABASE_WRITE.test(leadingText) || (OBJECT_WRITE.test(leadingText) && !facts.writesTemp);
+  return DATABASE_WRITE.test(leadingText) || (OBJECT_WRITE.test(leadingText) && !facts.targetsTemp);
 }

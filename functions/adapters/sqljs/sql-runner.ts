@@ -220,7 +220,7 @@ function compile(db: Database, statement: Statement, params: BoundParams | undef
 
 /** EXPLAIN cannot explain an EXPLAIN, which never runs what it explains anyway. */
 function factsOf(db: Database, head: string, sql: string): ProgramFacts {
-  if (EXPLAIN.test(head)) return { writes: false, writesTemp: false, insertsRowid: false, mayUpdateInstead: false };
+  if (EXPLAIN.test(head)) return { writes: false, targetsTemp: false, insertsRowid: false, mayUpdateInstead: false };
   return compiledProgramFacts(db, sql);
 }
 
