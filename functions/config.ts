@@ -93,6 +93,7 @@ export interface Config {
     maxParams: number;
     maxSqlLength: number;
     maxResultBytes: number;
+    /** A write may not grow a database past this (MAX_DATABASE_MB). */
     maxDatabaseBytes: number;
   };
   sqliteHeapLimitBytes: number;

@@ -49,9 +49,9 @@ export class SqlError extends CloudliteError {
   readonly code = 'SQL_ERROR';
 }
 
-/** A statement the policy refuses (ATTACH, transaction control, unsafe pragmas). */
+/** A statement the policy refuses (ATTACH, transaction control, unsafe pragmas), whatever the key may do. */
 export class StatementNotAllowedError extends CloudliteError {
-  readonly code = 'FORBIDDEN';
+  readonly code = 'STATEMENT_NOT_ALLOWED';
 }
 
 export class DatabaseNotFoundError extends CloudliteError {
@@ -133,6 +133,11 @@ export class StatementTimeoutError extends CloudliteError {
 
 export class ResultTooLargeError extends CloudliteError {
   readonly code = 'RESULT_TOO_LARGE';
+}
+
+/** A write would grow the database past MAX_DATABASE_MB, beyond what a function can load again: nothing was stored. */
+export class DatabaseTooLargeError extends CloudliteError {
+  readonly code = 'DATABASE_TOO_LARGE';
 }
 
 /** A statement hit the engine's memory cap. */

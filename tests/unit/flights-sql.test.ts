@@ -1,5 +1,5 @@
 import initSqlJs, { type Database } from 'sql.js';
-import { runReadOnly, runReadWrite } from '../../functions/adapters/sqljs/sql-runner';
+import { runRead, runWrite } from '../../functions/adapters/sqljs/sql-runner';
 import {
   FLIGHT_COLUMNS,
   flightPage,
@@ -13,18 +13,25 @@ import {
   type FlightSort,
 } from '../../functions/core/flights';
 import { migrationProgram, planMigrations } from '../../functions/core/migrations';
-import type { StatementInput } from '../../functions/core/ports';
+import type { ExecutionLimits, Program, StatementInput, StatementResult } from '../../functions/core/ports';
 import { parseFlightItems } from '../../functions/http/flights-request';
 import { generateFlights } from '../../scripts/flights-generator';
 import { loadMigrationFiles } from '../../scripts/migrate';
 
-const LIMITS = { maxStatements: 100, maxResultBytes: 5_000_000 };
+const LIMITS = { maxStatements: 100, maxResultBytes: 5_000_000, maxDatabaseBytes: 1024 * 1024 * 1024 };
+
+/** Runs a program that only reads and returns its results. */
+function runReadOnly(db: Database, program: Program, limits: ExecutionLimits): StatementResult[] {
+  const outcome = runRead(db, program, limits);
+  if (outcome.kind !== 'done') throw new Error(`statement ${outcome.statementIndex} writes`);
+  return outcome.results;
+}
 
 let db: Database;
 beforeAll(async () => {
   const SQL = await initSqlJs();
   db = new SQL.Database();
-  for (const migration of planMigrations(loadMigrationFiles(), [])) runReadWrite(db, migrationProgram(migration), LIMITS);
+  for (const migration of planMigrations(loadMigrationFiles(), [])) runWrite(db, migrationProgram(migration), LIMITS);
 });
 afterAll(() => db.close());
 
@@ -91,7 +98,7 @@ describe('the search program on the real SQL runner', () => {
       ],
       () => `uuid-${Math.random()}`,
     );
-    runReadWrite(db, flightsReplaceProgram(rows), LIMITS);
+    runWrite(db, flightsReplaceProgram(rows), LIMITS);
   });
 
   it('maps INTEGER cells to numbers, free_meal to a boolean, and breaks price ties by date', () => {
@@ -125,7 +132,7 @@ describe('flightsReplaceProgram', () => {
 
   it('replaces 10,000 flights in one program that SQLite accepts', () => {
     const rows = flights(10_000);
-    const { results } = runReadWrite(db, flightsReplaceProgram(rows), { maxStatements: 100, maxResultBytes: 1_000_000 });
+    const { results } = runWrite(db, flightsReplaceProgram(rows), { ...LIMITS, maxResultBytes: 1_000_000 });
     expect(results.slice(1).reduce((sum, r) => sum + r.changes, 0)).toBe(10_000);
   });
 

@@ -1,5 +1,5 @@
 import initSqlJs, { type Database, type SqlJsStatic } from 'sql.js';
-import { runReadOnly, runReadWrite } from '../../functions/adapters/sqljs/sql-runner';
+import { runRead, runWrite } from '../../functions/adapters/sqljs/sql-runner';
 import { BadRequestError, DatabaseNotFoundError, MigrationChecksumError, WriteConflictError } from '../../functions/core/errors';
 import {
   applyMigrations,
@@ -10,10 +10,17 @@ import {
   type MigrationFile,
   type SqlClient,
 } from '../../functions/core/migrations';
-import type { Program } from '../../functions/core/ports';
+import type { ExecutionLimits, Program, StatementResult } from '../../functions/core/ports';
 import { loadMigrationFiles } from '../../scripts/migrate';
 
-const LIMITS = { maxStatements: 100, maxResultBytes: 5_000_000 };
+const LIMITS = { maxStatements: 100, maxResultBytes: 5_000_000, maxDatabaseBytes: 1024 * 1024 * 1024 };
+
+/** Runs a program that only reads and returns its results. */
+function runReadOnly(db: Database, program: Program, limits: ExecutionLimits): StatementResult[] {
+  const outcome = runRead(db, program, limits);
+  if (outcome.kind !== 'done') throw new Error(`statement ${outcome.statementIndex} writes`);
+  return outcome.results;
+}
 
 const one: MigrationFile = { name: '0001_things.sql', sql: 'CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT);' };
 const two: MigrationFile = { name: '0002_thing_index.sql', sql: 'CREATE INDEX things_by_name ON things (name);' };
@@ -71,7 +78,7 @@ describe('migrationProgram on the real SQL runner', () => {
 
   it('runs the file and records version, name, checksum and time in one transaction', () => {
     const [planned] = planMigrations([one], []);
-    runReadWrite(db, migrationProgram(planned!), LIMITS);
+    runWrite(db, migrationProgram(planned!), LIMITS);
     expect(tables()).toEqual(['schema_migrations', 'things']);
     const [row] = history();
     expect(row!.slice(0, 3)).toEqual([1n, '0001_things.sql', migrationChecksum(one.sql)]);
@@ -80,33 +87,33 @@ describe('migrationProgram on the real SQL runner', () => {
 
   it('a file ending in a comment without a final semicolon still runs and is recorded', () => {
     const file = { name: '0001_loose.sql', sql: 'CREATE TABLE a (x)\n-- trailing comment, no newline' };
-    runReadWrite(db, migrationProgram(planMigrations([file], [])[0]!), LIMITS);
+    runWrite(db, migrationProgram(planMigrations([file], [])[0]!), LIMITS);
     expect(tables()).toEqual(['a', 'schema_migrations']);
   });
 
   it('a file ending inside an unclosed block comment is still recorded', () => {
     const file = { name: '0001_open.sql', sql: 'CREATE TABLE things (x INTEGER);\n/* TODO: add an index later' };
-    runReadWrite(db, migrationProgram(planMigrations([file], [])[0]!), LIMITS);
+    runWrite(db, migrationProgram(planMigrations([file], [])[0]!), LIMITS);
     expect(tables()).toEqual(['schema_migrations', 'things']);
     expect(history().map((row) => row[1])).toEqual(['0001_open.sql']);
   });
 
   it('a failing statement rolls back the whole migration, record included', () => {
     const broken = { name: '0001_broken.sql', sql: 'CREATE TABLE good (x);\nINSERT INTO missing VALUES (1);' };
-    expect(() => runReadWrite(db, migrationProgram(planMigrations([broken], [])[0]!), LIMITS)).toThrow('no such table: missing');
+    expect(() => runWrite(db, migrationProgram(planMigrations([broken], [])[0]!), LIMITS)).toThrow('no such table: missing');
     expect(tables()).toEqual([]);
   });
 
   it('a second application of the same version fails on the primary key and changes nothing', () => {
     const idempotentDdl = { name: '0001_things.sql', sql: 'CREATE TABLE IF NOT EXISTS things (id INTEGER PRIMARY KEY);' };
     const program = migrationProgram(planMigrations([idempotentDdl], [])[0]!);
-    runReadWrite(db, program, LIMITS);
-    expect(() => runReadWrite(db, program, LIMITS)).toThrow('UNIQUE constraint failed: schema_migrations.version');
+    runWrite(db, program, LIMITS);
+    expect(() => runWrite(db, program, LIMITS)).toThrow('UNIQUE constraint failed: schema_migrations.version');
     expect(history()).toHaveLength(1);
   });
 
   it('migrations/0001_flights.sql applies on its own', () => {
-    runReadWrite(db, migrationProgram(planMigrations(loadMigrationFiles(), [])[0]!), LIMITS);
+    runWrite(db, migrationProgram(planMigrations(loadMigrationFiles(), [])[0]!), LIMITS);
     expect(tables()).toEqual(['flights', 'schema_migrations']);
   });
 });
@@ -124,7 +131,7 @@ function fakeClient(SQL: SqlJsStatic, beforeWrite?: (db: Database) => void): Sql
       client.db ??= new SQL.Database();
       beforeWrite?.(client.db);
       client.writes += 1;
-      return runReadWrite(client.db, program, LIMITS).results;
+      return runWrite(client.db, program, LIMITS).results;
     },
   };
   return client;
@@ -163,7 +170,7 @@ describe('applyMigrations', () => {
     const client = fakeClient(SQL, (db) => {
       if (raced) return;
       raced = true;
-      runReadWrite(db, migrationProgram(planMigrations([one], [])[0]!), LIMITS);
+      runWrite(db, migrationProgram(planMigrations([one], [])[0]!), LIMITS);
     });
     const report = await applyMigrations(client, 'db', [one, two]);
     expect(report).toEqual({ applied: [applied(two)], alreadyApplied: 1 });

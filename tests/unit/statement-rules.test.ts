@@ -1,4 +1,4 @@
-import { declaredParameters, leadingStatement } from '../../functions/adapters/sqljs/sql-lexer';
+import { declaredParameters, leadingStatement, parameterTokens } from '../../functions/adapters/sqljs/sql-lexer';
 import { refusalReason } from '../../functions/adapters/sqljs/statement-policy';
 
 describe('the statement policy (on SQLite-normalized SQL)', () => {
@@ -43,10 +43,27 @@ describe('declaredParameters', () => {
     ["SELECT '?', \"?\", `?`, [?] -- ?\n, /* :x */ ?", 1, []],
     ["SELECT 'it''s :not', :yes", 1, [':yes']],
     ["SELECT x'00', ?", 1, []],
+    ['SELECT a$b, ?', 1, []],
+    ['SELECT ?5, :a, ?', 7, [':a']],
+    ['SELECT $a::b(c d), $a', 2, ['$a::b(c d)', '$a']],
   ])('%s has %i slots', (sql, slots, names) => {
     const declared = declaredParameters(sql);
     expect(declared.slots).toBe(slots);
     expect([...declared.names]).toEqual(names);
+  });
+});
+
+describe('parameterTokens', () => {
+  it('numbers each parameter the way SQLite does, with its place in the text', () => {
+    const sql = 'SELECT ?, :a, ?9, ?, :a, @b';
+    expect(parameterTokens(sql).map((t) => [sql.slice(t.start, t.end), t.slot, t.anonymous])).toEqual([
+      ['?', 1, true],
+      [':a', 2, false],
+      ['?9', 9, false],
+      ['?', 10, true],
+      [':a', 2, false],
+      ['@b', 11, false],
+    ]);
   });
 });
 

@@ -1,8 +1,21 @@
 /**
  * A small SQL lexer for literals, identifiers and comments: enough to find a statement's
  * parameters and its leading words without preparing it. It decides nothing about what a
- * statement does, which stays SQLite's job; it only lets us refuse before SQLite acts.
+ * statement does, which stays SQLite's job; it only lets us refuse before SQLite acts, and
+ * put an exact integer where SQLite would otherwise bind a parameter.
  */
+
+/** One parameter as it appears in the text: `?`, `?NNN`, `:name`, `@name` or `$name`. */
+export interface ParameterToken {
+  start: number;
+  end: number;
+  /** The slot SQLite gives it (sqlite3_bind_parameter_index), counted the way SQLite counts. */
+  slot: number;
+  /** The prefixed name of a named parameter; undefined for `?` and `?NNN`. */
+  name?: string;
+  /** A bare `?`, whose slot depends on the parameters before it. */
+  anonymous: boolean;
+}
 
 export interface DeclaredParameters {
   /** Number of parameter slots, as sqlite3_bind_parameter_count would report. */
@@ -11,16 +24,18 @@ export interface DeclaredParameters {
   names: Set<string>;
 }
 
+/** Characters of an identifier or a named parameter; `$` continues an identifier (`a$b` is one word). */
+const WORD_CHAR = /[A-Za-z0-9_$\u0080-\uffff]/;
 const NAME_CHAR = /[A-Za-z0-9_\u0080-\uffff]/;
 
 /**
- * Finds the parameters a single statement declares, so a request with too many, too few or
- * misnamed parameters is refused instead of silently binding NULL (sql.js ignores unknown names
- * and leaves missing ones unbound, and it does not export sqlite3_bind_parameter_count).
+ * Finds every parameter a single statement declares, numbered as SQLite numbers them: `?` takes
+ * the slot after the highest so far, `?NNN` takes NNN, a name takes a new slot on first use.
  */
-export function declaredParameters(sql: string): DeclaredParameters {
-  const names = new Set<string>();
-  let slots = 0;
+export function parameterTokens(sql: string): ParameterToken[] {
+  const tokens: ParameterToken[] = [];
+  const slotOfName = new Map<string, number>();
+  let highest = 0;
   let i = 0;
   while (i < sql.length) {
     const skipped = skipLiteralOrComment(sql, i);
@@ -32,22 +47,41 @@ export function declaredParameters(sql: string): DeclaredParameters {
     if (c === '?') {
       let j = i + 1;
       while (j < sql.length && /[0-9]/.test(sql[j]!)) j++;
-      slots = j > i + 1 ? Math.max(slots, Number(sql.slice(i + 1, j))) : slots + 1;
+      const anonymous = j === i + 1;
+      const slot = anonymous ? highest + 1 : Number(sql.slice(i + 1, j));
+      highest = Math.max(highest, slot);
+      tokens.push({ start: i, end: j, slot, anonymous });
       i = j;
     } else if ((c === ':' || c === '@' || c === '$') && NAME_CHAR.test(sql[i + 1] ?? '')) {
-      let j = i + 1;
-      while (j < sql.length && NAME_CHAR.test(sql[j]!)) j++;
+      const j = c === '$' ? endOfTclName(sql, i + 1) : endOfName(sql, i + 1);
       const name = sql.slice(i, j);
-      if (!names.has(name)) {
-        slots += 1;
-        names.add(name);
+      let slot = slotOfName.get(name);
+      if (slot === undefined) {
+        slot = ++highest;
+        slotOfName.set(name, slot);
       }
+      tokens.push({ start: i, end: j, slot, name, anonymous: false });
       i = j;
+    } else if (WORD_CHAR.test(c)) {
+      while (i < sql.length && WORD_CHAR.test(sql[i]!)) i++;
     } else {
       i += 1;
     }
   }
-  return { slots, names };
+  return tokens;
+}
+
+/**
+ * The parameters a single statement declares, so a request with too many, too few or misnamed
+ * parameters is refused instead of silently binding NULL (sql.js ignores unknown names and
+ * leaves missing ones unbound, and it does not export sqlite3_bind_parameter_count).
+ */
+export function declaredParameters(sql: string): DeclaredParameters {
+  const tokens = parameterTokens(sql);
+  return {
+    slots: tokens.reduce((highest, token) => Math.max(highest, token.slot), 0),
+    names: new Set(tokens.flatMap((token) => (token.name ? [token.name] : []))),
+  };
 }
 
 /**
@@ -76,6 +110,23 @@ export function leadingStatement(sql: string): string {
     i += 1;
   }
   return text.replace(/\s+/g, ' ').trim();
+}
+
+function endOfName(sql: string, from: number): number {
+  let j = from;
+  while (j < sql.length && NAME_CHAR.test(sql[j]!)) j++;
+  return j;
+}
+
+/** SQLite's `$` parameters may continue TCL-style: `$a::b(c)`. */
+function endOfTclName(sql: string, from: number): number {
+  let j = endOfName(sql, from);
+  while (sql.startsWith('::', j) && NAME_CHAR.test(sql[j + 2] ?? '')) j = endOfName(sql, j + 2);
+  if (sql[j] === '(') {
+    const close = sql.indexOf(')', j + 1);
+    if (close > 0) j = close + 1;
+  }
+  return j;
 }
 
 /** Returns the index just past a quoted literal, identifier or comment starting at `i`, else `i`. */

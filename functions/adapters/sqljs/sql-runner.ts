@@ -2,13 +2,15 @@ import type { Database, SqlJsStatic, Statement } from 'sql.js';
 import {
   BadRequestError,
   CorruptDatabaseError,
+  DatabaseTooLargeError,
   ResourceLimitError,
   ResultTooLargeError,
   SqlError,
   StatementNotAllowedError,
 } from '../../core/errors';
-import type { BoundParams, ExecutionLimits, Program, SqlValue, StatementResult } from '../../core/ports';
-import { declaredParameters, leadingStatement } from './sql-lexer';
+import type { BoundParams, ExecutionLimits, Program, ReadOutcome, SqlValue, StatementResult } from '../../core/ports';
+import { compiledProgramFacts, isStateDependent, type ProgramFacts } from './compiled-program';
+import { leadingStatement, parameterTokens, type ParameterToken } from './sql-lexer';
 import { refusalReason } from './statement-policy';
 
 /**
@@ -17,15 +19,9 @@ import { refusalReason } from './statement-policy';
  */
 
 const SQLITE_MAGIC = 'SQLite format 3\u0000';
-// SQLite's fixed message for SQLITE_READONLY; sql.js reports errors by message only.
-const READONLY_MESSAGE = 'attempt to write a readonly database';
 const CORRUPTION_MESSAGES = ['file is not a database', 'database disk image is malformed', 'malformed database schema'];
 const MAINTENANCE = /^(VACUUM|ANALYZE|REINDEX|PRAGMA\s+(\w+\.)?optimize)\b/i;
-
-/** Signals that a program run read-only tried to write. */
-export class WritesDetected extends Error {
-  override readonly name = 'WritesDetected';
-}
+const EXPLAIN = /^EXPLAIN\b/i;
 
 export function openDatabase(SQL: SqlJsStatic, bytes?: Uint8Array): Database {
   if (bytes && bytes.byteLength > 0 && Buffer.from(bytes.subarray(0, 16)).toString('latin1') !== SQLITE_MAGIC) {
@@ -55,122 +51,177 @@ export function configureConnection(db: Database): void {
   db.run('PRAGMA foreign_keys = ON');
 }
 
-/** Runs the program without letting it write. Throws WritesDetected when it would. */
-export function runReadOnly(db: Database, program: Program, limits: ExecutionLimits): StatementResult[] {
-  db.run('PRAGMA query_only = ON');
+/**
+ * Runs the program as a read, deciding statement by statement from each compiled program
+ * whether it writes (a later statement may use a table an earlier one created). At the first
+ * statement that writes, stops before running it; nothing the earlier ones did is kept.
+ */
+export function runRead(db: Database, program: Program, limits: ExecutionLimits): ReadOutcome {
+  db.run('BEGIN');
   try {
-    db.run('BEGIN');
-    try {
-      return runProgram(db, program, limits, false);
-    } finally {
-      rollbackQuietly(db);
-    }
-  } catch (error) {
-    if (error instanceof Error && error.message === READONLY_MESSAGE) throw new WritesDetected();
-    throw error;
+    let stateDependent = false;
+    const run = runStatements(db, program, limits, (compiled) => {
+      stateDependent ||= isStateDependent(compiled.head, compiled.facts);
+      return !compiled.facts.writes;
+    });
+    if (run.stoppedAt !== undefined) return { kind: 'writes', statementIndex: run.stoppedAt };
+    return { kind: 'done', results: run.executed.map(({ result }) => result), stateDependent };
   } finally {
-    db.run('PRAGMA query_only = OFF');
+    // The rollback also takes every TEMP object the request made.
+    rollbackQuietly(db);
+    dropTemporaryObjects(db);
   }
 }
 
 /** Runs the program in one transaction; rolls back and rethrows on any error. */
-export function runReadWrite(
-  db: Database,
-  program: Program,
-  limits: ExecutionLimits,
-): { results: StatementResult[]; changed: boolean } {
+export function runWrite(db: Database, program: Program, limits: ExecutionLimits): { results: StatementResult[]; changed: boolean } {
   const before = fingerprint(db);
   db.run('BEGIN IMMEDIATE');
-  let results: RunResult[];
+  let executed: Executed[];
+  let after: Fingerprint;
   try {
-    results = runProgram(db, program, limits, true);
-    refuseTemporaryObjects(db);
+    executed = runStatements(db, program, limits, () => true).executed;
+    dropTemporaryObjects(db);
+    after = fingerprint(db);
+    refuseGrowthPastLimit(before.fileBytes, after.fileBytes, limits.maxDatabaseBytes);
     db.run('COMMIT');
   } catch (error) {
     rollbackQuietly(db);
     throw translateEngineError(error);
   }
-  const after = fingerprint(db);
-  const changed = after.totalChanges !== before.totalChanges || after.header !== before.header || results.some((r) => r.maintenance);
-  return { results: results.map(stripMaintenance), changed };
+  const storedChange = executed.some(({ facts, totalChanges, maintenance }) => facts.writes && (totalChanges > 0 || maintenance));
+  return { results: executed.map(({ result }) => result), changed: storedChange || after.header !== before.header };
 }
 
 /**
- * TEMP tables, views and triggers live on the connection, not in the file: they would survive
- * into later requests on the warm copy (and shadow or alter what they see) without ever being
- * stored. Refusing before COMMIT lets the rollback remove them.
+ * Whether the program's first statement writes, judged on its compiled program without running
+ * it; undefined when that cannot be told (refused, or it fails to prepare).
  */
-function refuseTemporaryObjects(db: Database): void {
-  if (db.exec('SELECT 1 FROM temp.sqlite_master LIMIT 1').length > 0) {
-    throw new StatementNotAllowedError('TEMP tables, views and triggers are not allowed: they would outlive the request without being stored');
-  }
-}
-
-/**
- * What tells us a committed transaction changed the file. sql.js's in-memory file does not bump
- * the header's change counter, so: rows changed (total_changes), schema changed, or the
- * user-settable header fields changed, or a maintenance statement rewrote pages.
- */
-function fingerprint(db: Database): { totalChanges: number; header: string } {
-  const row = db.exec(
-    'SELECT total_changes(), (SELECT schema_version FROM pragma_schema_version), (SELECT user_version FROM pragma_user_version), (SELECT application_id FROM pragma_application_id)',
-  )[0]?.values[0];
-  return { totalChanges: Number(row?.[0] ?? 0), header: JSON.stringify(row?.slice(1)) };
-}
-
-function rollbackQuietly(db: Database): void {
+export function firstStatementWrites(db: Database, program: Program): boolean | undefined {
+  const sql = program.kind === 'script' ? program.sql : program.statements[0]?.sql;
+  const head = leadingStatement(sql ?? '');
+  if (head === '' || refusalReason(head) !== undefined) return undefined;
   try {
-    db.run('ROLLBACK');
+    // prepare() compiles only the first statement of the text.
+    const statement = db.prepare(sql!);
+    try {
+      if (refusalReason(statement.getNormalizedSQL()) !== undefined) return undefined;
+      return factsOf(db, head, statement.getSQL()).writes;
+    } finally {
+      statement.free();
+    }
   } catch {
-    // SQLite already rolled back on its own (out of memory, full): nothing is left to undo.
+    return undefined;
   }
 }
 
-type RunResult = StatementResult & { maintenance?: boolean };
-
-function stripMaintenance({ maintenance: _maintenance, ...result }: RunResult): StatementResult {
-  return result;
+/** A statement SQLite prepared, with its parameters and what its program does. */
+interface CompiledStatement {
+  statement: Statement;
+  params?: BoundParams;
+  index: number;
+  /** Its leading text, comments dropped. */
+  head: string;
+  facts: ProgramFacts;
 }
 
-function runProgram(db: Database, program: Program, limits: ExecutionLimits, trackChanges: boolean): RunResult[] {
+interface Executed {
+  result: StatementResult;
+  facts: ProgramFacts;
+  /** Rows changed by the statement and its triggers (total_changes). */
+  totalChanges: number;
+  maintenance: boolean;
+}
+
+/**
+ * Prepares and runs the program's statements in order. `mayRun` sees each compiled statement
+ * before it runs; when it answers false, the run stops there and reports that statement's index.
+ */
+function runStatements(
+  db: Database,
+  program: Program,
+  limits: ExecutionLimits,
+  mayRun: (compiled: CompiledStatement) => boolean,
+): { executed: Executed[]; stoppedAt?: number } {
   const budget = { resultBytes: 0 };
-  const results: RunResult[] = [];
-  const probe = trackChanges ? db.prepare('SELECT total_changes(), last_insert_rowid()') : undefined;
+  const executed: Executed[] = [];
+  const probe = db.prepare('SELECT total_changes(), last_insert_rowid(), changes()');
+  let index = 0;
   try {
-    if (program.kind === 'script') {
-      const iterator = db.iterateStatements(program.sql);
-      for (let head = leadingStatement(program.sql); head !== ''; head = leadingStatement(iterator.getRemainingSQL())) {
-        const index = results.length;
-        if (index >= limits.maxStatements) throw new BadRequestError(`too many statements: at most ${limits.maxStatements} per request`);
-        if (index > 0 && program.params !== undefined) {
-          throw new BadRequestError('"params" apply to a single statement; send several statements as "statements"');
-        }
-        refuseBeforePreparing(head, index);
-        const next = iterator.next();
-        if (next.done) break;
-        results.push(runStatement(next.value, program.params, index, limits, budget, probe));
+    for (const compiled of compileStatements(db, program, limits)) {
+      index = compiled.index;
+      try {
+        if (!mayRun(compiled)) return { executed, stoppedAt: compiled.index };
+        executed.push(execute(db, compiled, limits, budget, probe));
+      } finally {
+        compiled.statement.free();
       }
-    } else {
-      program.statements.forEach((input, index) => {
-        const head = leadingStatement(input.sql);
-        if (head === '') throw new BadRequestError(`statements[${index}].sql holds no SQL statement`, { statementIndex: index });
-        refuseBeforePreparing(head, index);
-        const iterator = db.iterateStatements(input.sql);
-        const first = iterator.next();
-        if (first.done) throw new BadRequestError(`statements[${index}].sql holds no SQL statement`, { statementIndex: index });
-        results.push(runStatement(first.value, input.params, index, limits, budget, probe));
-        if (leadingStatement(iterator.getRemainingSQL()) !== '') {
-          throw new BadRequestError(`statements[${index}].sql holds more than one statement`, { statementIndex: index });
-        }
-      });
     }
   } catch (error) {
-    throw translateEngineError(error, results.length);
+    throw translateEngineError(error, index);
   } finally {
-    probe?.free();
+    probe.free();
   }
-  if (results.length === 0) throw new BadRequestError('the request holds no SQL statement');
-  return results;
+  if (executed.length === 0) throw new BadRequestError('the request holds no SQL statement');
+  return { executed };
+}
+
+/** Yields each statement prepared and classified; the consumer frees it. */
+function* compileStatements(db: Database, program: Program, limits: ExecutionLimits): Generator<CompiledStatement> {
+  if (program.kind === 'script') {
+    const iterator = db.iterateStatements(program.sql);
+    for (let index = 0, head = leadingStatement(program.sql); head !== ''; index++, head = leadingStatement(iterator.getRemainingSQL())) {
+      if (index >= limits.maxStatements) throw new BadRequestError(`too many statements: at most ${limits.maxStatements} per request`);
+      refuseBeforePreparing(head, index);
+      const next = prepareNext(iterator, index);
+      if (next.done) return;
+      if (index === 0 && program.params !== undefined && leadingStatement(iterator.getRemainingSQL()) !== '') {
+        next.value.free();
+        throw new BadRequestError('"params" needs a single statement, and this script holds several: send them as "statements", each with its own "params"');
+      }
+      yield compile(db, next.value, program.params, index, head);
+    }
+    return;
+  }
+  for (const [index, input] of program.statements.entries()) {
+    const head = leadingStatement(input.sql);
+    if (head === '') throw new BadRequestError(`statements[${index}].sql holds no SQL statement`, { statementIndex: index });
+    refuseBeforePreparing(head, index);
+    const iterator = db.iterateStatements(input.sql);
+    const first = prepareNext(iterator, index);
+    if (first.done) throw new BadRequestError(`statements[${index}].sql holds no SQL statement`, { statementIndex: index });
+    if (leadingStatement(iterator.getRemainingSQL()) !== '') {
+      first.value.free();
+      throw new BadRequestError(`statements[${index}].sql holds more than one statement`, { statementIndex: index });
+    }
+    yield compile(db, first.value, input.params, index, head);
+  }
+}
+
+/** SQLite prepares the next statement; its errors name the statement they came from. */
+function prepareNext(iterator: ReturnType<Database['iterateStatements']>, index: number): IteratorResult<Statement> {
+  try {
+    return iterator.next();
+  } catch (error) {
+    throw translateEngineError(error, index);
+  }
+}
+
+function compile(db: Database, statement: Statement, params: BoundParams | undefined, index: number, head: string): CompiledStatement {
+  try {
+    // Checked again on SQLite's own reading of the statement, in case the lexer was fooled.
+    refuseBeforePreparing(statement.getNormalizedSQL(), index);
+    return { statement, params, index, head, facts: factsOf(db, head, statement.getSQL()) };
+  } catch (error) {
+    statement.free();
+    throw translateEngineError(error, index);
+  }
+}
+
+/** EXPLAIN cannot explain an EXPLAIN, which never runs what it explains anyway. */
+function factsOf(db: Database, head: string, sql: string): ProgramFacts {
+  if (EXPLAIN.test(head)) return { writes: false, targetsTemp: false, insertsRowid: false, mayUpdateInstead: false };
+  return compiledProgramFacts(db, sql);
 }
 
 /** SQLite applies some PRAGMAs while preparing: refuse on the text, before it gets the chance. */
@@ -179,21 +230,18 @@ function refuseBeforePreparing(head: string, index: number): void {
   if (refusal) throw new StatementNotAllowedError(refusal, { statementIndex: index });
 }
 
-function runStatement(
-  statement: Statement,
-  params: BoundParams | undefined,
-  index: number,
+function execute(
+  db: Database,
+  compiled: CompiledStatement,
   limits: ExecutionLimits,
   budget: { resultBytes: number },
-  probe: Statement | undefined,
-): RunResult {
+  probe: Statement,
+): Executed {
+  const { index } = compiled;
+  const columns = compiled.statement.getColumnNames();
+  const statement = bindParameters(db, compiled.statement, compiled.params, index);
   try {
-    // Checked again on SQLite's own reading of the statement, in case the lexer was fooled.
-    const normalized = statement.getNormalizedSQL();
-    refuseBeforePreparing(normalized, index);
-    bindChecked(statement, params, index);
-    const before = probe ? readProbe(probe) : undefined;
-    const columns = statement.getColumnNames();
+    const before = readProbe(probe);
     const rows: SqlValue[][] = [];
     while (statement.step()) {
       const row = readRow(statement);
@@ -205,15 +253,37 @@ function runStatement(
       }
       rows.push(row);
     }
-    const after = probe ? readProbe(probe) : undefined;
-    const changes = before && after ? after.totalChanges - before.totalChanges : 0;
-    const lastInsertRowid = before && after && after.lastInsertRowid !== before.lastInsertRowid ? after.lastInsertRowid : null;
-    return { columns, rows, changes, lastInsertRowid, maintenance: MAINTENANCE.test(normalized) };
-  } catch (error) {
-    throw translateEngineError(error, index);
+    const after = readProbe(probe);
+    const totalChanges = Number(after.totalChanges - before.totalChanges);
+    return {
+      result: { columns, rows, changes: totalChanges, lastInsertRowid: insertedRowid(compiled.facts, before, after) },
+      facts: compiled.facts,
+      totalChanges,
+      maintenance: MAINTENANCE.test(compiled.head),
+    };
   } finally {
-    statement.free();
+    if (statement !== compiled.statement) statement.free();
   }
+}
+
+interface Probe {
+  totalChanges: bigint;
+  lastInsertRowid: bigint;
+  /** Rows the last INSERT, UPDATE or DELETE changed itself, without its triggers. */
+  directChanges: bigint;
+}
+
+/**
+ * The rowid the statement inserted, or null. last_insert_rowid() alone cannot tell: it stays the
+ * same when the statement inserts the rowid it already held (INSERT OR REPLACE of an existing
+ * id, a rowid a rolled-back request had used). So: the statement's own program inserts rows
+ * that set it, and it changed rows itself. An upsert may have updated instead of inserting;
+ * for it, only a changed last_insert_rowid proves an insert.
+ */
+function insertedRowid(facts: ProgramFacts, before: Probe, after: Probe): bigint | null {
+  if (after.lastInsertRowid !== before.lastInsertRowid) return after.lastInsertRowid;
+  if (facts.insertsRowid && !facts.mayUpdateInstead && after.directChanges > 0n) return after.lastInsertRowid;
+  return null;
 }
 
 /** Reads the current row with INTEGERs as bigint, exact (sql.js 1.16; its typings predate the option). */
@@ -222,31 +292,78 @@ function readRow(statement: Statement): SqlValue[] {
   return get.call(statement, null, { useBigInt: true });
 }
 
-function readProbe(probe: Statement): { totalChanges: number; lastInsertRowid: number | bigint } {
+function readProbe(probe: Statement): Probe {
   probe.step();
-  const [totalChanges, lastInsertRowid] = readRow(probe) as [bigint, bigint];
+  const [totalChanges, lastInsertRowid, directChanges] = readRow(probe) as [bigint, bigint, bigint];
   probe.reset();
-  const rowid = lastInsertRowid >= BigInt(Number.MIN_SAFE_INTEGER) && lastInsertRowid <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(lastInsertRowid) : lastInsertRowid;
-  return { totalChanges: Number(totalChanges), lastInsertRowid: rowid };
+  return { totalChanges, lastInsertRowid, directChanges };
 }
 
-function bindChecked(statement: Statement, params: BoundParams | undefined, index: number): void {
-  const declared = declaredParameters(statement.getSQL());
+/**
+ * Checks the parameters against the statement and binds them. sql.js binds a JavaScript number
+ * as INTEGER only within 32 bits (REAL beyond) and a bigint as TEXT; an integer it cannot bind
+ * exactly is written into the statement as a decimal literal instead, which SQLite reads as the
+ * exact INTEGER (a literal, like a bound value, has no affinity). Returns the statement to run:
+ * the one given, or a rewritten one (the caller frees both).
+ */
+function bindParameters(db: Database, statement: Statement, params: BoundParams | undefined, index: number): Statement {
+  const sql = statement.getSQL();
+  const tokens = parameterTokens(sql);
+  const slots = tokens.reduce((highest, token) => Math.max(highest, token.slot), 0);
+  const names = new Set(tokens.flatMap((token) => (token.name ? [token.name] : [])));
   if (params === undefined) {
-    if (declared.slots > 0) throw new BadRequestError(`statement ${index} has ${declared.slots} parameter(s) but no params were given`, { statementIndex: index });
-    return;
+    if (slots > 0) throw new BadRequestError(`statement ${index} has ${slots} parameter(s) but no params were given`, { statementIndex: index });
+    return statement;
   }
+  let bound: BoundParams;
+  let valueOf: (token: ParameterToken) => SqlValue;
   if (Array.isArray(params)) {
-    if (params.length !== declared.slots) {
-      throw new BadRequestError(`statement ${index} has ${declared.slots} parameter(s) but ${params.length} were given`, { statementIndex: index });
+    if (params.length !== slots) {
+      throw new BadRequestError(`statement ${index} has ${slots} parameter(s) but ${params.length} were given`, { statementIndex: index });
     }
-    statement.bind(params as never);
-    return;
+    bound = params;
+    valueOf = (token) => params[token.slot - 1]!;
+  } else {
+    if (slots !== names.size) {
+      throw new BadRequestError(`statement ${index} has positional parameters: send "params" as an array`, { statementIndex: index });
+    }
+    const resolved = resolveNames(params, names, index);
+    bound = resolved;
+    valueOf = (token) => resolved[token.name!]!;
   }
-  if (declared.slots !== declared.names.size) {
-    throw new BadRequestError(`statement ${index} has positional parameters: send "params" as an array`, { statementIndex: index });
+  if (!tokens.some((token) => needsLiteral(valueOf(token)))) {
+    statement.bind(bound as never);
+    return statement;
   }
-  statement.bind(resolveNames(params, declared.names, index) as never);
+  const rewritten = db.prepare(withIntegerLiterals(sql, tokens, valueOf));
+  const bindings: Record<string, SqlValue> = {};
+  for (const token of tokens) {
+    if (!needsLiteral(valueOf(token))) bindings[token.name ?? `?${token.slot}`] = valueOf(token);
+  }
+  rewritten.bind(bindings as never);
+  return rewritten;
+}
+
+/** An integer sql.js would not bind as an exact INTEGER. */
+function needsLiteral(value: SqlValue): value is bigint | number {
+  return typeof value === 'bigint' || (typeof value === 'number' && Number.isSafeInteger(value) && (value | 0) !== value);
+}
+
+/**
+ * The statement with each inexactly-bindable integer written as a parenthesized decimal literal.
+ * Every other bare `?` becomes `?N` with the slot it had, so no parameter changes its number.
+ */
+function withIntegerLiterals(sql: string, tokens: ParameterToken[], valueOf: (token: ParameterToken) => SqlValue): string {
+  let text = '';
+  let from = 0;
+  for (const token of tokens) {
+    const value = valueOf(token);
+    const replacement = needsLiteral(value) ? `(${value.toString()})` : token.anonymous ? `?${token.slot}` : undefined;
+    if (replacement === undefined) continue;
+    text += sql.slice(from, token.start) + replacement;
+    from = token.end;
+  }
+  return text + sql.slice(from);
 }
 
 /** Matches each given name (with or without its prefix) to exactly one declared parameter. */
@@ -266,6 +383,53 @@ function resolveNames(params: Record<string, SqlValue>, declared: Set<string>, i
   return bound;
 }
 
+/**
+ * TEMP tables, views and triggers live on the connection, not in the file: left there, they
+ * would survive into later requests on the warm copy (and shadow what those see) without ever
+ * being stored. A write drops them before COMMIT; a read's rollback already took them, and
+ * this finds nothing.
+ */
+function dropTemporaryObjects(db: Database): void {
+  const objects = db.exec("SELECT type, name FROM temp.sqlite_master WHERE type IN ('trigger', 'view', 'table') ORDER BY type = 'table', type = 'view'")[0];
+  for (const [type, name] of objects?.values ?? []) {
+    db.run(`DROP ${String(type).toUpperCase()} IF EXISTS temp."${String(name).replace(/"/g, '""')}"`);
+  }
+}
+
+interface Fingerprint {
+  header: string;
+  fileBytes: number;
+}
+
+/**
+ * What tells us a transaction changed the file besides rows: the schema and the user-settable
+ * header fields (sql.js's in-memory file does not bump the header's change counter). And the
+ * file's size, which the database size limit bounds.
+ */
+function fingerprint(db: Database): Fingerprint {
+  const row = db.exec(
+    'SELECT (SELECT schema_version FROM pragma_schema_version), (SELECT user_version FROM pragma_user_version), (SELECT application_id FROM pragma_application_id), (SELECT page_count FROM pragma_page_count) * (SELECT page_size FROM pragma_page_size)',
+  )[0]?.values[0];
+  return { header: JSON.stringify(row?.slice(0, 3)), fileBytes: Number(row?.[3] ?? 0) };
+}
+
+/** A write may not grow the file past the limit (one that does not grow it may still clean up). */
+function refuseGrowthPastLimit(beforeBytes: number, afterBytes: number, maxBytes: number): void {
+  if (afterBytes > maxBytes && afterBytes > beforeBytes) {
+    throw new DatabaseTooLargeError(
+      `the write would grow the database to ${afterBytes} bytes, past the limit of ${maxBytes} bytes (MAX_DATABASE_MB); nothing was stored`,
+    );
+  }
+}
+
+function rollbackQuietly(db: Database): void {
+  try {
+    db.run('ROLLBACK');
+  } catch {
+    // SQLite already rolled back on its own (out of memory, full): nothing is left to undo.
+  }
+}
+
 /** The row's size as JSON in the response (strings measured exactly: UTF-8 and escapes). */
 function estimateJsonBytes(row: SqlValue[]): number {
   let bytes = 2;
@@ -282,7 +446,6 @@ function estimateJsonBytes(row: SqlValue[]): number {
 export function translateEngineError(error: unknown, statementIndex?: number): Error {
   if (!(error instanceof Error) || error.constructor !== Error) return error as Error;
   const message = error.message;
-  if (message === READONLY_MESSAGE) return error; // the read path decides what that means
   if (message === 'out of memory' || /too big|string or blob too big/i.test(message)) {
     return new ResourceLimitError(`the statement needs more memory than the engine allows (${message})`, { statementIndex });
   }

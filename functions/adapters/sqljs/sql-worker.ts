@@ -1,18 +1,30 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import initSqlJs, { type Database, type SqlJsStatic } from 'sql.js';
-import type { DatabaseSource, EngineRequest } from '../../core/ports';
-import { WritesDetected, openDatabase, configureConnection, runReadOnly, runReadWrite } from './sql-runner';
-import type { JobOutcome, SerializedError, WorkerMessage, WorkerReply, WorkerSettings } from './worker-protocol';
+import type { StoredVersion } from '../../core/ports';
+import { configureConnection, firstStatementWrites, openDatabase, runRead, runWrite } from './sql-runner';
+import {
+  serializeError,
+  type JobOutcome,
+  type WarmChange,
+  type WorkerJob,
+  type WorkerMessage,
+  type WorkerNotice,
+  type WorkerReply,
+  type WorkerSettings,
+  type WorkerSource,
+} from './worker-protocol';
 
 /**
  * The worker thread that owns sql.js. sql.js runs synchronously, so a runaway statement can only
  * be stopped by terminating the thread that runs it; the main thread does that on timeout and
  * starts a fresh worker. This thread keeps the warm copies: one open database per name, tagged
- * with the stored version (ETag) it came from.
+ * with the stored version it came from. Every change to them is reported in the reply of the job
+ * that made it (or, for a commit notice, known to the main thread when it sends it), so the main
+ * thread's mirror is exact whenever it decides what to send.
  */
 
 interface WarmCopy {
-  etag: string;
+  version: StoredVersion;
   db: Database;
   /** File size: what the copy costs in memory. */
   bytes: number;
@@ -23,95 +35,88 @@ const warm = new Map<string, WarmCopy>();
 /** Written and committed here, but not yet known to be stored: never served to readers. */
 const pendingWrites = new Map<string, { database: string; db: Database; bytes: number }>();
 let settings: WorkerSettings;
+/** Changes to `warm` during the current job, for its reply. */
+let warmChanges: WarmChange[] = [];
 
-function replaceWarm(database: string, copy: WarmCopy): void {
+function setWarm(database: string, copy: WarmCopy): void {
   const previous = warm.get(database);
   if (previous && previous.db !== copy.db) previous.db.close();
   warm.delete(database);
   warm.set(database, copy);
-  evictBeyondBudget(database);
 }
 
-/** Keeps the warm copies within budget by closing the least recently used ones (never `keep`). */
+function dropWarm(database: string, closeIt: boolean): void {
+  const copy = warm.get(database);
+  if (!copy) return;
+  if (closeIt) copy.db.close();
+  warm.delete(database);
+  warmChanges.push({ database });
+}
+
+/**
+ * Keeps the warm copies within budget by closing the least recently used ones (never `keep`).
+ * Runs only at the end of a job, so a copy the main thread saw as warm when it sent a job is
+ * still there when the job runs.
+ */
 function evictBeyondBudget(keep: string): void {
   let total = [...warm.values()].reduce((sum, copy) => sum + copy.bytes, 0);
   for (const [database, copy] of warm) {
     if (total <= settings.warmCacheBytes) break;
     if (database === keep) continue;
-    copy.db.close();
-    warm.delete(database);
+    dropWarm(database, true);
     total -= copy.bytes;
   }
 }
 
-function touch(database: string, copy: WarmCopy): void {
-  warm.delete(database);
-  warm.set(database, copy);
-}
-
-/** Opens the source; `undefined` means the warm copy of that version is gone. */
-function acquire(SQL: SqlJsStatic, database: string, source: DatabaseSource): { db: Database; fromWarm: boolean } | undefined {
-  if (source.kind === 'empty') return { db: openDatabase(SQL), fromWarm: false };
+/** Opens the job's database; `keep` says whether it stays open after the job (it is the warm copy). */
+function open(SQL: SqlJsStatic, database: string, source: WorkerSource): { db: Database; warm: boolean } {
+  if (source.kind === 'empty') return { db: openDatabase(SQL), warm: false };
   if (source.kind === 'bytes') {
     const db = openDatabase(SQL, source.bytes);
-    replaceWarm(database, { etag: source.etag, db, bytes: source.bytes.byteLength });
-    return { db, fromWarm: true };
+    setWarm(database, { version: source.version, db, bytes: source.bytes.byteLength });
+    warmChanges.push({ database, version: source.version });
+    return { db, warm: true };
   }
   const copy = warm.get(database);
-  if (!copy || copy.etag !== source.etag) return undefined;
-  touch(database, copy);
-  return { db: copy.db, fromWarm: true };
-}
-
-function read(SQL: SqlJsStatic, request: EngineRequest): JobOutcome {
-  const opened = acquire(SQL, request.database, request.source);
-  if (!opened) return { kind: 'cache_miss' };
-  try {
-    return { kind: 'done', results: runReadOnly(opened.db, request.program, request.limits) };
-  } catch (error) {
-    if (error instanceof WritesDetected) return { kind: 'writes' };
-    throw error;
-  } finally {
-    if (!opened.fromWarm) opened.db.close();
+  if (!copy || !sameVersion(copy.version, source.version)) {
+    throw new Error(`the worker does not hold ${database} at the version the engine expected`);
   }
+  setWarm(database, copy); // most recently used
+  return { db: copy.db, warm: true };
 }
 
-function write(SQL: SqlJsStatic, request: EngineRequest, writeId: string): JobOutcome {
-  const opened = acquire(SQL, request.database, request.source);
-  if (!opened) return { kind: 'cache_miss' };
-  let keepOpen = opened.fromWarm;
+function sameVersion(a: StoredVersion, b: StoredVersion): boolean {
+  return a.etag === b.etag && a.versionId === b.versionId;
+}
+
+function run(SQL: SqlJsStatic, job: WorkerJob): JobOutcome {
+  const opened = open(SQL, job.database, job.source);
+  let keepOpen = opened.warm;
   try {
-    const { results, changed } = runReadWrite(opened.db, request.program, request.limits);
+    if (job.type === 'classify') return { kind: 'classified', writes: firstStatementWrites(opened.db, job.program) };
+    if (job.type === 'read') return runRead(opened.db, job.program, job.limits);
+    const { results, changed } = runWrite(opened.db, job.program, job.limits);
     if (!changed) return { kind: 'done', results, changed: false };
     // From here the copy holds data that may never be stored: take it out of the warm slot so
     // no reader sees it until the main thread reports the upload succeeded.
-    if (opened.fromWarm) warm.delete(request.database);
+    if (opened.warm) dropWarm(job.database, false);
     const bytes = opened.db.export();
     configureConnection(opened.db); // export() reopened the file with default settings
-    pendingWrites.set(writeId, { database: request.database, db: opened.db, bytes: bytes.byteLength });
+    pendingWrites.set(job.writeId, { database: job.database, db: opened.db, bytes: bytes.byteLength });
     keepOpen = true;
-    return { kind: 'done', results, changed: true, writeId, bytes };
+    return { kind: 'done', results, changed: true, writeId: job.writeId, bytes };
   } finally {
     if (!keepOpen) opened.db.close();
   }
 }
 
-function handleNotice(message: WorkerMessage): boolean {
-  if (message.type !== 'commit' && message.type !== 'abandon') return false;
-  const pending = pendingWrites.get(message.writeId);
-  if (!pending) return true;
-  pendingWrites.delete(message.writeId);
-  if (message.type === 'commit') replaceWarm(pending.database, { etag: message.etag, db: pending.db, bytes: pending.bytes });
+/** The main thread records a commit in its mirror when it sends the notice: no reply is needed. */
+function handleNotice(notice: WorkerNotice): void {
+  const pending = pendingWrites.get(notice.writeId);
+  if (!pending) return;
+  pendingWrites.delete(notice.writeId);
+  if (notice.type === 'commit') setWarm(pending.database, { version: notice.version, db: pending.db, bytes: pending.bytes });
   else pending.db.close();
-  return true;
-}
-
-function serializeError(error: unknown): SerializedError {
-  if (error instanceof Error) {
-    const { statementIndex } = error as { statementIndex?: number };
-    return { name: error.name, message: error.message, statementIndex };
-  }
-  return { name: 'Error', message: String(error) };
 }
 
 async function main(): Promise<void> {
@@ -125,16 +130,22 @@ async function main(): Promise<void> {
 
   const port = parentPort!;
   port.on('message', (message: WorkerMessage) => {
-    if (handleNotice(message)) return;
-    if (message.type !== 'read' && message.type !== 'write') return;
+    if (message.type === 'commit' || message.type === 'abandon') {
+      handleNotice(message);
+      return;
+    }
+    port.postMessage({ type: 'started', id: message.id } satisfies WorkerReply);
+    warmChanges = [];
     let reply: WorkerReply;
     const transfer: ArrayBuffer[] = [];
     try {
-      const outcome = message.type === 'read' ? read(SQL, message.request) : write(SQL, message.request, message.writeId);
-      if (outcome.kind === 'done' && 'bytes' in outcome) transfer.push(outcome.bytes.buffer as ArrayBuffer);
-      reply = { id: message.id, ok: true, outcome };
+      const outcome = run(SQL, message);
+      if ('bytes' in outcome) transfer.push(outcome.bytes.buffer as ArrayBuffer);
+      evictBeyondBudget(message.database);
+      reply = { type: 'finished', id: message.id, warmChanges, ok: true, outcome };
     } catch (error) {
-      reply = { id: message.id, ok: false, error: serializeError(error) };
+      evictBeyondBudget(message.database);
+      reply = { type: 'finished', id: message.id, warmChanges, ok: false, error: serializeError(error) };
     }
     port.postMessage(reply, transfer);
   });

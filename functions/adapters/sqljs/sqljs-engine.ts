@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import * as errors from '../../core/errors';
-import type { EngineRequest, ReadOutcome, SqlEngine, WriteOutcome } from '../../core/ports';
-import type { JobOutcome, SerializedError, WorkerJob, WorkerMessage, WorkerReply, WorkerSettings } from './worker-protocol';
+import { ResourceLimitError, StatementTimeoutError, StorageUnavailableError } from '../../core/errors';
+import type { EngineRequest, Program, ReadOutcome, SqlEngine, StoredVersion, WriteOutcome } from '../../core/ports';
+import { rebuildError, type JobOutcome, type WorkerJob, type WorkerReply, type WorkerSettings, type WorkerSource } from './worker-protocol';
 
 export interface SqlJsEngineOptions {
   /** A statement still running after this long is stopped and answered with STATEMENT_TIMEOUT. */
@@ -17,68 +17,99 @@ export interface SqlJsEngineOptions {
   warmCacheBytes: number;
 }
 
+/** A job before it reaches the worker: what to run, and on which database. */
+type JobRequest =
+  | { type: 'read' | 'write'; request: EngineRequest }
+  | { type: 'classify'; database: string; program: Program };
+
 interface QueuedJob {
-  job: WorkerJob;
-  transfer: ArrayBuffer[];
+  request: JobRequest;
   resolve: (outcome: JobOutcome) => void;
   reject: (error: Error) => void;
 }
 
+interface RunningJob {
+  queued: QueuedJob;
+  id: number;
+  /** Set when the worker has taken the job: only the statement's own time counts. */
+  timer?: NodeJS.Timeout;
+}
+
 /**
- * SqlEngine backed by sql.js in one worker thread. Jobs run one at a time, in order; the timeout
- * clock runs only while a job is in the worker, so waiting behind another request never counts.
- * On timeout or a worker crash the worker is terminated (losing its warm copies, which callers
- * see as `cache_miss`) and the next job starts a fresh one.
+ * SqlEngine backed by sql.js in one worker thread. The engine is the single owner of the warm
+ * copies: it mirrors exactly which stored version the worker holds for each database (the
+ * worker reports every change in its replies; a restart clears the mirror), and fetches a
+ * version's bytes only when a job needs one the worker does not hold. Jobs run one at a time, in
+ * order, so the mirror cannot change between deciding what to send and the job running.
+ *
+ * The statement clock starts when the worker takes the job, so neither waiting behind another
+ * request, nor a download, nor a fresh worker's start counts. On timeout or a worker crash the
+ * worker is terminated (losing its warm copies) and the next job starts a fresh one.
  */
 export class SqlJsEngine implements SqlEngine {
   private worker?: Worker;
   private workerReady?: Promise<Worker>;
+  /** Which stored version the current worker holds warm, per database. */
+  private readonly mirror = new Map<string, StoredVersion>();
+  /** Writes the current worker holds until commitWrite/abandonWrite: write id -> database. */
+  private readonly pendingWrites = new Map<string, string>();
   private readonly queue: QueuedJob[] = [];
-  private running?: { queued: QueuedJob; timer: NodeJS.Timeout };
+  private running?: RunningJob;
   private nextJobId = 1;
   private closed = false;
 
   constructor(private readonly options: SqlJsEngineOptions) {}
 
+  warmVersion(database: string): StoredVersion | undefined {
+    const version = this.mirror.get(database);
+    return version && { ...version };
+  }
+
+  async firstStatementWrites(database: string, program: Program): Promise<boolean | undefined> {
+    if (!this.mirror.has(database)) return undefined;
+    const outcome = await this.submit({ type: 'classify', database, program });
+    return outcome.kind === 'classified' ? outcome.writes : undefined;
+  }
+
   async read(request: EngineRequest): Promise<ReadOutcome> {
-    const outcome = await this.submit({ id: this.nextJobId++, type: 'read', request });
-    if (outcome.kind === 'done' && 'changed' in outcome) throw new Error('a read job answered like a write');
-    return outcome as ReadOutcome;
+    const outcome = await this.submit({ type: 'read', request });
+    if (outcome.kind === 'classified' || 'changed' in outcome) throw new Error('a read job answered like another kind of job');
+    return outcome;
   }
 
   async write(request: EngineRequest): Promise<WriteOutcome> {
-    const outcome = await this.submit({ id: this.nextJobId++, type: 'write', request, writeId: randomUUID() });
-    if (outcome.kind === 'writes') throw new Error('a write job answered like a read');
-    return outcome as WriteOutcome;
+    const outcome = await this.submit({ type: 'write', request });
+    if (outcome.kind !== 'done' || !('changed' in outcome)) throw new Error('a write job answered like another kind of job');
+    if (outcome.changed) this.pendingWrites.set(outcome.writeId, request.database);
+    return outcome;
   }
 
-  commitWrite(writeId: string, etag: string): void {
-    this.notify({ type: 'commit', writeId, etag });
+  commitWrite(writeId: string, version: StoredVersion): void {
+    const database = this.pendingWrites.get(writeId);
+    if (database === undefined) return; // the worker that made it is gone, and its copy with it
+    this.pendingWrites.delete(writeId);
+    this.mirror.set(database, { ...version });
+    this.worker?.postMessage({ type: 'commit', writeId, version: { ...version } });
   }
 
   abandonWrite(writeId: string): void {
-    this.notify({ type: 'abandon', writeId });
+    if (!this.pendingWrites.delete(writeId)) return;
+    this.worker?.postMessage({ type: 'abandon', writeId });
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    const shuttingDown = () => new errors.StorageUnavailableError('the engine is shutting down');
+    const shuttingDown = () => new StorageUnavailableError('the engine is shutting down');
     for (const queued of this.queue.splice(0)) queued.reject(shuttingDown());
     const running = this.running?.queued;
     if (running) this.finish(running, () => running.reject(shuttingDown()));
     await this.stopWorker();
   }
 
-  /** Notices go straight to the current worker: a restarted worker has no pending write to act on. */
-  private notify(notice: WorkerMessage): void {
-    this.worker?.postMessage(notice);
-  }
-
-  private submit(job: WorkerJob): Promise<JobOutcome> {
-    if (this.closed) return Promise.reject(new errors.StorageUnavailableError('the engine is closed'));
-    const transfer = job.request.source.kind === 'bytes' ? [ownBuffer(job.request.source)] : [];
+  private submit(request: JobRequest): Promise<JobOutcome> {
+    if (this.closed) return Promise.reject(new StorageUnavailableError('the engine is closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ job, transfer, resolve, reject });
+      this.queue.push({ request, resolve, reject });
       void this.pump();
     });
   }
@@ -86,16 +117,45 @@ export class SqlJsEngine implements SqlEngine {
   private async pump(): Promise<void> {
     if (this.running || this.queue.length === 0) return;
     const queued = this.queue.shift()!;
-    const timer = setTimeout(() => this.timeOut(), this.options.statementTimeoutMs);
-    this.running = { queued, timer };
+    const running: RunningJob = { queued, id: this.nextJobId++ };
+    this.running = running;
     try {
       const worker = await this.startWorker();
-      if (this.running?.queued !== queued) return; // timed out while the worker was starting
+      // Decided now, with no other job in flight: the mirror is exactly what the worker holds.
+      const job = await this.jobFor(running.id, queued.request);
+      if (this.running !== running) return; // closed meanwhile
+      if (!job) {
+        this.finish(queued, () => queued.resolve({ kind: 'classified', writes: undefined }));
+        return;
+      }
       worker.ref();
-      worker.postMessage(queued.job, queued.transfer);
+      const transfer = job.type !== 'classify' && job.source.kind === 'bytes' ? [job.source.bytes.buffer as ArrayBuffer] : [];
+      worker.postMessage(job, transfer);
     } catch (error) {
       this.finish(queued, () => queued.reject(error as Error));
     }
+  }
+
+  /** The job to send; undefined for a classification whose warm copy is gone. */
+  private async jobFor(id: number, request: JobRequest): Promise<WorkerJob | undefined> {
+    if (request.type === 'classify') {
+      const version = this.mirror.get(request.database);
+      if (!version) return undefined;
+      return { id, type: 'classify', database: request.database, program: request.program, source: { kind: 'warm', version } };
+    }
+    const { database, program, limits } = request.request;
+    const source = await this.sourceFor(request.request);
+    return request.type === 'read'
+      ? { id, type: 'read', database, program, limits, source }
+      : { id, type: 'write', database, program, limits, source, writeId: randomUUID() };
+  }
+
+  private async sourceFor({ database, source }: EngineRequest): Promise<WorkerSource> {
+    if (source.kind === 'empty') return { kind: 'empty' };
+    const held = this.mirror.get(database);
+    if (held && held.etag === source.version.etag && held.versionId === source.version.versionId) return { kind: 'warm', version: held };
+    const bytes = await source.fetch();
+    return { kind: 'bytes', version: { ...source.version }, bytes: ownedCopy(bytes) };
   }
 
   private finish(queued: QueuedJob, settle: () => void): void {
@@ -107,20 +167,28 @@ export class SqlJsEngine implements SqlEngine {
     void this.pump();
   }
 
-  private onReply(reply: WorkerReply): void {
-    if ('type' in reply) return;
-    const queued = this.running?.queued;
-    if (!queued || queued.job.id !== reply.id) return;
+  private onReply(worker: Worker, reply: WorkerReply): void {
+    if (worker !== this.worker || reply.type === 'ready') return;
+    const running = this.running;
+    if (!running || running.id !== reply.id) return;
+    if (reply.type === 'started') {
+      running.timer = setTimeout(() => this.timeOut(running), this.options.statementTimeoutMs);
+      return;
+    }
+    for (const change of reply.warmChanges) {
+      if (change.version) this.mirror.set(change.database, change.version);
+      else this.mirror.delete(change.database);
+    }
+    const { queued } = running;
     this.finish(queued, () => (reply.ok ? queued.resolve(reply.outcome) : queued.reject(rebuildError(reply.error))));
   }
 
-  private timeOut(): void {
-    const queued = this.running?.queued;
-    if (!queued) return;
+  private timeOut(running: RunningJob): void {
+    if (this.running !== running) return;
     void this.stopWorker();
-    this.finish(queued, () =>
-      queued.reject(
-        new errors.StatementTimeoutError(`the statement ran longer than ${this.options.statementTimeoutMs} ms and was stopped; nothing was changed`),
+    this.finish(running.queued, () =>
+      running.queued.reject(
+        new StatementTimeoutError(`the statement ran longer than ${this.options.statementTimeoutMs} ms and was stopped; nothing was changed`),
       ),
     );
   }
@@ -128,14 +196,13 @@ export class SqlJsEngine implements SqlEngine {
   /** The worker died under a job (out of memory, crash): fail that job only. */
   private onWorkerDeath(worker: Worker, cause: Error): void {
     if (this.worker !== worker) return;
-    this.worker = undefined;
-    this.workerReady = undefined;
+    this.forgetWorker();
     const queued = this.running?.queued;
     if (!queued) return;
     const error =
       (cause as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY'
-        ? new errors.ResourceLimitError('the statement needed more memory than the engine allows')
-        : new errors.StorageUnavailableError('the SQL engine stopped unexpectedly; retry', { cause });
+        ? new ResourceLimitError('the statement needed more memory than the engine allows')
+        : new StorageUnavailableError('the SQL engine stopped unexpectedly; retry', { cause });
     this.finish(queued, () => queued.reject(error));
   }
 
@@ -153,53 +220,42 @@ export class SqlJsEngine implements SqlEngine {
       resourceLimits: { maxOldGenerationSizeMb: this.options.workerHeapLimitMb },
     });
     this.worker = worker;
-    worker.on('message', (reply: WorkerReply) => this.onReply(reply));
+    worker.on('message', (reply: WorkerReply) => this.onReply(worker, reply));
     worker.on('error', (error) => this.onWorkerDeath(worker, error));
     worker.on('exit', (code) => this.onWorkerDeath(worker, new Error(`SQL worker exited with code ${code}`)));
     this.workerReady = new Promise((resolve, reject) => {
       const onReady = (reply: WorkerReply) => {
-        if ('type' in reply && reply.type === 'ready') {
+        if (reply.type === 'ready') {
           worker.off('message', onReady);
           resolve(worker);
         }
       };
       worker.on('message', onReady);
       worker.once('error', reject);
-      worker.once('exit', () => reject(new errors.StorageUnavailableError('the SQL engine failed to start')));
+      worker.once('exit', () => reject(new StorageUnavailableError('the SQL engine failed to start')));
     });
     return this.workerReady;
   }
 
-  private async stopWorker(): Promise<void> {
-    const worker = this.worker;
+  /** A new worker holds nothing: neither warm copies nor pending writes. */
+  private forgetWorker(): void {
     this.worker = undefined;
     this.workerReady = undefined;
+    this.mirror.clear();
+    this.pendingWrites.clear();
+  }
+
+  private async stopWorker(): Promise<void> {
+    const worker = this.worker;
+    this.forgetWorker();
     if (worker) await worker.terminate();
   }
 }
 
 /** Transfers move the memory to the worker; only a buffer the bytes own entirely may be moved. */
-function ownBuffer(source: { bytes: Uint8Array }): ArrayBuffer {
-  const { bytes } = source;
-  if (bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength || !(bytes.buffer instanceof ArrayBuffer)) {
-    source.bytes = bytes.slice();
-  }
-  return source.bytes.buffer as ArrayBuffer;
-}
-
-const KNOWN_ERRORS: Record<string, new (message: string, options?: errors.ErrorOptions) => Error> = {
-  BadRequestError: errors.BadRequestError,
-  SqlError: errors.SqlError,
-  StatementNotAllowedError: errors.StatementNotAllowedError,
-  ResultTooLargeError: errors.ResultTooLargeError,
-  ResourceLimitError: errors.ResourceLimitError,
-  CorruptDatabaseError: errors.CorruptDatabaseError,
-};
-
-function rebuildError(serialized: SerializedError): Error {
-  const ErrorClass = KNOWN_ERRORS[serialized.name];
-  if (ErrorClass) return new ErrorClass(serialized.message, { statementIndex: serialized.statementIndex });
-  return new Error(`SQL engine: ${serialized.name}: ${serialized.message}`);
+function ownedCopy(bytes: Uint8Array): Uint8Array {
+  const ownsBuffer = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
+  return ownsBuffer ? bytes : bytes.slice();
 }
 
 /**

@@ -1,0 +1,139 @@
+import initSqlJs, { type Database, type SqlJsStatic } from 'sql.js';
+import { runRead, runWrite } from '../../functions/adapters/sqljs/sql-runner';
+import { rebuildError, serializeError } from '../../functions/adapters/sqljs/worker-protocol';
+import * as errors from '../../functions/core/errors';
+import type { BoundParams, Program, StatementResult } from '../../functions/core/ports';
+import { decodeParams } from '../../functions/core/value-codec';
+
+const LIMITS = { maxStatements: 100, maxResultBytes: 1_000_000, maxDatabaseBytes: 64 * 1024 * 1024 };
+const script = (sql: string, params?: BoundParams): Program => ({ kind: 'script', sql, params });
+
+let SQL: SqlJsStatic;
+let db: Database;
+beforeAll(async () => {
+  SQL = await initSqlJs();
+});
+beforeEach(() => {
+  db = new SQL.Database();
+});
+afterEach(() => db.close());
+
+function read(program: Program): StatementResult[] {
+  const outcome = runRead(db, program, LIMITS);
+  if (outcome.kind !== 'done') throw new Error(`statement ${outcome.statementIndex} writes`);
+  return outcome.results;
+}
+
+describe('parameters bind exactly', () => {
+  it.each([
+    [7, 'integer', 1n],
+    [3_000_000_000, 'integer', 428_571_428n],
+    [-3_000_000_000, 'integer', -428_571_428n],
+    [Number.MAX_SAFE_INTEGER, 'integer', 1_286_742_750_677_284n],
+    [2.5, 'real', 0.35714285714285715],
+  ])('the JSON number %p binds as %s (so ? / 7 is %p)', (json, type, quotient) => {
+    const [result] = read(script('SELECT typeof(?1), ?1 / 7', decodeParams([json], 'params')));
+    expect(result!.rows).toEqual([[type, quotient]]);
+  });
+
+  it.each(['9223372036854775807', '-9223372036854775808', '9007199254740993'])('{"integer": "%s"} binds as that exact INTEGER', (decimal) => {
+    const [result] = read(script('SELECT typeof(?), ?, ? = CAST(? AS INTEGER)', decodeParams([{ integer: decimal }, { integer: decimal }, { integer: decimal }, decimal], 'params')));
+    expect(result!.rows).toEqual([['integer', BigInt(decimal), 1n]]);
+  });
+
+  it('every other parameter keeps its slot and the columns keep their names', () => {
+    const [result] = read(script('SELECT ?, ?, ?3, ?', [1, 3_000_000_000n, 'three', 4]));
+    expect(result!.columns).toEqual(['?', '?', '?3', '?']);
+    expect(result!.rows).toEqual([[1n, 3_000_000_000n, 'three', 4n]]);
+    const [named] = read(script('SELECT :big, @small, :big + 1, $t', { big: 9_000_000_000, small: 2, $t: 'tail' }));
+    expect(named!.rows).toEqual([[9_000_000_000n, 2n, 9_000_000_001n, 'tail']]);
+  });
+
+  it('"params" on a script of several statements is refused before anything runs', () => {
+    expect(() => runWrite(db, script('CREATE TABLE a(x); SELECT ?', [1]), LIMITS)).toThrow(/"params" needs a single statement/);
+    expect(db.exec("SELECT count(*) FROM sqlite_master WHERE name = 'a'")[0]!.values).toEqual([[0]]);
+  });
+});
+
+describe('last_insert_rowid', () => {
+  beforeEach(() => {
+    runWrite(db, script('CREATE TABLE t(id INTEGER PRIMARY KEY, x UNIQUE); CREATE TABLE log(m)'), LIMITS);
+  });
+  const rowidOf = (sql: string) => runWrite(db, script(sql), LIMITS).results.at(-1)!.lastInsertRowid;
+
+  it('is reported when INSERT OR REPLACE rewrites the row the connection last inserted', () => {
+    expect(rowidOf("INSERT INTO t VALUES (5, 'a')")).toBe(5n);
+    expect(rowidOf("INSERT OR REPLACE INTO t VALUES (5, 'b')")).toBe(5n);
+  });
+
+  it('is reported for a rowid that a rolled-back request had used', () => {
+    expect(() => runWrite(db, script("INSERT INTO t VALUES (9, 'x'); INSERT INTO nowhere VALUES (1)"), LIMITS)).toThrow('no such table');
+    expect(rowidOf("INSERT INTO t VALUES (9, 'x')")).toBe(9n);
+  });
+
+  it('is null when no row was inserted: ignored, updated by an upsert, or not an INSERT', () => {
+    rowidOf("INSERT INTO t VALUES (1, 'a')");
+    expect(rowidOf("INSERT OR IGNORE INTO t VALUES (1, 'a')")).toBeNull();
+    expect(rowidOf("INSERT INTO t VALUES (1, 'z') ON CONFLICT(id) DO UPDATE SET x = 'u'")).toBeNull();
+    expect(rowidOf("UPDATE t SET x = 'v'")).toBeNull();
+    expect(rowidOf("INSERT INTO t VALUES (2, 'w') ON CONFLICT(id) DO UPDATE SET x = 'u'")).toBe(2n);
+  });
+});
+
+describe('TEMP objects', () => {
+  it('work within a write and are gone after it, which stores only what it did to main', () => {
+    const { results, changed } = runWrite(
+      db,
+      script('CREATE TABLE t(x); CREATE TEMP TABLE stage(x); INSERT INTO stage VALUES (1), (2); INSERT INTO t SELECT x * 10 FROM stage; SELECT x FROM t'),
+      LIMITS,
+    );
+    expect(changed).toBe(true);
+    expect(results.at(-1)!.rows).toEqual([[10n], [20n]]);
+    expect(db.exec('SELECT count(*) FROM temp.sqlite_master')[0]!.values).toEqual([[0]]);
+  });
+
+  it('a write that changes only TEMP changes nothing stored', () => {
+    runWrite(db, script('CREATE TABLE t(x)'), LIMITS);
+    expect(runWrite(db, script('CREATE TEMP TABLE s(x); INSERT INTO s VALUES (1); DELETE FROM t WHERE 0'), LIMITS).changed).toBe(false);
+  });
+
+  it('work within a read and are gone after it', () => {
+    expect(read(script("CREATE TEMP VIEW greeting AS SELECT 'hi' AS g; SELECT g FROM greeting")).at(-1)!.rows).toEqual([['hi']]);
+    expect(() => read(script('SELECT g FROM greeting'))).toThrow('no such table: greeting');
+  });
+});
+
+describe('the database size limit', () => {
+  it('refuses a write that grows the file past it, keeping the copy as it was', () => {
+    runWrite(db, script('CREATE TABLE b(x)'), LIMITS);
+    const small = { ...LIMITS, maxDatabaseBytes: 64 * 1024 };
+    expect(() => runWrite(db, script('INSERT INTO b VALUES (zeroblob(100000))'), small)).toThrow(errors.DatabaseTooLargeError);
+    expect(db.exec('SELECT count(*) FROM b')[0]!.values).toEqual([[0]]);
+    expect(runWrite(db, script('INSERT INTO b VALUES (zeroblob(1000))'), small).changed).toBe(true);
+  });
+});
+
+describe('errors crossing the worker boundary', () => {
+  type DomainErrorClass = new (message: string, options?: errors.ErrorOptions) => errors.CloudliteError;
+  const domainClasses = (Object.entries(errors) as [string, unknown][]).filter(
+    (entry): entry is [string, DomainErrorClass] => typeof entry[1] === 'function' && entry[1].prototype instanceof errors.CloudliteError,
+  );
+
+  it('covers every domain error class', () => {
+    expect(domainClasses.map(([name]) => name)).toEqual(expect.arrayContaining(['StatementNotAllowedError', 'DatabaseTooLargeError', 'SqlError']));
+  });
+
+  // Classes built from (message, options) are the ones the engine throws; the others still keep their class and message.
+  it.each(domainClasses)('%s is rebuilt as itself, with its message and statement', (_name, ErrorClass) => {
+    const original = new ErrorClass('what went wrong', { statementIndex: 3 });
+    const rebuilt = rebuildError(JSON.parse(JSON.stringify(serializeError(original))));
+    expect(rebuilt).toBeInstanceOf(ErrorClass);
+    expect(rebuilt).toMatchObject({ code: original.code, message: original.message, statementIndex: original.statementIndex });
+  });
+
+  it('anything else stays an unexpected error', () => {
+    const rebuilt = rebuildError(serializeError(new TypeError('boom')));
+    expect(rebuilt).not.toBeInstanceOf(errors.CloudliteError);
+    expect(rebuilt.message).toContain('TypeError: boom');
+  });
+});
