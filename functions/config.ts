@@ -33,6 +33,9 @@ const EnvSchema = z.object({
   API_KEYS: z.string().trim().default(''),
   FLIGHTS_PASSWORD: optionalString,
   FLIGHTS_DATABASE: z.string().regex(DATABASE_NAME_PATTERN, 'must be a valid database name').default('main'),
+  // Origins (scheme://host[:port]) whose browser pages may call the keyed routes; the public
+  // routes allow every origin.
+  CORS_ALLOWED_ORIGINS: z.string().trim().default(''),
   LOCK_WAIT_MS: integer(10_000, 0),
   LOCK_LEASE_MS: integer(45_000, 1000),
   LEASE_SAFETY_MARGIN_MS: integer(5_000, 0),
@@ -63,6 +66,8 @@ export interface Config {
   apiKeys: ApiKey[];
   flightsPassword?: string;
   flightsDatabase: string;
+  /** Browser origins allowed on the keyed routes (POST /sql, POST /flights). */
+  corsAllowedOrigins: string[];
   lockWaitMs: number;
   leaseMs: number;
   leaseSafetyMarginMs: number;
@@ -104,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiKeys: parseApiKeys(e.API_KEYS),
     flightsPassword: e.FLIGHTS_PASSWORD,
     flightsDatabase: e.FLIGHTS_DATABASE,
+    corsAllowedOrigins: parseOrigins(e.CORS_ALLOWED_ORIGINS),
     lockWaitMs: e.LOCK_WAIT_MS,
     leaseMs: e.LOCK_LEASE_MS,
     leaseSafetyMarginMs: e.LEASE_SAFETY_MARGIN_MS,
@@ -160,5 +166,29 @@ export function parseApiKeys(value: string): ApiKey[] {
       const expiresAtMs = match[3] ? Date.parse(match[3].includes('T') ? match[3] : `${match[3]}T00:00:00Z`) : undefined;
       if (expiresAtMs !== undefined && Number.isNaN(expiresAtMs)) throw new ConfigError(`invalid configuration: API_KEYS entry ${index + 1} has an invalid expiry`);
       return { role: match[1] as Role, key: match[2]!, expiresAtMs };
+    });
+}
+
+/**
+ * `CORS_ALLOWED_ORIGINS` is a comma-separated list of exact origins, e.g.
+ * `https://app.example.com,http://localhost:5173`. A browser sends its origin exactly so (no
+ * path, no trailing slash), and matching is exact, so anything else could never match.
+ */
+export function parseOrigins(value: string): string[] {
+  return value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0)
+    .map((entry, index) => {
+      let origin: string | undefined;
+      try {
+        origin = new URL(entry).origin;
+      } catch {
+        origin = undefined;
+      }
+      if (origin !== entry || !/^https?:/.test(entry)) {
+        throw new ConfigError(`invalid configuration: CORS_ALLOWED_ORIGINS entry ${index + 1} must be an origin like https://app.example.com (scheme, host and optional port; no path)`);
+      }
+      return entry;
     });
 }

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { toFlightRows, type NewFlight } from '../../functions/core/flights';
+import { toFlightRows, type NewFlight } from '../../functions/flights/flights';
 import { generateFlights } from '../../scripts/flights-generator';
 import { applyMigrationsInProcess } from '../../scripts/migrate';
 import { DEFAULT_SEED_LIMITS, planSeed, seedFlightsIfEmpty, seedOverHttp } from '../../scripts/seed-flights';
