@@ -18,8 +18,18 @@ import initSqlJs from 'sql.js';
 const ROOT = path.resolve(__dirname, '..', '..');
 const SLS = path.join(ROOT, 'node_modules', '.bin', 'sls');
 const STAGE = 'ci';
-const HANDLERS = ['sql', 'health', 'flights-search', 'flights-replace'];
-const ROUTES = ['POST /sql', 'GET /health', 'GET /flights', 'POST /flights'];
+const HANDLERS = ['sql', 'health', 'flights-search', 'flights-replace', 'openapi', 'preflight'];
+const ROUTES = [
+  'POST /sql',
+  'GET /health',
+  'GET /flights',
+  'POST /flights',
+  'GET /openapi.json',
+  'OPTIONS /sql',
+  'OPTIONS /health',
+  'OPTIONS /flights',
+  'OPTIONS /openapi.json',
+];
 const WRITE_KEY = 'test-key-123';
 const WRITER_ROLE = 'DatabaseWriterRole';
 const READER_ROLE = 'DatabaseReaderRole';
@@ -30,6 +40,8 @@ const ROLE_OF_HANDLER: Record<string, string> = {
   'flights-replace': WRITER_ROLE,
   'flights-search': READER_ROLE,
   health: LOGS_ONLY_ROLE,
+  openapi: LOGS_ONLY_ROLE,
+  preflight: LOGS_ONLY_ROLE,
 };
 /** Without ListBucket S3 answers 403, not 404, for a missing database; limited to the prefix. */
 const DATABASE_LIST_STATEMENT = {
@@ -131,9 +143,16 @@ describe('the CloudFormation template of the ci package', () => {
     expect(secretsOf('FlightsReplaceLambdaFunction')).toEqual(['API_KEYS', 'FLIGHTS_PASSWORD']);
     expect(secretsOf('FlightsSearchLambdaFunction')).toEqual([]);
     expect(secretsOf('HealthLambdaFunction')).toEqual([]);
+    expect(secretsOf('OpenapiLambdaFunction')).toEqual([]);
+    expect(secretsOf('PreflightLambdaFunction')).toEqual([]);
   });
 
-  test('the HTTP API routes the four endpoints with payload format 2.0', () => {
+  test('the functions answer CORS themselves: the HTTP API has no CORS configuration of its own', () => {
+    // With one, API Gateway would answer every preflight with one policy and drop the functions' headers.
+    expect(resourcesOfType('AWS::ApiGatewayV2::Api').map((api) => api.Properties.CorsConfiguration)).toEqual([undefined]);
+  });
+
+  test('the HTTP API routes every endpoint and its preflight with payload format 2.0', () => {
     expect(resourcesOfType('AWS::ApiGatewayV2::Route').map((route) => route.Properties.RouteKey).sort()).toEqual([...ROUTES].sort());
     const integrations = resourcesOfType('AWS::ApiGatewayV2::Integration');
     expect(integrations).toHaveLength(ROUTES.length);
@@ -238,7 +257,7 @@ describe('the CloudFormation template of the ci package', () => {
     ]);
   });
 
-  test('the health role (public GET /health) may only write its logs', () => {
+  test('the logs-only role (GET /health, GET /openapi.json, the preflights) may only write its logs', () => {
     expect(actionsOf(roleStatements(LOGS_ONLY_ROLE)).sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
   });
 
@@ -250,9 +269,9 @@ describe('the CloudFormation template of the ci package', () => {
 });
 
 describe('the deployment zip of the ci package', () => {
-  test('holds every handler, the shared bundle, the SQL worker and the sql.js WASM, and nothing else', () => {
+  test('holds every handler, the shared bundle, the SQL worker, the sql.js WASM and the OpenAPI document, and nothing else', () => {
     const names = new AdmZip(zipPath).getEntries().map((entry) => entry.entryName);
-    for (const name of [...HANDLERS.map((handler) => `${handler}.js`), 'bundle.js', 'sql-worker.js', 'sql-wasm.wasm']) {
+    for (const name of [...HANDLERS.map((handler) => `${handler}.js`), 'bundle.js', 'sql-worker.js', 'sql-wasm.wasm', 'openapi.yaml']) {
       expect(names).toContain(`.build/${name}`);
     }
     expect(names.filter((name) => !/^\.build\/[^/]+$/.test(name))).toEqual([]);
@@ -288,7 +307,15 @@ describe('the deployment zip of the ci package', () => {
     const response = await invokeBundled('sql', httpEvent('POST', '/sql', { sql_statement: 'SELECT 1' }, 'wrong-key-456'));
 
     expect(response.statusCode).toBe(401);
-    expect(JSON.parse(response.body)).toEqual({ error: { code: 'UNAUTHORIZED', message: 'invalid API key' } });
+    expect(JSON.parse(response.body)).toEqual({ error: { code: 'UNAUTHORIZED', message: 'invalid API key', request_id: 'packaging-test' } });
+    expect(response.headers['x-request-id']).toBe('packaging-test');
+  });
+
+  test('the bundled openapi handler serves the shipped document as JSON', async () => {
+    const response = await invokeBundled('openapi', httpEvent('GET', '/openapi.json'));
+
+    expect(response.statusCode).toBe(200);
+    expect(JSON.parse(response.body)).toMatchObject({ openapi: expect.stringMatching(/^3\.1\./), paths: expect.objectContaining({ '/sql': expect.any(Object) }) });
   });
 
   test('the bundled sql handler runs a query in the shipped worker and WASM on a database read from S3', async () => {
