@@ -303,7 +303,7 @@ describe('POST /flights', () => {
       const items = [...two, FIXTURE[2], { ...FIXTURE[3], price_inr: -10 }];
       const response = await postFlights(api.url, items);
       expect(response.status).toBe(400);
-      expect(response.body.error).toEqual({ code: 'BAD_REQUEST', message: 'items[3].price_inr must be a non-negative integer' });
+      expect(response.body.error).toEqual({ code: 'BAD_REQUEST', message: 'items[3].price_inr must be a non-negative integer', request_id: response.headers.get('x-request-id') });
       expect(await count()).toBe(FIXTURE.length);
     });
 
