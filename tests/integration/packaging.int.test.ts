@@ -155,7 +155,8 @@ describe('the CloudFormation template of the ci package', () => {
   test('the HTTP API routes every endpoint and its preflight with payload format 2.0', () => {
     expect(resourcesOfType('AWS::ApiGatewayV2::Route').map((route) => route.Properties.RouteKey).sort()).toEqual([...ROUTES].sort());
     const integrations = resourcesOfType('AWS::ApiGatewayV2::Integration');
-    expect(integrations).toHaveLength(ROUTES.length);
+    // One integration per function: the preflight function serves the OPTIONS route of every path.
+    expect(integrations).toHaveLength(HANDLERS.length);
     for (const integration of integrations) expect(integration.Properties.PayloadFormatVersion).toBe('2.0');
   });
 
@@ -309,6 +310,15 @@ describe('the deployment zip of the ci package', () => {
     expect(response.statusCode).toBe(401);
     expect(JSON.parse(response.body)).toEqual({ error: { code: 'UNAUTHORIZED', message: 'invalid API key', request_id: 'packaging-test' } });
     expect(response.headers['x-request-id']).toBe('packaging-test');
+  });
+
+  test('the bundled preflight handler lets any origin GET /flights, without a key or a secret', async () => {
+    const event = httpEvent('OPTIONS', '/flights');
+    Object.assign(event.headers, { origin: 'https://anyone.example', 'access-control-request-method': 'GET' });
+    const response = await invokeBundled('preflight', event);
+
+    expect(response.statusCode).toBe(204);
+    expect(response.headers['access-control-allow-origin']).toBe('*');
   });
 
   test('the bundled openapi handler serves the shipped document as JSON', async () => {
