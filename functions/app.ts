@@ -9,6 +9,11 @@ import type { Config } from './config';
 import { DatabaseService, type DatabaseServiceOptions } from './core/database-service';
 import type { Logger } from './core/logger';
 import type { SqlEngine } from './core/ports';
+import { createFlightsReplaceHandler, createFlightsSearchHandler } from './flights/flights-routes';
+import { createPreflightHandler } from './http/cors';
+import { createHealthHandler } from './http/health-route';
+import { createOpenApiHandler } from './http/openapi-route';
+import { createSqlHandler } from './http/sql-routes';
 
 /**
  * The composition root: the one place that builds the database service from config. Handlers
@@ -76,5 +81,32 @@ export function createLogger(logLevel: Config['logLevel']): Logger {
     info: (message, fields) => powertools.info(message, fields ?? {}),
     warn: (message, fields) => powertools.warn(message, fields ?? {}),
     error: (message, fields) => powertools.error(message, fields ?? {}),
+  };
+}
+
+/** Every route served by one process (local server, tests): one service shared by all routes. */
+export interface App extends BuiltService {
+  config: Config;
+  logger: Logger;
+}
+
+export function createApp(config: Config, logger: Logger = createLogger(config.logLevel), overrides: ServiceOverrides = {}): App {
+  return { config, logger, ...buildDatabaseService(config, logger, overrides) };
+}
+
+/** Every HTTP route and its handler; serverless.yml declares the same routes for API Gateway. */
+export function createRoutes(app: App) {
+  const deps = { config: app.config, logger: app.logger, service: app.service };
+  const preflight = createPreflightHandler(deps);
+  return {
+    'POST /sql': createSqlHandler(deps),
+    'GET /health': createHealthHandler(deps),
+    'GET /flights': createFlightsSearchHandler(deps),
+    'POST /flights': createFlightsReplaceHandler(deps),
+    'GET /openapi.json': createOpenApiHandler(deps),
+    'OPTIONS /sql': preflight,
+    'OPTIONS /health': preflight,
+    'OPTIONS /flights': preflight,
+    'OPTIONS /openapi.json': preflight,
   };
 }

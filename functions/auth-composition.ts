@@ -18,7 +18,22 @@ export interface AuthOverrides {
  * password as plain values or as SSM parameters read at run time, and the key table when one
  * is configured. An endpoint with no source of keys at all refuses to start.
  */
-export function createAuthenticator(config: Config, logger: Logger, overrides: AuthOverrides = {}): Authenticator {
+/** The part of config that authentication reads. */
+export type AuthConfig = Pick<
+  Config,
+  | 'apiKeys'
+  | 'apiKeysParameter'
+  | 'flightsPassword'
+  | 'flightsPasswordParameter'
+  | 'keyTable'
+  | 'keyCacheTtlMs'
+  | 'secretCacheTtlMs'
+  | 'region'
+  | 'dynamoDbEndpoint'
+  | 'dynamoDbRequestTimeoutMs'
+>;
+
+export function createAuthenticator(config: AuthConfig, logger: Logger, overrides: AuthOverrides = {}): Authenticator {
   if (config.apiKeys.length === 0 && !config.apiKeysParameter && !config.keyTable) {
     throw new ConfigError('invalid configuration: this endpoint authenticates: set API_KEYS, API_KEYS_PARAMETER or KEY_TABLE');
   }

@@ -37,6 +37,9 @@ const EnvSchema = z.object({
   KEY_CACHE_TTL_MS: integer(60_000, 0),
   SECRET_CACHE_TTL_MS: integer(300_000, 0),
   FLIGHTS_DATABASE: z.string().regex(DATABASE_NAME_PATTERN, 'must be a valid database name').default('main'),
+  // Origins (scheme://host[:port]) whose browser pages may call the keyed routes; the public
+  // routes allow every origin.
+  CORS_ALLOWED_ORIGINS: z.string().trim().default(''),
   LOCK_WAIT_MS: integer(10_000, 0),
   LOCK_LEASE_MS: integer(45_000, 1000),
   LEASE_SAFETY_MARGIN_MS: integer(5_000, 0),
@@ -82,6 +85,8 @@ export interface Config {
   /** How long a container uses a secret read from SSM before reading it again. */
   secretCacheTtlMs: number;
   flightsDatabase: string;
+  /** Browser origins allowed on the keyed routes (POST /sql, POST /flights). */
+  corsAllowedOrigins: string[];
   lockWaitMs: number;
   leaseMs: number;
   leaseSafetyMarginMs: number;
@@ -131,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     keyCacheTtlMs: e.KEY_CACHE_TTL_MS,
     secretCacheTtlMs: e.SECRET_CACHE_TTL_MS,
     flightsDatabase: e.FLIGHTS_DATABASE,
+    corsAllowedOrigins: parseOrigins(e.CORS_ALLOWED_ORIGINS),
     lockWaitMs: e.LOCK_WAIT_MS,
     leaseMs: e.LOCK_LEASE_MS,
     leaseSafetyMarginMs: e.LEASE_SAFETY_MARGIN_MS,
@@ -198,5 +204,29 @@ export function parseApiKeys(value: string): ApiKey[] {
       if (expiresAtMs !== undefined && Number.isNaN(expiresAtMs)) throw problem('has an invalid expiry');
       const secret = sha256 ? { sha256: sha256.toLowerCase() } : { key: key! };
       return { role: role as Role, databases, ...secret, expiresAtMs };
+    });
+}
+
+/**
+ * `CORS_ALLOWED_ORIGINS` is a comma-separated list of exact origins, e.g.
+ * `https://app.example.com,http://localhost:5173`. A browser sends its origin exactly so (no
+ * path, no trailing slash), and matching is exact, so anything else could never match.
+ */
+export function parseOrigins(value: string): string[] {
+  return value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0)
+    .map((entry, index) => {
+      let origin: string | undefined;
+      try {
+        origin = new URL(entry).origin;
+      } catch {
+        origin = undefined;
+      }
+      if (origin !== entry || !/^https?:/.test(entry)) {
+        throw new ConfigError(`invalid configuration: CORS_ALLOWED_ORIGINS entry ${index + 1} must be an origin like https://app.example.com (scheme, host and optional port; no path)`);
+      }
+      return entry;
     });
 }

@@ -2,9 +2,8 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { parseArgs } from 'node:util';
 import initSqlJs from 'sql.js';
 import { createS3Client } from '../functions/adapters/aws-clients';
-import { createApp } from '../functions/app';
+import { createApp, createRoutes } from '../functions/app';
 import { loadConfig } from '../functions/config';
-import { createRoutes } from '../functions/http/routes';
 import { startLocalApi } from '../infra/local/api-gateway';
 import { startLocalStack } from '../infra/local/stack';
 

@@ -27,6 +27,7 @@ const WORKER_ENTRY = path.join(ROOT, 'functions', 'adapters', 'sqljs', 'sql-work
 const SHARED_BUNDLE = 'bundle';
 const WORKER_BUNDLE = 'sql-worker';
 const WASM_FILE = 'sql-wasm.wasm';
+const OPENAPI_FILE = 'openapi.yaml';
 const HANDLER_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
 const OUT_DIR = path.join(ROOT, '.build');
@@ -97,6 +98,8 @@ export async function buildBundles(options: BuildOptions = {}): Promise<BuildRes
 
   for (const name of handlers) await writeFile(path.join(OUT_DIR, `${name}.js`), handlerEntry(name));
   await copyFile(require.resolve(`sql.js/dist/${WASM_FILE}`), path.join(OUT_DIR, WASM_FILE));
+  // Served by GET /openapi.json (functions/http/openapi-route.ts reads it beside the bundle).
+  await copyFile(path.join(ROOT, 'docs', OPENAPI_FILE), path.join(OUT_DIR, OPENAPI_FILE));
 
   const written = (await readdir(OUT_DIR, { withFileTypes: true })).filter((entry) => entry.isFile()).map((entry) => entry.name);
   const files = await Promise.all(written.sort().map(async (name) => ({ name, bytes: (await stat(path.join(OUT_DIR, name))).size })));

@@ -1,4 +1,4 @@
-import type { NewFlight } from '../functions/core/flights';
+import type { NewFlight } from '../functions/flights/flights';
 
 /**
  * Realistic, reproducible flights for seeding and load tests: Indian and some international

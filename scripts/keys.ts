@@ -3,7 +3,7 @@ import { createDynamoDbClient } from '../functions/adapters/aws-clients';
 import { DynamoDbKeyTable } from '../functions/adapters/dynamodb-key-table';
 import { createKey, revokeKey, type ListedKey } from '../functions/core/key-registry';
 import { keyIdOf, type Role } from '../functions/core/principal';
-import { LOCAL_CREDENTIALS } from '../infra/local/stack';
+import { LOCAL_CREDENTIALS } from '../infra/local/credentials';
 import { runCli } from './api-client';
 
 /**

@@ -24,9 +24,9 @@ async function main(): Promise<void> {
   });
 
   // Imported only now: the app reads and validates its configuration from the environment.
-  const { sharedApp } = await import('../functions/app');
-  const { createRoutes } = await import('../functions/http/routes');
-  const app = sharedApp();
+  const { createApp, createRoutes } = await import('../functions/app');
+  const { loadConfig } = await import('../functions/config');
+  const app = createApp(loadConfig());
   const { applyMigrationsInProcess, describeReport } = await import('./migrate');
   const { seedFlightsIfEmpty } = await import('./seed-flights');
   const flightsDatabase = app.config.flightsDatabase;

@@ -2,9 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createApp } from '../functions/app';
+import { createApp, createRoutes } from '../functions/app';
 import { loadConfig } from '../functions/config';
-import { createRoutes } from '../functions/http/routes';
 import { startLocalApi } from '../infra/local/api-gateway';
 import { startLocalStack } from '../infra/local/stack';
 

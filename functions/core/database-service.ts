@@ -42,8 +42,12 @@ export interface SqlRequest {
   database: string;
   program: Program;
   consistency: Consistency;
-  /** Client-chosen key that makes a retried write apply at most once. */
+  /** A retry with the same key replays the first answer instead of writing again. */
   idempotencyKey?: string;
+  /** Read this past version (an id from `meta.version`) instead of the current one. */
+  version?: string;
+  /** Read the newest version stored at or before this time. */
+  asOf?: Date;
 }
 
 export interface Timings {

@@ -1,4 +1,7 @@
-import { sharedApp } from '../app';
-import { createFlightsReplaceHandler } from '../http/flights-routes';
+import { buildDatabaseService, createLogger } from '../app';
+import { loadConfig } from '../config';
+import { createFlightsReplaceHandler } from '../flights/flights-routes';
 
-export const handler = createFlightsReplaceHandler(sharedApp());
+const config = loadConfig();
+const logger = createLogger(config.logLevel);
+export const handler = createFlightsReplaceHandler({ config, logger, service: buildDatabaseService(config, logger).service });

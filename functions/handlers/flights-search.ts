@@ -1,4 +1,8 @@
-import { sharedApp } from '../app';
-import { createFlightsSearchHandler } from '../http/flights-routes';
+import { buildDatabaseService, createLogger } from '../app';
+import { loadConfig } from '../config';
+import { createFlightsSearchHandler } from '../flights/flights-routes';
 
-export const handler = createFlightsSearchHandler(sharedApp());
+const config = loadConfig();
+const logger = createLogger(config.logLevel);
+// Public and read-only: no keys; its role may only read version records and objects.
+export const handler = createFlightsSearchHandler({ config, logger, service: buildDatabaseService(config, logger).service });

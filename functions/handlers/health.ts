@@ -1,4 +1,6 @@
-import { sharedApp } from '../app';
-import { createHealthHandler } from '../http/sql-routes';
+import { createLogger } from '../app';
+import { loadConfig } from '../config';
+import { createHealthHandler } from '../http/health-route';
 
-export const handler = createHealthHandler(sharedApp());
+// A logger and nothing else: health answers even when S3 or DynamoDB do not.
+export const handler = createHealthHandler({ logger: createLogger(loadConfig().logLevel) });

@@ -1,4 +1,7 @@
-import { sharedApp } from '../app';
+import { buildDatabaseService, createLogger } from '../app';
+import { loadConfig } from '../config';
 import { createSqlHandler } from '../http/sql-routes';
 
-export const handler = createSqlHandler(sharedApp());
+const config = loadConfig();
+const logger = createLogger(config.logLevel);
+export const handler = createSqlHandler({ config, logger, service: buildDatabaseService(config, logger).service });

@@ -2,61 +2,99 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { Logger } from '../core/logger';
-import { errorResponse } from './error-table';
+import { corsHeaders, type CorsPolicy } from './cors';
+import { errorAnswer } from './error-table';
+import { bodyParser, parsedBody, type BodyOptions, type RequestBody } from './request-body';
 import type { HttpResponse } from './responses';
 
 /** Fields a handler adds to the request's single access-log line (e.g. the database name). */
 export type LogFields = Record<string, unknown>;
 
-type Handler = (event: APIGatewayProxyEventV2, logFields: LogFields) => Promise<HttpResponse>;
+/** What a route handler gets besides the event. */
+export interface Call {
+  logFields: LogFields;
+  /** API Gateway's request id: answered as `x-request-id`, in error bodies and in the log. */
+  requestId: string;
+}
+
+export interface RouteOptions {
+  /** Absent: the handler sets its own CORS headers (the preflight handler). */
+  cors?: CorsPolicy;
+  /** The route takes a body: parsed before the handler runs. */
+  body?: BodyOptions;
+}
+
+type Handler = (event: APIGatewayProxyEventV2, call: Call) => Promise<HttpResponse>;
+type BodyHandler = (event: APIGatewayProxyEventV2, call: Call & { body: RequestBody }) => Promise<HttpResponse>;
 type Request = middy.Request<APIGatewayProxyEventV2, HttpResponse, Error, Context>;
 type Middleware = MiddlewareObj<APIGatewayProxyEventV2, HttpResponse, Error, Context>;
 
-const logFieldsOf = new WeakMap<object, LogFields>();
+interface CallState extends Call {
+  started: number;
+}
+
+const calls = new WeakMap<object, CallState>();
 
 /**
- * The middy chain every HTTP entry point shares: normalized headers, errors mapped through the
- * one error table, and one structured log line per request, written at the edge.
+ * The middy chain every HTTP entry point shares: normalized headers, the body parsed (for routes
+ * that take one), errors mapped through the one error table, `x-request-id` and CORS headers on
+ * every answer, and one structured log line per request, written here at the edge.
  */
-export function httpHandler(logger: Logger, handler: Handler) {
-  return middy<APIGatewayProxyEventV2, HttpResponse, Error, Context>((event: APIGatewayProxyEventV2, context: Context) => handler(event, fieldsOf(context)))
-    .use(accessLog(logger))
-    .use(errorMapping(logger))
+export function httpHandler(logger: Logger, options: RouteOptions & { body: BodyOptions }, handler: BodyHandler): middy.MiddyfiedHandler<APIGatewayProxyEventV2, HttpResponse, Error, Context>;
+export function httpHandler(logger: Logger, options: RouteOptions, handler: Handler): middy.MiddyfiedHandler<APIGatewayProxyEventV2, HttpResponse, Error, Context>;
+export function httpHandler(logger: Logger, options: RouteOptions, handler: Handler | BodyHandler) {
+  const chain = middy<APIGatewayProxyEventV2, HttpResponse, Error, Context>((event: APIGatewayProxyEventV2) => {
+    const call = calls.get(event)!;
+    return options.body ? (handler as BodyHandler)(event, { ...call, body: parsedBody(event) }) : (handler as Handler)(event, call);
+  })
+    .use(edge(logger, options.cors))
     .use(httpHeaderNormalizer());
+  for (const middleware of options.body ? bodyParser(options.body) : []) chain.use(middleware as Middleware);
+  return chain;
 }
 
-function fieldsOf(context: Context): LogFields {
-  let fields = logFieldsOf.get(context);
-  if (!fields) logFieldsOf.set(context, (fields = {}));
-  return fields;
-}
-
-function errorMapping(logger: Logger): Middleware {
-  return {
-    onError: async (request) => {
-      request.response = errorResponse(request.error, logger, { requestId: request.context.awsRequestId, ...fieldsOf(request.context) });
-    },
-  };
-}
-
-function accessLog(logger: Logger): Middleware {
-  const started = new WeakMap<object, number>();
-  const write = async (request: Request) => {
+function edge(logger: Logger, cors: CorsPolicy | undefined): Middleware {
+  const finish = async (request: Request) => {
+    const call = calls.get(request.event) ?? start(request);
+    const fields: LogFields = {};
+    let level: 'info' | 'warn' | 'error' = 'info';
+    let response = request.response;
+    if (response == null) {
+      const answer = errorAnswer(request.error, call.requestId);
+      response = answer.response;
+      level = answer.level;
+      Object.assign(fields, { code: answer.code, error: answer.details });
+    }
+    response.headers = { ...response.headers, 'x-request-id': call.requestId };
+    request.response = response;
+    if (cors) Object.assign(response.headers, corsHeaders(cors, request.event.headers?.origin));
     const http = request.event.requestContext?.http;
-    logger.info('request', {
-      requestId: request.context.awsRequestId,
+    logger[level]('request', {
+      requestId: call.requestId,
+      awsRequestId: request.context.awsRequestId,
       method: http?.method,
       path: http?.path ?? request.event.rawPath,
-      status: request.response?.statusCode,
-      duration_ms: Math.round((performance.now() - (started.get(request.event) ?? performance.now())) * 10) / 10,
-      ...fieldsOf(request.context),
+      status: response.statusCode,
+      duration_ms: Math.round((performance.now() - call.started) * 10) / 10,
+      ...call.logFields,
+      ...fields,
     });
   };
   return {
     before: async (request) => {
-      started.set(request.event, performance.now());
+      start(request);
     },
-    after: write,
-    onError: write,
+    after: finish,
+    onError: finish,
   };
+}
+
+function start(request: Request): CallState {
+  const state: CallState = {
+    logFields: {},
+    requestId: request.event.requestContext?.requestId ?? request.context.awsRequestId,
+    started: performance.now(),
+  };
+  calls.set(request.event, state);
+  return state;
 }

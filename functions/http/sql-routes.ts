@@ -1,39 +1,39 @@
-import { version } from '../../package.json';
-import type { App } from '../app';
+import type { Config } from '../config';
 import type { SqlResponse } from '../core/database-service';
-import { encodeValue } from '../core/value-codec';
-import { createAuthenticator } from '../auth-composition';
-import { roleOn } from '../core/principal';
-import { parseJsonBody } from './json-body';
-import { httpHandler } from './middleware';
 import { ResultTooLargeError } from '../core/errors';
+import type { Logger } from '../core/logger';
+import type { SqlValue } from '../core/ports';
+import { encodeValue } from '../core/value-codec';
+import { createAuthenticator, type AuthConfig } from '../auth-composition';
+import { roleOn } from '../core/principal';
+import { corsPolicy } from './cors';
+import { httpHandler } from './middleware';
 import { jsonResponse, type HttpResponse } from './responses';
-import { parseSqlRequest } from './sql-request';
+import type { SqlService } from './service';
+import { parseSqlHttpRequest, type RowShape } from './sql-request';
 
-/** `POST /sql`: authenticate, parse, run through the database service, encode. */
-export function createSqlHandler(app: App) {
-  const auth = createAuthenticator(app.config, app.logger);
-  return httpHandler(app.logger, async (event, logFields) => {
-    const principal = await auth.authenticate(event.headers.authorization);
-    logFields.keyId = principal.keyId;
-    const body = parseJsonBody(
-      { body: event.body, isBase64Encoded: event.isBase64Encoded, contentType: event.headers['content-type'] },
-      app.config.limits.maxBodyBytes,
-    );
-    const request = parseSqlRequest(body, app.config.limits);
-    logFields.database = request.database;
-    // Scope first, before any S3 request; whether the request writes is known only after the
-    // service ran it read-only, so the role on this database goes along for that check.
-    principal.authorize('read', request.database);
-    const response = await app.service.execute(request, roleOn(principal, request.database));
-    logFields.wrote = response.meta.wrote;
-    return withinLambdaResponseLimit(jsonResponse(200, encodeSqlResponse(response)), response.meta.wrote);
-  });
+export interface SqlRouteDeps {
+  config: AuthConfig & Pick<Config, 'limits' | 'corsAllowedOrigins'>;
+  logger: Logger;
+  service: SqlService;
 }
 
-/** `GET /health`: no dependencies touched, so it answers even when S3 or DynamoDB do not. */
-export function createHealthHandler(app: App) {
-  return httpHandler(app.logger, async () => jsonResponse(200, { status: 'ok', service: 'cloudlite', version }));
+/** `POST /sql`: authenticate, parse, run through the database service, encode. */
+export function createSqlHandler({ config, logger, service }: SqlRouteDeps) {
+  const auth = createAuthenticator(config, logger);
+  const options = { cors: corsPolicy('POST', '/sql', config.corsAllowedOrigins), body: { maxBytes: config.limits.maxBodyBytes, rawSql: true } };
+  return httpHandler(logger, options, async (event, { body, logFields }) => {
+    const principal = await auth.authenticate(event.headers.authorization);
+    logFields.keyId = principal.keyId;
+    const { request, rows } = parseSqlHttpRequest({ body, query: event.queryStringParameters, idempotencyKey: event.headers['idempotency-key'] }, config.limits);
+    logFields.database = request.database;
+    // Scope first, before any storage request: a key cannot even learn whether another
+    // tenant's database exists. Whether the request writes is the service's to find out.
+    principal.authorize('read', request.database);
+    const response = await service.execute(request, roleOn(principal, request.database));
+    logFields.wrote = response.meta.wrote;
+    return withinLambdaResponseLimit(jsonResponse(200, encodeSqlResponse(response, rows)), response.meta.wrote);
+  });
 }
 
 /** Lambda refuses a function response over 6 MB (the whole response, body JSON-encoded again). */
@@ -56,14 +56,38 @@ function withinLambdaResponseLimit(response: HttpResponse, wrote: boolean): Http
   );
 }
 
-export function encodeSqlResponse(response: SqlResponse) {
+export function encodeSqlResponse(response: SqlResponse, rows: RowShape = 'arrays') {
   return {
-    results: response.results.map((result) => ({
-      columns: result.columns,
-      rows: result.rows.map((row) => row.map(encodeValue)),
-      changes: result.changes,
-      last_insert_rowid: result.lastInsertRowid === null ? null : encodeValue(result.lastInsertRowid),
-    })),
+    results: response.results.map((result) => {
+      const keys = rows === 'objects' ? objectKeys(result.columns) : undefined;
+      const encodeRow = (row: SqlValue[]) => (keys ? Object.fromEntries(row.map((cell, i) => [keys[i]!, encodeValue(cell)])) : row.map(encodeValue));
+      return {
+        columns: result.columns,
+        rows: result.rows.map(encodeRow),
+        changes: result.changes,
+        last_insert_rowid: result.lastInsertRowid === null ? null : encodeValue(result.lastInsertRowid),
+      };
+    }),
     meta: response.meta,
   };
+}
+
+/**
+ * Object keys for the columns of a result: each column's own name, except that a name seen
+ * before in the same result gets the first free suffix `:1`, `:2`, ... (`SELECT a.id, b.id`
+ * gives `id` and `id:1`). A suffix is never one of the result's own column names, so no cell
+ * is ever lost, and the same columns always get the same keys.
+ */
+export function objectKeys(columns: readonly string[]): string[] {
+  const reserved = new Set(columns);
+  const used = new Set<string>();
+  return columns.map((name) => {
+    let key = name;
+    for (let n = 1; used.has(key); n++) {
+      key = `${name}:${n}`;
+      if (reserved.has(key)) key = name; // a column's own name: try the next suffix
+    }
+    used.add(key);
+    return key;
+  });
 }

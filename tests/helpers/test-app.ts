@@ -1,15 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { S3Client } from '@aws-sdk/client-s3';
-import { createApp, type App, type AppOverrides } from '../../functions/app';
+import { createApp, type ServiceOverrides, createRoutes, type App } from '../../functions/app';
 import { createDynamoDbClient, createS3Client } from '../../functions/adapters/aws-clients';
 import type { Config } from '../../functions/config';
-import { silentLogger } from '../../functions/core/logger';
-import { createRoutes } from '../../functions/http/routes';
+import { silentLogger, type Logger } from '../../functions/core/logger';
 import { startLocalApi, type LocalApi } from '../../infra/local/api-gateway';
 
 export const WRITE_KEY = 'test-write-key-0001';
 export const READ_KEY = 'test-read-key-0001';
 export const FLIGHTS_PASSWORD = 'test-flights-password';
+/** The one browser origin the test stage allows on its keyed routes. */
+export const ALLOWED_ORIGIN = 'https://app.example.test';
 
 /** Config for tests, built directly (never by mutating process.env), pointing at the global stack. */
 export function testConfig(overrides: Partial<Config> = {}): Config {
@@ -19,6 +20,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     bucket: env.S3_BUCKET!,
     s3Endpoint: env.S3_ENDPOINT,
     keyPrefix: 'databases/',
+    answerPrefix: 'idempotency/',
     lockTable: env.LOCK_TABLE!,
     dynamoDbEndpoint: env.DYNAMODB_ENDPOINT,
     region: env.AWS_REGION ?? 'us-east-1',
@@ -32,6 +34,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     secretCacheTtlMs: 300_000,
     flightsPassword: FLIGHTS_PASSWORD,
     flightsDatabase: uniqueDatabase('flights'),
+    corsAllowedOrigins: [ALLOWED_ORIGIN],
     lockWaitMs: 5_000,
     leaseMs: 15_000,
     leaseSafetyMarginMs: 2_000,
@@ -59,9 +62,9 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-/** The real handlers behind the local API gateway adapter, on a random port. */
-export async function startTestApi(config: Config = testConfig(), overrides: AppOverrides = {}): Promise<TestApi> {
-  const app = createApp(config, { logger: silentLogger, ...overrides });
+/** The real handlers, wired as in production, behind the local API gateway adapter, on a random port. */
+export async function startTestApi(config: Config = testConfig(), overrides: ServiceOverrides = {}, logger: Logger = silentLogger): Promise<TestApi> {
+  const app = createApp(config, logger, overrides);
   const api: LocalApi = await startLocalApi(createRoutes(app), { port: 0 });
   return {
     url: api.url,

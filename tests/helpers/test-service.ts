@@ -2,7 +2,7 @@ import { GetObjectCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3'
 import { buildDatabaseService, type BuiltService, type ServiceOverrides } from '../../functions/app';
 import { silentLogger } from '../../functions/core/logger';
 import type { SqlEngine } from '../../functions/core/ports';
-import { testConfig, testDynamoDbClient } from './test-app';
+import { testConfig, testDynamoDbClient, testS3Client } from './test-app';
 
 /**
  * A DatabaseService built through the production wiring against the local servers, with the

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { toFlightRows, type NewFlight } from '../../functions/core/flights';
+import { toFlightRows, type NewFlight } from '../../functions/flights/flights';
 import { generateFlights } from '../../scripts/flights-generator';
 import { applyMigrationsInProcess } from '../../scripts/migrate';
 import { DEFAULT_SEED_LIMITS, planSeed, seedFlightsIfEmpty, seedOverHttp } from '../../scripts/seed-flights';
@@ -303,7 +303,7 @@ describe('POST /flights', () => {
       const items = [...two, FIXTURE[2], { ...FIXTURE[3], price_inr: -10 }];
       const response = await postFlights(api.url, items);
       expect(response.status).toBe(400);
-      expect(response.body.error).toEqual({ code: 'BAD_REQUEST', message: 'items[3].price_inr must be a non-negative integer' });
+      expect(response.body.error).toEqual({ code: 'BAD_REQUEST', message: 'items[3].price_inr must be a non-negative integer', request_id: response.headers.get('x-request-id') });
       expect(await count()).toBe(FIXTURE.length);
     });
 

@@ -86,11 +86,17 @@ const cases: HostileCase[] = [
   { name: 'an over-long statement', ...sql(`SELECT '${'x'.repeat(100_001)}'`), status: 400, code: 'BAD_REQUEST' },
   { name: 'too many statements in a batch', json: { database, statements: Array(101).fill({ sql: 'SELECT 1' }) }, status: 400, code: 'BAD_REQUEST' },
   { name: 'too many statements in a script', ...sql('SELECT 1;'.repeat(101)), status: 400, code: 'BAD_REQUEST' },
-  // Content types
-  { name: 'text/plain', json: { sql_statement: 'SELECT 1' }, headers: { 'content-type': 'text/plain' }, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
-  { name: 'a form post', body: 'sql_statement=SELECT+1', headers: { 'content-type': 'application/x-www-form-urlencoded' }, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
+  // Content types (application/sql, text/plain and curl's default form type are raw SQL or forms)
+  { name: 'JSON sent as text/plain (read as SQL)', json: { sql_statement: 'SELECT 1' }, path: `/sql?database=${database}`, headers: { 'content-type': 'text/plain' }, status: 400, code: 'SQL_ERROR' },
+  { name: 'a form with an unknown field', body: 'sql_statement=SELECT+1&databse=x', headers: { 'content-type': 'application/x-www-form-urlencoded' }, status: 400, code: 'BAD_REQUEST' },
+  { name: 'a form with params', body: 'sql_statement=SELECT+%3F&params=1', headers: { 'content-type': 'application/x-www-form-urlencoded' }, status: 400, code: 'BAD_REQUEST' },
+  { name: 'raw SQL with an unknown query parameter', body: 'SELECT 1', path: '/sql?db=x', headers: { 'content-type': 'application/sql' }, status: 400, code: 'BAD_REQUEST' },
+  { name: 'raw SQL that writes with a read key', body: `INSERT INTO t VALUES (7)`, path: `/sql?database=${database}`, headers: { 'content-type': 'application/sql', authorization: `Bearer ${READ_KEY}` }, status: 403, code: 'FORBIDDEN' },
+  { name: 'an Idempotency-Key that differs from the body', ...sql('SELECT 1', { idempotency_key: 'a' }), headers: { 'idempotency-key': 'b' }, status: 400, code: 'BAD_REQUEST' },
+  { name: 'an over-long Idempotency-Key', ...sql('SELECT 1'), headers: { 'idempotency-key': 'k'.repeat(129) }, status: 400, code: 'BAD_REQUEST' },
+  { name: 'an as_of without a zone', ...sql('SELECT 1', { as_of: '2025-01-01T00:00:00' }), status: 400, code: 'BAD_REQUEST' },
   { name: 'XML', body: '<sql>SELECT 1</sql>', headers: { 'content-type': 'application/xml' }, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
-  { name: 'no content type', json: { sql_statement: 'SELECT 1' }, headers: { 'content-type': undefined }, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
+  { name: 'no content type', body: Buffer.from(JSON.stringify({ sql_statement: 'SELECT 1' })), headers: { 'content-type': undefined }, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
   { name: 'multipart', body: '--x\r\n\r\nSELECT 1\r\n--x--', headers: { 'content-type': 'multipart/form-data; boundary=x' }, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
   // Keys
   { name: 'no Authorization header', ...sql('SELECT 1'), headers: { authorization: undefined }, status: 401, code: 'UNAUTHORIZED' },

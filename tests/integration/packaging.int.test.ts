@@ -19,8 +19,18 @@ import initSqlJs from 'sql.js';
 const ROOT = path.resolve(__dirname, '..', '..');
 const SLS = path.join(ROOT, 'node_modules', '.bin', 'sls');
 const STAGE = 'ci';
-const HANDLERS = ['sql', 'health', 'flights-search', 'flights-replace'];
-const ROUTES = ['POST /sql', 'GET /health', 'GET /flights', 'POST /flights'];
+const HANDLERS = ['sql', 'health', 'flights-search', 'flights-replace', 'openapi', 'preflight'];
+const ROUTES = [
+  'POST /sql',
+  'GET /health',
+  'GET /flights',
+  'POST /flights',
+  'GET /openapi.json',
+  'OPTIONS /sql',
+  'OPTIONS /health',
+  'OPTIONS /flights',
+  'OPTIONS /openapi.json',
+];
 const WRITE_KEY = 'test-key-123';
 const WRITER_ROLE = 'DatabaseWriterRole';
 const READER_ROLE = 'DatabaseReaderRole';
@@ -31,6 +41,8 @@ const ROLE_OF_HANDLER: Record<string, string> = {
   'flights-replace': WRITER_ROLE,
   'flights-search': READER_ROLE,
   health: LOGS_ONLY_ROLE,
+  openapi: LOGS_ONLY_ROLE,
+  preflight: LOGS_ONLY_ROLE,
 };
 /**
  * Without ListBucket S3 answers 403, not 404, for a missing database. A GetObject request carries
@@ -149,6 +161,8 @@ describe('the CloudFormation template of the ci package', () => {
     });
     expect(secretsOf('FlightsSearchLambdaFunction')).toEqual({});
     expect(secretsOf('HealthLambdaFunction')).toEqual({});
+    expect(secretsOf('OpenapiLambdaFunction')).toEqual({});
+    expect(secretsOf('PreflightLambdaFunction')).toEqual({});
   });
 
   test('the key table is on-demand, keyed by the key digest, sweeps expired keys and can be restored', () => {
@@ -175,10 +189,16 @@ describe('the CloudFormation template of the ci package', () => {
     expect(stage.DependsOn).toEqual(expect.arrayContaining(Object.keys(stage.Properties.RouteSettings).map((key) => routeKeys[key])));
   });
 
-  test('the HTTP API routes the four endpoints with payload format 2.0', () => {
+  test('the functions answer CORS themselves: the HTTP API has no CORS configuration of its own', () => {
+    // With one, API Gateway would answer every preflight with one policy and drop the functions' headers.
+    expect(resourcesOfType('AWS::ApiGatewayV2::Api').map((api) => api.Properties.CorsConfiguration)).toEqual([undefined]);
+  });
+
+  test('the HTTP API routes every endpoint and its preflight with payload format 2.0', () => {
     expect(resourcesOfType('AWS::ApiGatewayV2::Route').map((route) => route.Properties.RouteKey).sort()).toEqual([...ROUTES].sort());
     const integrations = resourcesOfType('AWS::ApiGatewayV2::Integration');
-    expect(integrations).toHaveLength(ROUTES.length);
+    // One integration per function: the preflight function serves the OPTIONS route of every path.
+    expect(integrations).toHaveLength(HANDLERS.length);
     for (const integration of integrations) expect(integration.Properties.PayloadFormatVersion).toBe('2.0');
   });
 
@@ -301,7 +321,7 @@ describe('the CloudFormation template of the ci package', () => {
     ]);
   });
 
-  test('the health role (public GET /health) may only write its logs', () => {
+  test('the logs-only role (GET /health, GET /openapi.json, the preflights) may only write its logs', () => {
     expect(actionsOf(roleStatements(LOGS_ONLY_ROLE)).sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
   });
 
@@ -314,9 +334,9 @@ describe('the CloudFormation template of the ci package', () => {
 });
 
 describe('the deployment zip of the ci package', () => {
-  test('holds every handler, the shared bundle, the SQL worker and the sql.js WASM, and nothing else', () => {
+  test('holds every handler, the shared bundle, the SQL worker, the sql.js WASM and the OpenAPI document, and nothing else', () => {
     const names = new AdmZip(zipPath).getEntries().map((entry) => entry.entryName);
-    for (const name of [...HANDLERS.map((handler) => `${handler}.js`), 'bundle.js', 'sql-worker.js', 'sql-wasm.wasm']) {
+    for (const name of [...HANDLERS.map((handler) => `${handler}.js`), 'bundle.js', 'sql-worker.js', 'sql-wasm.wasm', 'openapi.yaml']) {
       expect(names).toContain(`.build/${name}`);
     }
     expect(names.filter((name) => !/^\.build\/[^/]+$/.test(name))).toEqual([]);
@@ -352,7 +372,24 @@ describe('the deployment zip of the ci package', () => {
     const response = await invokeBundled('sql', httpEvent('POST', '/sql', { sql_statement: 'SELECT 1' }, 'wrong-key-456'));
 
     expect(response.statusCode).toBe(401);
-    expect(JSON.parse(response.body)).toEqual({ error: { code: 'UNAUTHORIZED', message: 'invalid API key' } });
+    expect(JSON.parse(response.body)).toEqual({ error: { code: 'UNAUTHORIZED', message: 'invalid API key', request_id: 'packaging-test' } });
+    expect(response.headers['x-request-id']).toBe('packaging-test');
+  });
+
+  test('the bundled preflight handler lets any origin GET /flights, without a key or a secret', async () => {
+    const event = httpEvent('OPTIONS', '/flights');
+    Object.assign(event.headers, { origin: 'https://anyone.example', 'access-control-request-method': 'GET' });
+    const response = await invokeBundled('preflight', event);
+
+    expect(response.statusCode).toBe(204);
+    expect(response.headers['access-control-allow-origin']).toBe('*');
+  });
+
+  test('the bundled openapi handler serves the shipped document as JSON', async () => {
+    const response = await invokeBundled('openapi', httpEvent('GET', '/openapi.json'));
+
+    expect(response.statusCode).toBe(200);
+    expect(JSON.parse(response.body)).toMatchObject({ openapi: expect.stringMatching(/^3\.1\./), paths: expect.objectContaining({ '/sql': expect.any(Object) }) });
   });
 
   test('the bundled sql handler reads its API keys from SSM at run time, decrypted, through the shipped Powertools utility', async () => {

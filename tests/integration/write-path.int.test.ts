@@ -158,7 +158,7 @@ describe('the write path: lock, load, run, fenced upload', () => {
     await createCounter(database);
     const config = testConfig();
     const lock = new DynamoDbLeaseLock(testDynamoDbClient(), { table: config.lockTable, leaseMs: 30_000, waitMs: 0 }, silentLogger);
-    const lease = await lock.acquire(database);
+    const { lease } = await lock.acquire(database);
     try {
       const started = Date.now();
       const read = await postJson(api.url, { database, sql_statement: 'SELECT n FROM counter' }, READ_KEY);

@@ -1,6 +1,5 @@
 import * as errors from '../../functions/core/errors';
-import { silentLogger } from '../../functions/core/logger';
-import { errorResponse, STATUS_BY_CODE } from '../../functions/http/error-table';
+import { errorAnswer, STATUS_BY_CODE } from '../../functions/http/error-table';
 
 describe('the error table', () => {
   it.each([
@@ -21,25 +20,37 @@ describe('the error table', () => {
     [new errors.NotReadyError('not migrated'), 503, 'NOT_READY'],
     [new errors.LockTimeoutError('busy', 4), 503, 'LOCK_TIMEOUT'],
     [new errors.StatementTimeoutError('slow'), 504, 'STATEMENT_TIMEOUT'],
-  ])('%p answers %i %s', (error, status, code) => {
-    const response = errorResponse(error, silentLogger);
+  ])('%p answers %i %s with its message and the request id', (error, status, code) => {
+    const { response } = errorAnswer(error, 'req-1');
     expect(response.statusCode).toBe(status);
-    expect(JSON.parse(response.body).error).toMatchObject({ code, message: error.message });
+    expect(JSON.parse(response.body).error).toEqual({ code, message: error.message, request_id: 'req-1', ...(error.statementIndex === undefined ? {} : { statement_index: error.statementIndex }) });
   });
 
   it('names the failing statement and tells retryable callers when to come back', () => {
-    expect(JSON.parse(errorResponse(new errors.SqlError('x', { statementIndex: 2 }), silentLogger).body).error.statement_index).toBe(2);
-    expect(errorResponse(new errors.LockTimeoutError('busy', 4), silentLogger).headers['retry-after']).toBe('4');
-    expect(errorResponse(new errors.UnauthorizedError('no key'), silentLogger).headers['www-authenticate']).toMatch(/^Bearer/);
+    expect(JSON.parse(errorAnswer(new errors.SqlError('x', { statementIndex: 2 })).response.body).error.statement_index).toBe(2);
+    expect(errorAnswer(new errors.LockTimeoutError('busy', 4)).response.headers['retry-after']).toBe('4');
+    expect(errorAnswer(new errors.UnauthorizedError('no key')).response.headers['www-authenticate']).toMatch(/^Bearer/);
   });
 
-  it('hides unexpected errors behind a generic 500 and logs the details', () => {
-    const logged: unknown[] = [];
-    const response = errorResponse(new TypeError('secret detail: password=hunter2'), { ...silentLogger, error: (_m, fields) => logged.push(fields) });
-    expect(response.statusCode).toBe(500);
-    expect(response.body).not.toContain('hunter2');
-    expect(JSON.parse(response.body).error.code).toBe('INTERNAL');
-    expect(JSON.stringify(logged)).toContain('hunter2');
+  it('hides unexpected errors behind a generic 500 and keeps the details for the log', () => {
+    const answer = errorAnswer(new TypeError('secret detail: password=hunter2'), 'req-2');
+    expect(answer.response.statusCode).toBe(500);
+    expect(answer.response.body).not.toContain('hunter2');
+    expect(JSON.parse(answer.response.body).error).toMatchObject({ code: 'INTERNAL', request_id: 'req-2' });
+    expect(answer).toMatchObject({ level: 'error', details: expect.stringContaining('hunter2') });
+  });
+
+  it('answers a known 5xx with its own message but keeps its cause for the log only', () => {
+    const answer = errorAnswer(new errors.StorageUnavailableError('storage is busy; retry', { cause: new Error('SlowDown from bucket-internal-name') }));
+    expect(answer.response.body).not.toContain('bucket-internal-name');
+    expect(JSON.parse(answer.response.body).error.message).toBe('storage is busy; retry');
+    expect(answer).toMatchObject({ level: 'warn', details: expect.stringContaining('bucket-internal-name') });
+  });
+
+  it('logs callers\' mistakes as info, operator problems as errors', () => {
+    expect(errorAnswer(new errors.BadRequestError('bad')).level).toBe('info');
+    expect(errorAnswer(new errors.NotReadyError('not migrated')).level).toBe('error');
+    expect(errorAnswer(new errors.CorruptDatabaseError('bad file')).level).toBe('error');
   });
 
   it('maps every domain error code', () => {

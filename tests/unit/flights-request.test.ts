@@ -1,6 +1,6 @@
 import { BadRequestError } from '../../functions/core/errors';
-import type { FlightSearch } from '../../functions/core/flights';
-import { parseFlightItems, parseFlightsQuery } from '../../functions/http/flights-request';
+import type { FlightSearch } from '../../functions/flights/flights';
+import { parseFlightItems, parseFlightsQuery } from '../../functions/flights/flights-request';
 
 const DEFAULTS: FlightSearch = { page: 1, limit: 20, sort: 'price', filters: {} };
 

@@ -11,10 +11,10 @@ import {
   type FlightFilters,
   type FlightSearch,
   type FlightSort,
-} from '../../functions/core/flights';
+} from '../../functions/flights/flights';
 import { migrationProgram, planMigrations } from '../../functions/core/migrations';
 import type { ExecutionLimits, Program, StatementInput, StatementResult } from '../../functions/core/ports';
-import { parseFlightItems } from '../../functions/http/flights-request';
+import { parseFlightItems } from '../../functions/flights/flights-request';
 import { generateFlights } from '../../scripts/flights-generator';
 import { loadMigrationFiles } from '../../scripts/migrate';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BadRequestError } from '../core/errors';
-import { isCalendarDate, MAX_PAGE, MAX_PAGE_SIZE, totalWithMinLuggage, type FlightFilters, type FlightSearch, type NewFlight } from '../core/flights';
+import { isCalendarDate, MAX_PAGE, MAX_PAGE_SIZE, totalWithMinLuggage, type FlightFilters, type FlightSearch, type NewFlight } from './flights';
 
 /**
  * Parses the flights routes' input, or throws a BadRequestError that names the parameter (or

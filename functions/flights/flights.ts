@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Program, SqlValue, StatementInput, StatementResult } from './ports';
+import type { Program, SqlValue, StatementInput, StatementResult } from '../core/ports';
 
 /**
  * The flights tenant on top of the core: search filters -> one parameterized read program,

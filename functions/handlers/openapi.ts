@@ -1,0 +1,5 @@
+import { createLogger } from '../app';
+import { loadConfig } from '../config';
+import { createOpenApiHandler } from '../http/openapi-route';
+
+export const handler = createOpenApiHandler({ logger: createLogger(loadConfig().logLevel) });
