@@ -6,6 +6,7 @@ import {
   IdempotencyKeyReusedError,
   SqlError,
   StorageThrottledError,
+  StorageUnavailableError,
   WriteConflictError,
   WriteOutcomeUnknownError,
 } from './errors';
@@ -240,15 +241,16 @@ export class DatabaseService {
   /**
    * The current version: the published record (one consistent GetItem). A database written
    * before records existed has none: its latest S3 object is current (one conditional GET). So is
-   * it when DynamoDB throttles, so a read spike on one item degrades to S3 instead of failing.
+   * it when DynamoDB throttles or fails, so a read spike on one item degrades to S3 instead of
+   * failing (at the price of possibly seeing a version stored but not yet published).
    */
   private async current(database: string, timings: Timings): Promise<Current> {
     let record: VersionRecord | undefined;
     try {
       record = await this.timed(timings, 'load_ms', () => this.deps.lock.published(database));
     } catch (error) {
-      if (!(error instanceof StorageThrottledError)) throw error;
-      this.logger.warn('version record read throttled; reading the latest object instead', { database });
+      if (!(error instanceof StorageUnavailableError)) throw error;
+      this.logger.warn('version record unreadable; reading the latest object instead', { database, throttled: error instanceof StorageThrottledError });
     }
     if (record) return { version: record.version, fetch: this.fetcher(database, record.version, timings) };
     return this.latestObject(database, timings);

@@ -1,4 +1,4 @@
-import { CloudliteError } from '../core/errors';
+import { CloudliteError, WriteOutcomeUnknownError } from '../core/errors';
 import { jsonResponse, type HttpResponse } from './responses';
 
 /**
@@ -35,7 +35,7 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
 };
 
 export interface ErrorBody {
-  error: { code: string; message: string; request_id?: string; statement_index?: number };
+  error: { code: string; message: string; request_id?: string; statement_index?: number; write_id?: string };
 }
 
 /** The answer to a failed request, and how its one log line should read. */
@@ -56,6 +56,8 @@ export function errorAnswer(error: unknown, requestId?: string): ErrorAnswer {
   }
   const body: ErrorBody = { error: { code: error.code, message: error.message, request_id: requestId } };
   if (error.statementIndex !== undefined) body.error.statement_index = error.statementIndex;
+  // The id the unknown write is stamped with in S3: what an operator searches for.
+  if (error instanceof WriteOutcomeUnknownError) body.error.write_id = error.writeId;
   const headers: Record<string, string> = {};
   if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
   if (status === 401) headers['www-authenticate'] = 'Bearer realm="cloudlite"';

@@ -10,6 +10,23 @@ export interface ProxiedRequest {
   path: string;
   /** DynamoDB operation from X-Amz-Target, e.g. "PutItem". */
   operation?: string;
+  /** The request body as text (DynamoDB's JSON). */
+  body: string;
+}
+
+/**
+ * What a DynamoDB request does to a database's item, read from its update expression: every lease
+ * step is an UpdateItem (functions/adapters/dynamodb-lease-lock.ts), so the operation alone
+ * cannot tell them apart.
+ */
+export function leaseStep(request: ProxiedRequest): 'acquire' | 'renew' | 'publish' | 'release' | 'read' | undefined {
+  if (request.operation === 'GetItem') return 'read';
+  if (request.operation !== 'UpdateItem') return undefined;
+  const expression = String((JSON.parse(request.body) as { UpdateExpression?: string }).UpdateExpression ?? '');
+  if (expression.startsWith('SET #owner = :me')) return 'acquire';
+  if (expression === 'SET #expiresAtMs = :expiresAtMs') return 'renew';
+  if (expression === 'REMOVE #owner, #expiresAtMs') return 'release';
+  return 'publish';
 }
 
 export type Fault =
@@ -65,6 +82,7 @@ export class FaultProxy {
       method: req.method ?? 'GET',
       path: req.url ?? '/',
       operation: typeof target === 'string' ? target.split('.').pop() : undefined,
+      body: body.toString('utf8'),
     };
     this.seen.push(request);
     const rule = this.rules.find((r) => r.remaining > 0 && r.matches(request));
@@ -125,4 +143,11 @@ export const DYNAMODB_INTERNAL_ERROR = {
   status: 500,
   contentType: 'application/x-amz-json-1.0',
   body: JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'Internal server error' }),
+} as const satisfies Fault;
+
+/** S3's answer to a conditional write while another conditional write to the key is in flight. */
+export const S3_CONDITIONAL_CONFLICT = {
+  kind: 'respond',
+  status: 409,
+  body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>ConditionalRequestConflict</Code><Message>A conditional request to this object is in progress.</Message></Error>',
 } as const satisfies Fault;
