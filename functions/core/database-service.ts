@@ -134,17 +134,27 @@ export class DatabaseService {
     return { kind: 'done', results: outcome.results, version: loaded.version };
   }
 
-  /** Loads the database (revalidating the warm copy) and runs `run` on it. */
+  /**
+   * Loads the database (revalidating the warm copy) and runs `run` on it. If the engine dropped
+   * the validated copy before the job ran (a write replaced it) and the store has moved on,
+   * loads again once.
+   */
   private async onCurrentCopy<T extends ReadOutcome | WriteOutcome>(
     database: string,
     consistency: Consistency,
     timings: Timings,
     run: (source: DatabaseSource) => Promise<T>,
   ): Promise<{ loaded: Loaded; outcome: T }> {
-    const loaded = await this.load(database, consistency, timings);
-    const outcome = await this.timed(timings, 'exec_ms', () => run(loaded.source));
-    this.remember(database, loaded);
-    return { loaded, outcome };
+    for (let attempt = 0; ; attempt++) {
+      const loaded = await this.load(database, consistency, timings);
+      try {
+        const outcome = await this.timed(timings, 'exec_ms', () => run(loaded.source));
+        this.remember(database, loaded);
+        return { loaded, outcome };
+      } catch (error) {
+        if (!(error instanceof VersionMovedOnError) || attempt > 0) throw error;
+      }
+    }
   }
 
   private async runWrite(request: SqlRequest, started: number, timings: Timings): Promise<SqlResponse> {
@@ -239,7 +249,7 @@ export class DatabaseService {
       version,
       fetch: async () => {
         const got = await this.deps.store.get(key);
-        if (got.kind !== 'found' || got.version.etag !== version.etag) throw new StorageUnavailableError('the database changed while it was being loaded; retry');
+        if (got.kind !== 'found' || got.version.etag !== version.etag) throw new VersionMovedOnError('the database changed while it was being loaded; retry');
         return got.body;
       },
     };
@@ -248,6 +258,9 @@ export class DatabaseService {
   /** Records that the engine now holds the loaded version, confirmed current at `checkedAt`. */
   private remember(database: string, loaded: Loaded): void {
     if (!loaded.version) return;
+    // A read validated before a write committed here must not re-label the newer copy as older.
+    const newer = this.warm.get(database);
+    if (newer && newer.validatedAt > loaded.checkedAt) return;
     this.warm.set(database, { ...loaded.version, validatedAt: loaded.checkedAt });
   }
 
@@ -294,6 +307,9 @@ export class DatabaseService {
     };
   }
 }
+
+/** The version a read validated is no longer the stored one, and the engine no longer holds it. */
+class VersionMovedOnError extends StorageUnavailableError {}
 
 function emptyTimings(): Timings {
   return { lock_ms: 0, load_ms: 0, exec_ms: 0, store_ms: 0 };
