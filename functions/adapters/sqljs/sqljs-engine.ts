@@ -33,6 +33,12 @@ interface RunningJob {
   id: number;
   /** Set when the worker has taken the job: only the statement's own time counts. */
   timer?: NodeJS.Timeout;
+  posted?: boolean;
+  /**
+   * Commits noticed while the worker runs this job: it applies them after the job, so they are
+   * re-applied to the mirror after the job's own warm changes.
+   */
+  commitsSincePosted: [database: string, version: StoredVersion][];
 }
 
 /**
@@ -89,6 +95,7 @@ export class SqlJsEngine implements SqlEngine {
     if (database === undefined) return; // the worker that made it is gone, and its copy with it
     this.pendingWrites.delete(writeId);
     this.mirror.set(database, { ...version });
+    if (this.running?.posted) this.running.commitsSincePosted.push([database, { ...version }]);
     this.worker?.postMessage({ type: 'commit', writeId, version: { ...version } });
   }
 
@@ -117,45 +124,62 @@ export class SqlJsEngine implements SqlEngine {
   private async pump(): Promise<void> {
     if (this.running || this.queue.length === 0) return;
     const queued = this.queue.shift()!;
-    const running: RunningJob = { queued, id: this.nextJobId++ };
+    const running: RunningJob = { queued, id: this.nextJobId++, commitsSincePosted: [] };
     this.running = running;
     try {
       const worker = await this.startWorker();
-      // Decided now, with no other job in flight: the mirror is exactly what the worker holds.
-      const job = await this.jobFor(running.id, queued.request);
-      if (this.running !== running) return; // closed meanwhile
-      if (!job) {
-        this.finish(queued, () => queued.resolve({ kind: 'classified', writes: undefined }));
+      let fetched: Uint8Array | undefined;
+      for (;;) {
+        if (this.running !== running) return; // closed meanwhile
+        // Decided and posted in one synchronous step: the mirror is exactly what the worker holds.
+        const job = this.jobFor(running.id, queued.request, fetched);
+        if (job === 'needs-bytes') {
+          fetched = await this.fetchBytes(queued.request);
+          continue;
+        }
+        if (!job) {
+          this.finish(queued, () => queued.resolve({ kind: 'classified', writes: undefined }));
+          return;
+        }
+        worker.ref();
+        const transfer = job.type !== 'classify' && job.source.kind === 'bytes' ? [job.source.bytes.buffer as ArrayBuffer] : [];
+        worker.postMessage(job, transfer);
+        running.posted = true;
         return;
       }
-      worker.ref();
-      const transfer = job.type !== 'classify' && job.source.kind === 'bytes' ? [job.source.bytes.buffer as ArrayBuffer] : [];
-      worker.postMessage(job, transfer);
     } catch (error) {
       this.finish(queued, () => queued.reject(error as Error));
     }
   }
 
-  /** The job to send; undefined for a classification whose warm copy is gone. */
-  private async jobFor(id: number, request: JobRequest): Promise<WorkerJob | undefined> {
+  /**
+   * The job to send: on the warm copy when the worker holds the version, else on `fetched` bytes
+   * ('needs-bytes' until there are some); undefined for a classification with nothing warm.
+   */
+  private jobFor(id: number, request: JobRequest, fetched: Uint8Array | undefined): WorkerJob | 'needs-bytes' | undefined {
     if (request.type === 'classify') {
       const version = this.mirror.get(request.database);
       if (!version) return undefined;
       return { id, type: 'classify', database: request.database, program: request.program, source: { kind: 'warm', version } };
     }
-    const { database, program, limits } = request.request;
-    const source = await this.sourceFor(request.request);
+    const { database, program, limits, source } = request.request;
+    let workerSource: WorkerSource;
+    if (source.kind === 'empty') {
+      workerSource = { kind: 'empty' };
+    } else {
+      const held = this.mirror.get(database);
+      if (held && held.etag === source.version.etag && held.versionId === source.version.versionId) workerSource = { kind: 'warm', version: held };
+      else if (fetched) workerSource = { kind: 'bytes', version: { ...source.version }, bytes: fetched };
+      else return 'needs-bytes';
+    }
     return request.type === 'read'
-      ? { id, type: 'read', database, program, limits, source }
-      : { id, type: 'write', database, program, limits, source, writeId: randomUUID() };
+      ? { id, type: 'read', database, program, limits, source: workerSource }
+      : { id, type: 'write', database, program, limits, source: workerSource, writeId: randomUUID() };
   }
 
-  private async sourceFor({ database, source }: EngineRequest): Promise<WorkerSource> {
-    if (source.kind === 'empty') return { kind: 'empty' };
-    const held = this.mirror.get(database);
-    if (held && held.etag === source.version.etag && held.versionId === source.version.versionId) return { kind: 'warm', version: held };
-    const bytes = await source.fetch();
-    return { kind: 'bytes', version: { ...source.version }, bytes: ownedCopy(bytes) };
+  private async fetchBytes(request: JobRequest): Promise<Uint8Array> {
+    if (request.type === 'classify' || request.request.source.kind !== 'stored') throw new Error('only a stored version has bytes to fetch');
+    return ownedCopy(await request.request.source.fetch());
   }
 
   private finish(queued: QueuedJob, settle: () => void): void {
@@ -179,6 +203,7 @@ export class SqlJsEngine implements SqlEngine {
       if (change.version) this.mirror.set(change.database, change.version);
       else this.mirror.delete(change.database);
     }
+    for (const [database, version] of running.commitsSincePosted) this.mirror.set(database, version);
     const { queued } = running;
     this.finish(queued, () => (reply.ok ? queued.resolve(reply.outcome) : queued.reject(rebuildError(reply.error))));
   }
