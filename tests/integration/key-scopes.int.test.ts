@@ -82,7 +82,8 @@ const ACME_READER = 'acme-read-key-01';
   it('answers the same 403 body for a database that exists and one that does not', async () => {
     const existing = await postJson(api.url, { database: globex, sql_statement: 'SELECT 1' }, ACME_KEY);
     const missing = await postJson(api.url, { database: neverCreated, sql_statement: 'SELECT 1' }, ACME_KEY);
-    const masked = (body: { error: { message: string } }, name: string) => JSON.stringify(body).replace(name, '<db>');
+    const masked = (body: { error: { message: string; request_id?: string } }, name: string) =>
+      JSON.stringify({ ...body, error: { ...body.error, request_id: '<request>' } }).replace(name, '<db>');
 
     expect([existing.status, missing.status]).toEqual([403, 403]);
     expect(masked(existing.body, globex)).toBe(masked(missing.body, neverCreated));

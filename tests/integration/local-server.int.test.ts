@@ -26,7 +26,8 @@ function start(dataDir: string, port: number): Promise<Running> {
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = /cloudlite is running on (http:\/\/\S+)/.exec(output);
-      if (match && output.includes('Try:')) {
+      // The banner ends with the /sql curl line; stdout may deliver it in a later chunk than 'Try:'.
+      if (match && output.includes('sqlite_version()')) {
         clearTimeout(timer);
         resolve({ child, url: match[1]!, output });
       }

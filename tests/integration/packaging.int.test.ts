@@ -103,8 +103,10 @@ describe('the CloudFormation template of the ci package', () => {
     const enabled = rules.filter((rule) => rule.Status === 'Enabled');
     expect(enabled.map((rule) => rule.NoncurrentVersionExpiration?.NoncurrentDays)).toContain(30);
     expect(enabled.some((rule) => rule.AbortIncompleteMultipartUpload?.DaysAfterInitiation >= 1)).toBe(true);
-    // Current versions are the live databases: no rule may expire them.
-    expect(rules.filter((rule) => rule.ExpirationInDays !== undefined || rule.ExpirationDate !== undefined)).toEqual([]);
+    // Current versions are the live databases: no rule may expire them. Only side objects
+    // (stored answers of keyed writes) expire, under their own prefix.
+    const expiring = rules.filter((rule) => rule.ExpirationInDays !== undefined || rule.ExpirationDate !== undefined);
+    expect(expiring.map((rule) => rule.Prefix)).toEqual(['idempotency/']);
   });
 
   test('the bucket policy refuses every request made without TLS', () => {
