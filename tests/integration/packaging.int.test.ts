@@ -426,7 +426,9 @@ describe('the deployment zip of the ci package', () => {
 
       expect(response.statusCode).toBe(503);
       expect(response.headers['retry-after']).toBe('5');
-      expect(JSON.parse(response.body)).toEqual({ error: { code: 'SERVICE_UNAVAILABLE', message: 'the service cannot read its credentials right now; retry shortly' } });
+      expect(JSON.parse(response.body)).toEqual({
+        error: { code: 'SERVICE_UNAVAILABLE', message: 'the service cannot read its credentials right now; retry shortly', request_id: 'packaging-test' },
+      });
       expect(ssm.requests.length).toBeGreaterThan(0);
     } finally {
       await ssm.close();
