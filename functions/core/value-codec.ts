@@ -5,6 +5,8 @@ import type { BoundParams, SqlValue } from './ports';
  * The lossless mapping between JSON and SQLite values, both directions:
  *   INTEGER within ±(2^53−1) <-> number; outside it <-> decimal string (bound as {"integer": "…"})
  *   REAL <-> number, TEXT <-> string, BLOB <-> {"base64": "…"}, NULL <-> null, boolean -> 1/0.
+ * This is the server's half; the client's half (params out, cells back) is in
+ * clients/typescript/src/codec.ts, and tests/unit/value-codec.test.ts checks the two invert each other.
  */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -84,20 +86,4 @@ export function encodeValue(value: SqlValue): JsonValue {
     return Number.isFinite(value) ? value : String(value);
   }
   return { base64: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
-}
-
-/** The client side of the codec: a value to send as a parameter (the inverse of decodeParam). */
-export function encodeParam(value: SqlValue): JsonValue {
-  if (typeof value === 'bigint') return { integer: value.toString() };
-  if (value instanceof Uint8Array) return { base64: Buffer.from(value).toString('base64') };
-  return value;
-}
-
-/**
- * The client side of the codec: a result cell back into a value. Blobs come back exactly; an
- * INTEGER beyond ±(2^53−1) stays the decimal string it travelled as.
- */
-export function decodeValue(json: unknown): SqlValue {
-  if (json !== null && typeof json === 'object' && 'base64' in json) return new Uint8Array(Buffer.from(String(json.base64), 'base64'));
-  return json as SqlValue;
 }
