@@ -36,17 +36,18 @@ export class RemoteError extends CloudliteError {
  */
 export function resolveKey(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   const fromFile = () => {
-    const file = path.resolve(env.DATA_DIR ?? '.data', 'api-key');
+    const file = path.resolve(env.DATA_DIR || '.data', 'api-key');
     return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
   };
-  const key = flag ?? env.CLOUDLITE_KEY ?? env.API_KEY ?? fromFile();
+  // An empty variable counts as unset, as in a shell's ${VAR:-default}.
+  const key = flag ?? (env.CLOUDLITE_KEY || env.API_KEY || fromFile());
   if (!key) throw new Error('no API key: pass --key <key>, set CLOUDLITE_KEY, or start the local stack (npm start saves one in .data/api-key)');
   return key;
 }
 
 /** The URL from `--url`, `CLOUDLITE_URL`, or the local stack's. */
 export function resolveUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return flag ?? env.CLOUDLITE_URL ?? DEFAULT_URL;
+  return flag ?? (env.CLOUDLITE_URL || DEFAULT_URL);
 }
 
 /** Long operations (a migration, a seed batch) get two minutes per attempt instead of thirty seconds. */

@@ -79,7 +79,7 @@ export function leadingStatement(sql: string): string {
 }
 
 /** Returns the index just past a quoted literal, identifier or comment starting at `i`, else `i`. */
-function skipLiteralOrComment(sql: string, i: number): number {
+export function skipLiteralOrComment(sql: string, i: number): number {
   const c = sql[i];
   if (c === "'" || c === '"' || c === '`') return skipQuoted(sql, i, c);
   if (c === '[') {
