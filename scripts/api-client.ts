@@ -1,14 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { CloudliteError as ClientError, createClient, encodeParams, type Client } from '../clients/typescript/src/index.ts';
 import { CloudliteError } from '../functions/core/errors';
 import type { SqlClient } from '../functions/core/migrations';
-import type { BoundParams, Program, StatementInput, StatementResult } from '../functions/core/ports';
-import { decodeValue, encodeParam } from '../functions/core/value-codec';
+import type { Program, StatementInput } from '../functions/core/ports';
 
 /**
- * What the operator scripts (migrate, seed) share to talk to a running cloudlite over HTTP: the
- * target, its write key, and a SqlClient over `POST /sql`, so they go through the same locked
- * and fenced write path as every other client, locally or on a deployed stage.
+ * What the operator scripts (migrate, seed, the CLI) share to talk to a running cloudlite over
+ * HTTP: the target and its key, and the TypeScript client (clients/typescript) for every
+ * request, so they retry, time out and send idempotency keys the way any other client does.
  */
 
 export const DEFAULT_URL = 'http://localhost:3000';
@@ -18,51 +18,56 @@ export interface ApiTarget {
   key: string;
 }
 
-/** An error answer of the API, rebuilt with its code so the core's checks (isMissingSchema) work on it. */
+/** An error answer of the API, rebuilt as a core error with its code so the core's checks (isMissingSchema) work on it. */
 export class RemoteError extends CloudliteError {
   constructor(
     readonly code: string,
     message: string,
-    readonly status: number,
+    readonly status: number | undefined,
+    readonly requestId?: string,
   ) {
     super(message);
   }
 }
 
 /**
- * The write key, from (in order) `--key`, `API_KEY`, or the file `npm start` writes to its data
- * directory (`DATA_DIR`, default `.data`) holding just the key.
+ * The key, from (in order) `--key`, `CLOUDLITE_KEY`, `API_KEY`, or the file `npm start` writes
+ * to its data directory (`DATA_DIR`, default `.data`) holding just the key.
  */
 export function resolveKey(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   const fromFile = () => {
-    const file = path.resolve(env.DATA_DIR ?? '.data', 'api-key');
+    const file = path.resolve(env.DATA_DIR || '.data', 'api-key');
     return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
   };
-  const key = flag ?? env.API_KEY ?? fromFile();
-  if (!key) throw new Error('no API key: pass --key <write key>, set API_KEY, or start the local stack (npm start saves one in .data/api-key)');
+  // An empty variable counts as unset, as in a shell's ${VAR:-default}.
+  const key = flag ?? (env.CLOUDLITE_KEY || env.API_KEY || fromFile());
+  if (!key) throw new Error('no API key: pass --key <key>, set CLOUDLITE_KEY, or start the local stack (npm start saves one in .data/api-key)');
   return key;
 }
 
-/** POSTs JSON with the key as a bearer token; an error answer becomes a RemoteError. */
-export async function postApi(target: ApiTarget, route: string, body: unknown, query = ''): Promise<unknown> {
-  const response = await fetch(`${target.url.replace(/\/+$/, '')}${route}${query}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${target.key}` },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(120_000),
-  });
-  const text = await response.text();
-  let parsed: unknown;
+/** The URL from `--url`, `CLOUDLITE_URL`, or the local stack's. */
+export function resolveUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return flag ?? (env.CLOUDLITE_URL || DEFAULT_URL);
+}
+
+/** Long operations (a migration, a seed batch) get two minutes per attempt instead of thirty seconds. */
+export function apiClient(target: ApiTarget, database?: string): Client {
+  return createClient({ url: target.url, key: target.key, database, timeoutMs: 120_000 });
+}
+
+/** Runs a client call, turning its errors into RemoteError (a core error) at this boundary. */
+export async function remote<T>(call: () => Promise<T>): Promise<T> {
   try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = undefined;
+    return await call();
+  } catch (error) {
+    if (error instanceof ClientError) throw new RemoteError(error.code, error.message, error.status, error.requestId);
+    throw error;
   }
-  if (!response.ok) {
-    const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
-    throw new RemoteError(error?.code ?? `HTTP_${response.status}`, error?.message ?? (text.slice(0, 200) || response.statusText), response.status);
-  }
-  return parsed;
+}
+
+/** POSTs a JSON body (already in wire format, e.g. from sqlBody) to a route with an idempotency key. */
+export async function postApi(target: ApiTarget, route: string, body: unknown): Promise<unknown> {
+  return remote(() => apiClient(target).request('POST', route, { json: body }));
 }
 
 /** The `POST /sql` body for a program. */
@@ -77,25 +82,25 @@ function encodeStatement(statement: StatementInput): Record<string, unknown> {
   return statement.params ? { sql: statement.sql, params: encodeParams(statement.params) } : { sql: statement.sql };
 }
 
-function encodeParams(params: BoundParams): unknown {
-  return Array.isArray(params) ? params.map(encodeParam) : Object.fromEntries(Object.entries(params).map(([name, value]) => [name, encodeParam(value)]));
-}
-
 /**
  * A SqlClient over `POST /sql`. Reads and writes are the same call: the server runs a program
- * read-only first and takes the write path only when SQLite says it writes.
+ * read-only first and takes the write path only when SQLite says it writes; `write` declares it
+ * so the client retries only what is safe.
  */
 export function httpSqlClient(target: ApiTarget): SqlClient {
-  const run = async (database: string, program: Program): Promise<StatementResult[]> => {
-    const answer = (await postApi(target, '/sql', sqlBody(database, program))) as { results: { columns: string[]; rows: unknown[][]; changes: number; last_insert_rowid: number | null }[] };
-    return answer.results.map((result) => ({
-      columns: result.columns,
-      rows: result.rows.map((row) => row.map(decodeValue)),
-      changes: result.changes,
-      lastInsertRowid: result.last_insert_rowid,
-    }));
+  const client = apiClient(target);
+  const run = (read: boolean) => async (database: string, program: Program) => {
+    const options = { database, consistency: 'strong' as const };
+    const answer = await remote(() =>
+      program.kind === 'batch'
+        ? client.batch(program.statements, options)
+        : read
+          ? client.query(program.sql, program.params, options)
+          : client.execute(program.sql, program.params, options),
+    );
+    return answer.results;
   };
-  return { read: run, write: run };
+  return { read: run(true), write: run(false) };
 }
 
 /** Runs a script's main when the file is the entry point, turning a failure into one line and exit code 1. */

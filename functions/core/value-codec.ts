@@ -5,6 +5,8 @@ import type { BoundParams, SqlValue } from './ports';
  * The lossless mapping between JSON and SQLite values, both directions:
  *   INTEGER within ±(2^53−1) <-> number; outside it <-> decimal string (bound as {"integer": "…"})
  *   REAL <-> number, TEXT <-> string, BLOB <-> {"base64": "…"}, NULL <-> null, boolean -> 1/0.
+ * This is the server's half; the client's half (params out, cells back) is in
+ * clients/typescript/src/codec.ts, and tests/unit/value-codec.test.ts checks the two invert each other.
  */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -86,7 +88,10 @@ export function encodeValue(value: SqlValue): JsonValue {
   return { base64: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
 }
 
-/** The client side of the codec: a value to send as a parameter (the inverse of decodeParam). */
+/**
+ * A bound value back in its JSON form (the inverse of decodeParam): what an idempotency
+ * fingerprint hashes, so the same request means the same key use however it was sent.
+ */
 export function encodeParam(value: SqlValue): JsonValue {
   if (typeof value === 'bigint') return { integer: value.toString() };
   if (value instanceof Uint8Array) return { base64: Buffer.from(value).toString('base64') };
@@ -94,10 +99,10 @@ export function encodeParam(value: SqlValue): JsonValue {
 }
 
 /**
- * The client side of the codec: a result cell back into a value. Blobs come back exactly; an
- * INTEGER beyond ±(2^53−1) stays the decimal string it travelled as.
+ * A result cell back from its JSON form, for replaying a stored answer: blobs come back exactly,
+ * and every other cell encodes again to the same JSON it was stored as.
  */
-export function decodeValue(json: unknown): SqlValue {
+export function decodeValue(json: JsonValue): SqlValue {
   if (json !== null && typeof json === 'object' && 'base64' in json) return new Uint8Array(Buffer.from(String(json.base64), 'base64'));
   return json as SqlValue;
 }

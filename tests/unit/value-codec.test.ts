@@ -1,4 +1,5 @@
-import { decodeParam, decodeValue, encodeParam, encodeValue } from '../../functions/core/value-codec';
+import { decodeCell, encodeParam } from '../../clients/typescript/src/index.ts';
+import { decodeParam, encodeValue } from '../../functions/core/value-codec';
 
 describe('the value codec', () => {
   it.each([
@@ -38,7 +39,9 @@ describe('the value codec', () => {
     for (const value of [null, 7, 2.5, 'text', -9223372036854775808n, new Uint8Array([1, 2, 3])]) {
       expect(decodeParam(encodeParam(value), 'p')).toEqual(value);
     }
-    expect(decodeValue(encodeValue(new Uint8Array([9, 8])))).toEqual(new Uint8Array([9, 8]));
-    expect(decodeValue(encodeValue(42n))).toBe(42);
+    expect(decodeCell(encodeValue(new Uint8Array([9, 8])), 'plain')).toEqual(new Uint8Array([9, 8]));
+    expect(decodeCell(encodeValue(42n), 'plain')).toBe(42);
+    expect(decodeCell(encodeValue(-9223372036854775808n), 'auto')).toBe(-9223372036854775808n);
+    expect(decodeCell(encodeValue(42n), 'bigint')).toBe(42n);
   });
 });

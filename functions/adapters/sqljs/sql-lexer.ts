@@ -130,7 +130,7 @@ function endOfTclName(sql: string, from: number): number {
 }
 
 /** Returns the index just past a quoted literal, identifier or comment starting at `i`, else `i`. */
-function skipLiteralOrComment(sql: string, i: number): number {
+export function skipLiteralOrComment(sql: string, i: number): number {
   const c = sql[i];
   if (c === "'" || c === '"' || c === '`') return skipQuoted(sql, i, c);
   if (c === '[') {

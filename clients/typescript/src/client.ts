@@ -1,0 +1,284 @@
+import { decodeRowid, decodeRows, encodeParams, type BigIntColumns, type Params, type SqlValue } from './codec.ts';
+import { CloudliteError } from './errors.ts';
+import { decodeJson, exchange, type Answer, type Exchange, type FetchLike, type Progress, type RetryEvent, type TransportOptions } from './transport.ts';
+
+export interface ClientOptions {
+  /** The API's base URL, e.g. `http://localhost:3000` or the deployed stage's URL. */
+  url: string;
+  /** A `read` or `write` key, sent as `Authorization: Bearer <key>`. */
+  key: string;
+  /** The database every call uses unless it names another; the server's default is `main`. */
+  database?: string;
+  /** Per attempt, in ms (default 30000: API Gateway gives up after 29 s anyway). */
+  timeoutMs?: number;
+  /** Retries after the first attempt, for failures retry.ts allows (default 3). */
+  retries?: number;
+  /** First backoff step in ms (default 100); doubles per retry, with full jitter. */
+  retryBaseDelayMs?: number;
+  /** Longest wait between attempts in ms (default 20000); a longer `Retry-After` fails at once. */
+  retryMaxDelayMs?: number;
+  /** Send an `Idempotency-Key` with every POST /sql and every lifecycle write (default true). */
+  idempotencyKeys?: boolean;
+  /** A fetch implementation (default: the global one). */
+  fetch?: FetchLike;
+  /** Called before each retry, e.g. to log it. */
+  onRetry?: (event: RetryEvent) => void;
+}
+
+export type Consistency = 'strong' | 'eventual';
+export type Row = Record<string, SqlValue>;
+
+export interface CallOptions {
+  /** Aborts the call, including its retries and waits. */
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  /** This call's idempotency key (a key of your own lets you retry after a crash), or `false` for none. */
+  idempotencyKey?: string | false;
+}
+
+export interface SqlOptions extends CallOptions {
+  database?: string;
+  consistency?: Consistency;
+  /** Read a past state: an S3 version id from `meta.version` or `versions()`. */
+  version?: string;
+  /** Read the newest state at or before this ISO-8601 time. */
+  asOf?: string;
+  /** `'arrays'` (default, as the server sends) or `'objects'` keyed by column name. */
+  rows?: 'arrays' | 'objects';
+  /** Columns to read as BigInt, or `'auto'`; see codec.ts for why the client cannot tell by itself. */
+  bigIntColumns?: BigIntColumns;
+}
+
+export type ObjectRows = { rows: 'objects' };
+
+export interface StatementResult<R> {
+  columns: string[];
+  rows: R[];
+  /** Rows inserted, updated or deleted by the statement. */
+  changes: number;
+  /** The rowid the statement inserted, or null; a BigInt beyond ±(2^53−1). */
+  lastInsertRowid: number | bigint | null;
+}
+
+export interface Meta {
+  database: string;
+  /** The database version the answer reflects (after a write, the new one). */
+  version: string | null;
+  /** Whether a new version was stored. */
+  wrote: boolean;
+  /** True when the server answered from an earlier attempt with the same idempotency key. */
+  replayed: boolean;
+  durationMs: number;
+  requestId: string | undefined;
+}
+
+/** The last statement's result at the top level, every statement's in `results`. */
+export interface ResultSet<R> extends StatementResult<R> {
+  results: StatementResult<R>[];
+  meta: Meta;
+}
+
+export interface BatchResult<R> {
+  results: StatementResult<R>[];
+  meta: Meta;
+}
+
+export type BatchStatement = string | { sql: string; params?: Params };
+
+/** Fields as the server sends them (issue 11); typed loosely where the server may add more. */
+export interface DatabaseInfo {
+  name: string;
+  size_bytes: number;
+  version: string;
+  last_modified: string;
+  [field: string]: unknown;
+}
+
+export interface VersionInfo {
+  version: string;
+  time: string;
+  size_bytes: number;
+  current: boolean;
+  deleted: boolean;
+  [field: string]: unknown;
+}
+
+export interface RestoreAnswer {
+  version: string;
+  restored_from: string;
+  /** The version the restore replaced: restore it to undo; null for a deleted database. */
+  replaced: string | null;
+  [field: string]: unknown;
+}
+
+export type PointInTime = { version: string } | { asOf: string };
+
+export interface TransferOptions extends CallOptions {
+  onProgress?: (progress: Progress) => void;
+}
+
+export interface RawRequestOptions extends CallOptions {
+  json?: unknown;
+  query?: Record<string, string | number | boolean | undefined>;
+  /** Whether the route only reads (retried after any transient failure); default: GET does. */
+  read?: boolean;
+}
+
+export interface Client {
+  /** Statements that read (a `query` that writes is fine while idempotency keys are on). */
+  query<R = Row>(sql: string, params: Params | undefined, options: SqlOptions & ObjectRows): Promise<ResultSet<R>>;
+  query<R = SqlValue[]>(sql: string, params?: Params, options?: SqlOptions): Promise<ResultSet<R>>;
+  /** Statements that write; `sql` may hold several separated by `;`, run as one transaction. */
+  execute<R = Row>(sql: string, params: Params | undefined, options: SqlOptions & ObjectRows): Promise<ResultSet<R>>;
+  execute<R = SqlValue[]>(sql: string, params?: Params, options?: SqlOptions): Promise<ResultSet<R>>;
+  /** Statements each with its own params, run atomically: all applied or none. */
+  batch<R = Row>(statements: readonly BatchStatement[], options: SqlOptions & ObjectRows): Promise<BatchResult<R>>;
+  batch<R = SqlValue[]>(statements: readonly BatchStatement[], options?: SqlOptions): Promise<BatchResult<R>>;
+
+  listDatabases(options?: CallOptions & { limit?: number; cursor?: string; deleted?: boolean }): Promise<{ databases: DatabaseInfo[]; [field: string]: unknown }>;
+  getDatabase(name: string, options?: CallOptions): Promise<DatabaseInfo>;
+  versions(name: string, options?: CallOptions & { limit?: number; before?: string }): Promise<{ versions: VersionInfo[]; [field: string]: unknown }>;
+  restore(name: string, point: PointInTime, options?: CallOptions): Promise<RestoreAnswer>;
+  /** The database file (`sqlite`) or a SQL dump (`sql`) as bytes, following a presigned URL for large files. */
+  exportDatabase(name: string, options?: TransferOptions & { format?: 'sqlite' | 'sql'; version?: string }): Promise<Uint8Array>;
+  /** Replaces the database with a SQLite file, as a new version. */
+  importDatabase(name: string, file: Uint8Array, options?: TransferOptions): Promise<Record<string, unknown>>;
+  clone(name: string, target: { to: string } & Partial<{ version: string; asOf: string }>, options?: CallOptions): Promise<Record<string, unknown>>;
+  /** A delete marker: reads answer 404 until the database is restored. */
+  deleteDatabase(name: string, options?: CallOptions): Promise<Record<string, unknown>>;
+  /** A route without a method here (e.g. `POST /flights`), with the same key, retries, idempotency key and errors. */
+  request<T = unknown>(method: 'GET' | 'POST' | 'DELETE', path: string, options?: RawRequestOptions): Promise<T>;
+}
+
+interface WireResult {
+  columns: string[];
+  rows: unknown[];
+  changes: number;
+  last_insert_rowid: unknown;
+}
+
+interface WireAnswer {
+  results: WireResult[];
+  meta: { database: string; version: string | null; wrote: boolean; replayed?: boolean; duration_ms: number };
+}
+
+export function createClient(options: ClientOptions): Client {
+  if (!options.url) throw new TypeError('createClient: url is required');
+  if (!options.key) throw new TypeError('createClient: key is required');
+  const transport: TransportOptions = {
+    url: options.url,
+    key: options.key,
+    fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+    timeoutMs: options.timeoutMs ?? 30_000,
+    retries: options.retries ?? 3,
+    backoff: { baseDelayMs: options.retryBaseDelayMs ?? 100, maxDelayMs: options.retryMaxDelayMs ?? 20_000 },
+    onRetry: options.onRetry,
+  };
+
+  const keyFor = (call: CallOptions): string | undefined => {
+    if (call.idempotencyKey !== undefined) return call.idempotencyKey || undefined;
+    return options.idempotencyKeys === false ? undefined : crypto.randomUUID();
+  };
+
+  const send = (spec: Omit<Exchange, 'signal' | 'timeoutMs'>, call: CallOptions) => exchange(transport, { ...spec, signal: call.signal, timeoutMs: call.timeoutMs });
+
+  const postSql = async (statements: { sql_statement: string; params?: Params } | { statements: readonly BatchStatement[] }, call: SqlOptions, read: boolean) => {
+    const body: Record<string, unknown> = {};
+    const database = call.database ?? options.database;
+    if (database !== undefined) body.database = database;
+    if (call.consistency !== undefined) body.consistency = call.consistency;
+    if (call.version !== undefined) body.version = call.version;
+    if (call.asOf !== undefined) body.as_of = call.asOf;
+    if ('statements' in statements) {
+      body.statements = statements.statements.map((statement) =>
+        typeof statement === 'string' ? { sql: statement } : statement.params === undefined ? { sql: statement.sql } : { sql: statement.sql, params: encodeParams(statement.params) },
+      );
+    } else {
+      body.sql_statement = statements.sql_statement;
+      if (statements.params !== undefined) body.params = encodeParams(statements.params);
+    }
+    const answer = await send({ method: 'POST', path: '/sql', json: body, read, idempotencyKey: keyFor(call) }, call);
+    return decodeSqlAnswer(answer, call);
+  };
+
+  const resultSet = (batch: BatchResult<unknown>): ResultSet<never> => {
+    const last = batch.results[batch.results.length - 1] ?? { columns: [], rows: [], changes: 0, lastInsertRowid: null };
+    return { ...last, results: batch.results, meta: batch.meta } as ResultSet<never>;
+  };
+
+  const databasePath = (name: string, rest = '') => `/databases/${encodeURIComponent(name)}${rest}`;
+  const getJson = async <T>(path: string, query: Exchange['query'], call: CallOptions) => decodeJsonObject(await send({ method: 'GET', path, query, read: true }, call)) as T;
+  const writeJson = async <T = Record<string, unknown>>(method: 'POST' | 'DELETE', path: string, spec: Partial<Exchange>, call: CallOptions) =>
+    decodeJsonObject(await send({ method, path, read: false, idempotencyKey: keyFor(call), ...spec }, call)) as T;
+
+  const client: Client = {
+    query: async (sql: string, params?: Params, call: SqlOptions = {}) => resultSet(await postSql({ sql_statement: sql, params }, call, true)),
+    execute: async (sql: string, params?: Params, call: SqlOptions = {}) => resultSet(await postSql({ sql_statement: sql, params }, call, false)),
+    batch: async (statements: readonly BatchStatement[], call: SqlOptions = {}) => (await postSql({ statements }, call, false)) as BatchResult<never>,
+
+    listDatabases: (call = {}) => getJson('/databases', { limit: call.limit, cursor: call.cursor, deleted: call.deleted }, call),
+    getDatabase: (name, call = {}) => getJson(databasePath(name), undefined, call),
+    versions: (name, call = {}) => getJson(databasePath(name, '/versions'), { limit: call.limit, before: call.before }, call),
+    restore: (name, point, call = {}) => writeJson('POST', databasePath(name, '/restore'), { json: pointBody(point) }, call),
+    clone: async (name, target, call = {}) => {
+      const { to, ...point } = target;
+      return writeJson('POST', databasePath(name, '/clone'), { json: { to, ...(point.version || point.asOf ? pointBody(point as PointInTime) : {}) } }, call);
+    },
+    deleteDatabase: async (name, call = {}) => writeJson('DELETE', databasePath(name), { query: { confirm: name } }, call),
+    exportDatabase: async (name, call = {}) => {
+      const answer = await send({ method: 'GET', path: databasePath(name, '/export'), query: { format: call.format, version: call.version }, read: true, onProgress: call.onProgress }, call);
+      if (!(answer.headers.get('content-type') ?? '').includes('application/json')) return answer.body;
+      // Too large to answer inline: the server presigned a GET of that exact version.
+      const { url } = decodeJsonObject(answer) as { url?: unknown };
+      if (typeof url !== 'string') throw new CloudliteError('BAD_ANSWER', 'export answered JSON without a url', { status: answer.status, requestId: answer.requestId });
+      return (await send({ method: 'GET', path: url, absoluteUrl: true, read: true, onProgress: call.onProgress }, call)).body;
+    },
+    importDatabase: async (name, file, call = {}) => {
+      call.onProgress?.({ bytes: 0, total: file.byteLength });
+      const answer = await writeJson('POST', databasePath(name, '/import'), { bytes: { data: file, contentType: 'application/vnd.sqlite3' } }, call);
+      call.onProgress?.({ bytes: file.byteLength, total: file.byteLength });
+      return answer;
+    },
+    request: async <T>(method: 'GET' | 'POST' | 'DELETE', path: string, call: RawRequestOptions = {}) => {
+      const read = call.read ?? method === 'GET';
+      const answer = await send({ method, path, query: call.query, json: call.json, read, idempotencyKey: method === 'GET' ? undefined : keyFor(call) }, call);
+      return decodeJson(answer) as T;
+    },
+  };
+  return client;
+}
+
+function pointBody(point: PointInTime): Record<string, string> {
+  return 'version' in point ? { version: point.version } : { as_of: point.asOf };
+}
+
+function decodeJsonObject(answer: Answer): Record<string, unknown> {
+  const json = decodeJson(answer);
+  if (json === null || typeof json !== 'object') {
+    throw new CloudliteError('BAD_ANSWER', `expected a JSON object, got ${answer.body.byteLength} bytes that are not one`, { status: answer.status, requestId: answer.requestId });
+  }
+  return json as Record<string, unknown>;
+}
+
+function decodeSqlAnswer(answer: Answer, call: SqlOptions): BatchResult<unknown> {
+  const wire = decodeJsonObject(answer) as unknown as WireAnswer;
+  if (!Array.isArray(wire.results) || wire.meta === undefined) {
+    throw new CloudliteError('BAD_ANSWER', 'POST /sql answered without results and meta', { status: answer.status, requestId: answer.requestId });
+  }
+  return {
+    results: wire.results.map((result) => ({
+      columns: result.columns,
+      rows: decodeRows(result.columns, result.rows, call.rows ?? 'arrays', call.bigIntColumns),
+      changes: result.changes,
+      lastInsertRowid: decodeRowid(result.last_insert_rowid),
+    })),
+    meta: {
+      database: wire.meta.database,
+      version: wire.meta.version,
+      wrote: wire.meta.wrote,
+      replayed: wire.meta.replayed === true,
+      durationMs: wire.meta.duration_ms,
+      requestId: answer.requestId,
+    },
+  };
+}

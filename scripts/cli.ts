@@ -1,0 +1,161 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { createClient, type Client, type Progress } from '../clients/typescript/src/index.ts';
+import { resolveKey, resolveUrl } from './api-client';
+import { formatResult, OUTPUT_MODES, type OutputMode } from './cli-format';
+import { defaultHistoryFile, describeError, runShell } from './sql-shell';
+
+/**
+ * `cloudlite` (the project's bin, bin/cloudlite.cjs): SQL, an interactive shell and the database
+ * lifecycle from the command line, all through the TypeScript client. URL and key come from
+ * --url/--key, then CLOUDLITE_URL/CLOUDLITE_KEY, then the local stack (http://localhost:3000 and
+ * the key `npm start` saved in .data/api-key).
+ */
+
+const USAGE = `usage: cloudlite <command> [options]
+
+  sql "<SQL>" [--db NAME] [--file script.sql] [--json|--csv|--table]   run statements (one transaction)
+  shell [--db NAME] [--json|--csv|--table]                              interactive SQL shell
+  databases [--deleted] [--limit N] [--cursor C]                         list databases
+  versions NAME [--limit N] [--before VERSION]                           a database's versions, newest first
+  export NAME [--format sqlite|sql] [--version V] [--out FILE|-]          download the file or a SQL dump
+  import NAME FILE                                                        replace the database with a SQLite file
+  restore NAME (--version V | --as-of ISO-TIME)                           make a past state current (a new version)
+
+  every command: [--url URL] [--key KEY]   (else CLOUDLITE_URL / CLOUDLITE_KEY, else the local stack)`;
+
+const OPTIONS = {
+  url: { type: 'string' },
+  key: { type: 'string' },
+  db: { type: 'string' },
+  file: { type: 'string' },
+  json: { type: 'boolean' },
+  csv: { type: 'boolean' },
+  table: { type: 'boolean' },
+  deleted: { type: 'boolean' },
+  limit: { type: 'string' },
+  cursor: { type: 'string' },
+  before: { type: 'string' },
+  format: { type: 'string' },
+  version: { type: 'string' },
+  'as-of': { type: 'string' },
+  out: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+class UsageError extends Error {}
+
+/** Runs the CLI; resolves to the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help || command === undefined || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return command === undefined && !values.help ? 2 : 0;
+  }
+  try {
+    const client = createClient({ url: resolveUrl(values.url), key: resolveKey(values.key), database: values.db });
+    await runCommand(client, command, rest, values);
+    return 0;
+  } catch (error) {
+    process.stderr.write(error instanceof UsageError ? `${error.message}\n\n${USAGE}\n` : `${describeError(error)}\n`);
+    return error instanceof UsageError ? 2 : 1;
+  }
+}
+
+async function runCommand(client: Client, command: string, args: string[], values: Values): Promise<void> {
+  const mode = outputMode(values);
+  switch (command) {
+    case 'sql': {
+      const sql = values.file !== undefined ? readFileSync(values.file, 'utf8') : args.join(' ');
+      if (sql.trim() === '') throw new UsageError('sql: give the statements as an argument or with --file');
+      const answer = await client.query(sql);
+      const printed = answer.results.map((result) => formatResult(result, mode)).filter((text) => text !== '');
+      if (printed.length > 0) process.stdout.write(`${printed.join('\n')}\n`);
+      return;
+    }
+    case 'shell':
+      return runShell({ client, database: values.db, mode, input: process.stdin, output: process.stdout, errors: process.stderr, historyFile: defaultHistoryFile() });
+    case 'databases': {
+      const { databases } = await client.listDatabases({ limit: wholeNumber(values.limit), cursor: values.cursor, deleted: values.deleted });
+      return printRecords(databases, ['name', 'size_bytes', 'version', 'last_modified'], mode);
+    }
+    case 'versions': {
+      const { versions } = await client.versions(databaseName(args, values), { limit: wholeNumber(values.limit), before: values.before });
+      return printRecords(versions, ['version', 'time', 'size_bytes', 'current', 'deleted'], mode);
+    }
+    case 'export': {
+      const name = databaseName(args, values);
+      const format = values.format ?? 'sqlite';
+      if (format !== 'sqlite' && format !== 'sql') throw new UsageError('export: --format is sqlite or sql');
+      const bytes = await client.exportDatabase(name, { format, version: values.version, onProgress: progress(`export ${name}`) });
+      const out = values.out ?? `${name}.${format === 'sql' ? 'sql' : 'sqlite'}`;
+      if (out === '-') process.stdout.write(bytes);
+      else writeFileSync(out, bytes);
+      process.stderr.write(`export ${name}: ${formatBytes(bytes.byteLength)} written to ${out === '-' ? 'stdout' : out}\n`);
+      return;
+    }
+    case 'import': {
+      const name = databaseName(args, values);
+      const file = args[1];
+      if (file === undefined) throw new UsageError('import: give the SQLite file to upload');
+      const answer = await client.importDatabase(name, readFileSync(file), { onProgress: progress(`import ${name}`) });
+      return printRecords([answer], Object.keys(answer), mode);
+    }
+    case 'restore': {
+      const name = databaseName(args, values);
+      const asOf = values['as-of'];
+      if ((values.version === undefined) === (asOf === undefined)) throw new UsageError('restore: give exactly one of --version or --as-of');
+      const answer = await client.restore(name, values.version !== undefined ? { version: values.version } : { asOf: asOf! });
+      return printRecords([answer], ['version', 'restored_from', 'replaced'], mode);
+    }
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+function outputMode(values: Values): OutputMode {
+  const chosen = OUTPUT_MODES.filter((mode) => values[mode]);
+  if (chosen.length > 1) throw new UsageError('choose one of --table, --json, --csv');
+  return chosen[0] ?? 'table';
+}
+
+function databaseName(args: string[], values: Values): string {
+  const name = args[0] ?? values.db;
+  if (name === undefined) throw new UsageError('give the database name');
+  return name;
+}
+
+function wholeNumber(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[0-9]+$/.test(value)) throw new UsageError(`${value} is not a whole number`);
+  return Number(value);
+}
+
+/** Prints records (lifecycle answers) through the same formats as query results. */
+function printRecords(records: readonly Record<string, unknown>[], columns: string[], mode: OutputMode): void {
+  const rows = records.map((record) => columns.map((column) => {
+    const value = record[column];
+    return value === undefined || value === null ? null : typeof value === 'object' ? JSON.stringify(value) : typeof value === 'number' ? value : String(value);
+  }));
+  process.stdout.write(`${formatResult({ columns, rows, changes: 0, lastInsertRowid: null }, mode)}\n`);
+}
+
+/** Progress of a long transfer on stderr: rewritten in place on a terminal, silent otherwise. */
+function progress(label: string): ((progress: Progress) => void) | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  return ({ bytes, total }) => process.stderr.write(`\r${label}: ${formatBytes(bytes)}${total ? ` of ${formatBytes(total)}` : ''}   ${bytes === total ? '\n' : ''}`);
+}
+
+function formatBytes(bytes: number): string {
+  return bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}

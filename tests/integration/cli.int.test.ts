@@ -1,0 +1,137 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { createClient } from '../../clients/typescript/src/index.ts';
+import { startTestApi, uniqueDatabase, WRITE_KEY, type TestApi } from '../helpers/test-app';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(__dirname, '..', '..');
+const BIN = path.join(ROOT, 'bin', 'cloudlite.cjs');
+
+/**
+ * Drives a command through a real pseudo-terminal (python3's pty module): types each line once
+ * the previous one's prompt is back, then prints the whole transcript and exits with the
+ * command's exit code.
+ */
+const PTY_DRIVER = `
+import json, os, pty, select, sys, time
+command, lines = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(command[0], command)
+out = b''
+def read_until(done, timeout):
+    global out
+    end = time.time() + timeout
+    while time.time() < end:
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                return
+            if not chunk:
+                return
+            out += chunk
+            if done():
+                return
+prompts = lambda: out.count(b'cloudlite> ') + out.count(b'...> ')
+read_until(lambda: prompts() >= 1, 60)
+for line in lines:
+    seen = prompts()
+    os.write(fd, (line + '\\r').encode())
+    if line != '.quit':
+        read_until(lambda: prompts() > seen, 60)
+read_until(lambda: False, 30)
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode('utf8', 'replace'))
+sys.exit(os.waitstatus_to_exitcode(status))
+`;
+
+describe('the cloudlite CLI against the local stack', () => {
+  let api: TestApi;
+  let database: string;
+  let home: string;
+  const cli = (args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT) =>
+    run(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, CLOUDLITE_URL: api.url, CLOUDLITE_KEY: WRITE_KEY, ...env } });
+
+  beforeAll(async () => {
+    api = await startTestApi();
+    database = uniqueDatabase('cli');
+    home = mkdtempSync(path.join(tmpdir(), 'cloudlite-cli-'));
+    await createClient({ url: api.url, key: WRITE_KEY, database }).execute(
+      "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, data BLOB); INSERT INTO items (name, data) VALUES ('pen', x'00ff'), ('ink, \"blue\"', NULL)",
+    );
+  });
+  afterAll(async () => {
+    await api.close();
+  });
+
+  it('sql --json prints rows as objects, exact values as the API sends them', async () => {
+    const { stdout } = await cli(['sql', 'SELECT id, name, data, 9223372036854775807 AS big FROM items ORDER BY id', '--db', database, '--json']);
+    expect(JSON.parse(stdout)).toEqual([
+      { id: 1, name: 'pen', data: { base64: 'AP8=' }, big: '9223372036854775807' },
+      { id: 2, name: 'ink, "blue"', data: null, big: '9223372036854775807' },
+    ]);
+  });
+
+  it('sql --csv quotes what needs quoting', async () => {
+    const { stdout } = await cli(['sql', 'SELECT id, name FROM items ORDER BY id', '--db', database, '--csv']);
+    expect(stdout).toBe('id,name\r\n1,pen\r\n2,"ink, ""blue"""\n');
+  });
+
+  it('sql prints an aligned table by default, blobs as X\'hex\' and NULL as NULL', async () => {
+    const { stdout } = await cli(['sql', 'SELECT id, name, data FROM items ORDER BY id', '--db', database]);
+    const lines = stdout.trimEnd().split('\n');
+    expect(lines.at(-1)).toBe('(2 rows)');
+    const table = lines.slice(0, -1);
+    expect(new Set(table.map((line) => line.length)).size).toBe(1); // every line as wide as the others
+    expect(stdout).toContain("X'00FF'");
+    expect(stdout).toMatch(/│ 2\s+│ ink, "blue"\s+│ NULL\s+│/);
+  });
+
+  it('sql --file runs a script as one transaction', async () => {
+    const script = path.join(home, 'script.sql');
+    writeFileSync(script, "-- a comment; with a semicolon\nINSERT INTO items (name) VALUES ('paper');\nSELECT count(*) AS n FROM items;\n");
+    const { stdout } = await cli(['sql', '--file', script, '--db', database, '--json']);
+    expect(JSON.parse(stdout)).toEqual([{ n: 3 }]);
+  });
+
+  it('a failing statement exits 1 with the error code on stderr', async () => {
+    const failure = cli(['sql', 'SELECT * FROM nope', '--db', database]);
+    await expect(failure).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('Error SQL_ERROR: no such table: nope') });
+  });
+
+  it("without --key or CLOUDLITE_KEY it uses the local stack's saved key", async () => {
+    const project = mkdtempSync(path.join(tmpdir(), 'cloudlite-project-'));
+    mkdirSync(path.join(project, '.data'));
+    writeFileSync(path.join(project, '.data', 'api-key'), `${WRITE_KEY}\n`);
+    const { stdout } = await cli(['sql', 'SELECT 1 AS one', '--db', database, '--json'], { CLOUDLITE_KEY: '' }, project);
+    expect(JSON.parse(stdout)).toEqual([{ one: 1 }]);
+    await expect(cli(['sql', 'SELECT 1', '--key', 'wrong-key-123'], {}, project)).rejects.toMatchObject({ stderr: expect.stringContaining('UNAUTHORIZED') });
+  });
+
+  it('the shell runs a multi-line statement, .tables, .mode json and .quit in a real terminal, and keeps history', async () => {
+    const shellDb = uniqueDatabase('shell');
+    const history = path.join(home, 'history');
+    const lines = [
+      'CREATE TABLE pets (id INTEGER PRIMARY KEY,',
+      '  name TEXT);',
+      "INSERT INTO pets (name) VALUES ('rex'), ('tom');",
+      '.tables',
+      '.mode json',
+      'SELECT name FROM pets ORDER BY id;',
+      '.quit',
+    ];
+    const { stdout } = await run('python3', ['-c', PTY_DRIVER, JSON.stringify([process.execPath, BIN, 'shell', '--db', shellDb]), JSON.stringify(lines)], {
+      env: { ...process.env, CLOUDLITE_URL: api.url, CLOUDLITE_KEY: WRITE_KEY, CLOUDLITE_HISTORY: history, TERM: 'xterm' },
+    });
+    expect(stdout).toContain('...> '); // the first line left the statement open
+    expect(stdout).toMatch(/│ pets\s*│/); // .tables, printed as a table
+    expect(stdout).toContain('[{"name":"rex"},{"name":"tom"}]'); // after .mode json
+    const rows = await createClient({ url: api.url, key: WRITE_KEY, database: shellDb }).query('SELECT count(*) FROM pets');
+    expect(rows.rows).toEqual([[2]]);
+    expect(readFileSync(history, 'utf8').split('\n')).toEqual(expect.arrayContaining(['  name TEXT);', '.mode json']));
+  });
+});

@@ -1,0 +1,41 @@
+import { endsWithCompleteStatement, formatResult } from '../../scripts/cli-format';
+
+describe('the shell knows when a statement is complete', () => {
+  it.each([
+    ['SELECT 1;', true],
+    ['SELECT 1', false],
+    ['SELECT 1; -- done', true],
+    ['SELECT 1; /* done */', true],
+    ['SELECT 1; SELECT', false],
+    ["SELECT ';'", false],
+    ["SELECT 'it''s';", true],
+    ["SELECT 'it'';", false],
+    ['SELECT "a;b" FROM t;', true],
+    ['SELECT [a;b', false],
+    ['SELECT 1 /* ; */', false],
+    ['SELECT 1 /* ;', false],
+    ['-- only a comment;', false],
+    ['CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO log VALUES (1);', false],
+    ['CREATE TEMP TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO log VALUES (1); END;', true],
+    ['CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END; SELECT 2;', true],
+  ])('%j -> %s', (sql, complete) => {
+    expect(endsWithCompleteStatement(sql)).toBe(complete);
+  });
+});
+
+describe('results print in three modes', () => {
+  const result = { columns: ['id', 'id', 'note'], rows: [[1, 9223372036854775807n, 'a,"b"']], changes: 0, lastInsertRowid: null };
+
+  it('json keys a repeated column like the client does, and keeps 64-bit integers exact', () => {
+    expect(formatResult(result, 'json')).toBe('[{"id":1,"id:2":"9223372036854775807","note":"a,\\"b\\""}]');
+  });
+
+  it('csv quotes fields with commas and quotes', () => {
+    expect(formatResult(result, 'csv')).toBe('id,id,note\r\n1,9223372036854775807,"a,""b"""');
+  });
+
+  it('a statement without columns prints its change count in table mode only', () => {
+    const write = { columns: [], rows: [], changes: 3, lastInsertRowid: null };
+    expect([formatResult(write, 'table'), formatResult(write, 'json'), formatResult(write, 'csv')]).toEqual(['(3 rows changed)', '', '']);
+  });
+});
