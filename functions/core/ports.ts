@@ -116,8 +116,11 @@ export interface ObjectArchive {
   listObjects(prefix: string, page: { limit: number; cursor?: string; includeDeleted: boolean }): Promise<Page<ListedObject>>;
   /** Server-side copy of one version to `to`, fenced like `put`, stamped with its own write (never the source's metadata). */
   copy(from: { key: string; version: StoredVersion }, to: string, condition: PutCondition, stamp: WriteStamp): Promise<StoredVersion>;
-  /** Places a delete marker on `key`; its version names the marker. */
-  markDeleted(key: string): Promise<StoredVersion>;
+  /**
+   * Places a delete marker on `key` only while its current version has ETag `ifMatch` (else
+   * `PreconditionFailedError`); the returned version names the marker.
+   */
+  markDeleted(key: string, ifMatch: string): Promise<StoredVersion>;
   /** Size in bytes of a stored object (a staged upload), or undefined when it is missing. */
   sizeOf(key: string): Promise<number | undefined>;
   presignGet(key: string, version: StoredVersion, expiresInSeconds: number, downloadName: string): Promise<PresignedRequest>;
