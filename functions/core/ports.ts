@@ -123,7 +123,9 @@ export interface ObjectArchive {
   markDeleted(key: string, ifMatch: string): Promise<StoredVersion>;
   /** Size in bytes of a stored object (a staged upload), or undefined when it is missing. */
   sizeOf(key: string): Promise<number | undefined>;
-  presignGet(key: string, version: StoredVersion, expiresInSeconds: number, downloadName: string): Promise<PresignedRequest>;
+  /** A GET of exactly `version` (or the current object), served as an attachment named `downloadName`. */
+  presignGet(key: string, version: StoredVersion | undefined, expiresInSeconds: number, downloadName: string): Promise<PresignedRequest>;
+  /** A POST upload to `key` that the store refuses above `maxBytes`. */
   presignUpload(key: string, maxBytes: number, expiresInSeconds: number): Promise<PresignedRequest>;
 }
 
@@ -281,14 +283,4 @@ export interface DatabaseFileInspector {
   inspect(bytes: Uint8Array): Promise<Inspection>;
   /** A SQL text that rebuilds the database exactly (schema, rows, indexes, triggers, views, user_version). */
   dump(bytes: Uint8Array): Promise<string>;
-  /** Tables and views with their row counts, counting each up to `countLimit` rows. */
-  describe(bytes: Uint8Array, countLimit: number): Promise<SchemaObject[]>;
-}
-
-export interface SchemaObject {
-  type: 'table' | 'view';
-  name: string;
-  /** Rows counted, capped at the count limit; `rows_capped` says the real count is larger. */
-  rows: number;
-  rowsCapped: boolean;
 }
