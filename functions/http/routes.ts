@@ -1,4 +1,5 @@
 import type { App } from '../app';
+import { createLifecycleRoutes } from './database-routes';
 import { createFlightsReplaceHandler, createFlightsSearchHandler } from './flights-routes';
 import { createHealthHandler, createSqlHandler } from './sql-routes';
 
@@ -9,5 +10,7 @@ export function createRoutes(app: App) {
     'GET /health': createHealthHandler(app),
     'GET /flights': createFlightsSearchHandler(app),
     'POST /flights': createFlightsReplaceHandler(app),
+    ...createLifecycleRoutes(app).read,
+    ...createLifecycleRoutes(app).write,
   };
 }
