@@ -4,13 +4,16 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { createDynamoDbClient, createS3Client } from './adapters/aws-clients';
 import { DynamoDbIdempotencyStore, DynamoDbLeaseLock, type LeaseLockOptions } from './adapters/dynamodb-lease-lock';
 import { S3ObjectStore } from './adapters/s3-object-store';
+import { SqlJsFileInspector } from './adapters/sqljs/database-file-inspector';
 import { SqlJsEngine } from './adapters/sqljs/sqljs-engine';
 import type { Config } from './config';
+import { DatabaseLifecycle, VersionHistory } from './core/database-lifecycle';
 import { DatabaseService, type DatabaseServiceOptions } from './core/database-service';
 import type { Logger } from './core/logger';
 import type { SqlEngine } from './core/ports';
 import { createFlightsReplaceHandler, createFlightsSearchHandler } from './flights/flights-routes';
 import { createPreflightHandler } from './http/cors';
+import { createLifecycleRoutes } from './http/database-routes';
 import { createHealthHandler } from './http/health-route';
 import { createOpenApiHandler } from './http/openapi-route';
 import { createSqlHandler } from './http/sql-routes';
@@ -32,6 +35,8 @@ export interface ServiceOverrides {
 
 export interface BuiltService {
   service: DatabaseService;
+  /** List, versions, restore, export, import, clone, delete: on the service's one write path. */
+  lifecycle: DatabaseLifecycle;
   close(): Promise<void>;
 }
 
@@ -50,6 +55,7 @@ export function buildDatabaseService(config: Config, logger: Logger, overrides: 
     logger,
   );
   const leaseMs = overrides.lock?.leaseMs ?? config.leaseMs;
+  const pastVersions = new VersionHistory(store, lock, config.keyPrefix);
   const service = new DatabaseService(
     {
       keyPrefix: config.keyPrefix,
@@ -66,11 +72,26 @@ export function buildDatabaseService(config: Config, logger: Logger, overrides: 
       lock,
       idempotency: new DynamoDbIdempotencyStore(dynamoDb, config.lockTable, overrides.clock),
       engine: overrides.wrapEngine ? overrides.wrapEngine(engine) : engine,
+      pastVersions,
       clock: overrides.clock,
       logger,
     },
   );
-  return { service, close: () => engine.close() };
+  const lifecycle = new DatabaseLifecycle(
+    {
+      keyPrefix: config.keyPrefix,
+      stagingPrefix: config.stagingPrefix,
+      exportPrefix: config.exportPrefix,
+      maxDatabaseBytes: config.limits.maxDatabaseBytes,
+      // Lambda answers at most 6 MB and binary bodies travel base64-encoded: 4.4 MB of file fits.
+      inlineTransferBytes: 4_400_000,
+      presignExpirySeconds: 900,
+      rowCountLimit: 10_000,
+      restoreWindowDays: config.restoreWindowDays,
+    },
+    { service, store, archive: store, lock, inspector: new SqlJsFileInspector(), clock: overrides.clock },
+  );
+  return { service, lifecycle, close: () => engine.close() };
 }
 
 /** Structured JSON logs through Powertools, behind the core's small Logger interface. */
@@ -98,6 +119,7 @@ export function createApp(config: Config, logger: Logger = createLogger(config.l
 export function createRoutes(app: App) {
   const deps = { config: app.config, logger: app.logger, service: app.service };
   const preflight = createPreflightHandler(deps);
+  const lifecycle = createLifecycleRoutes({ ...deps, lifecycle: app.lifecycle });
   return {
     'POST /sql': createSqlHandler(deps),
     'GET /health': createHealthHandler(deps),
@@ -108,5 +130,14 @@ export function createRoutes(app: App) {
     'OPTIONS /health': preflight,
     'OPTIONS /flights': preflight,
     'OPTIONS /openapi.json': preflight,
+    ...lifecycle.read,
+    ...lifecycle.write,
+    'OPTIONS /databases': preflight,
+    'OPTIONS /databases/{name}': preflight,
+    'OPTIONS /databases/{name}/versions': preflight,
+    'OPTIONS /databases/{name}/export': preflight,
+    'OPTIONS /databases/{name}/restore': preflight,
+    'OPTIONS /databases/{name}/import': preflight,
+    'OPTIONS /databases/{name}/clone': preflight,
   };
 }

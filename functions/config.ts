@@ -21,6 +21,9 @@ const EnvSchema = z.object({
   S3_ENDPOINT: z.string().url().optional(),
   DB_KEY_PREFIX: z.string().default('databases/'),
   IDEMPOTENCY_KEY_PREFIX: z.string().default('idempotency/'),
+  STAGING_KEY_PREFIX: z.string().default('staging/'),
+  EXPORT_KEY_PREFIX: z.string().default('exports/'),
+  RESTORE_WINDOW_DAYS: integer(30, 1),
   LOCK_TABLE: z.string().trim().min(1),
   DYNAMODB_ENDPOINT: z.string().url().optional(),
   AWS_REGION: z.string().default('us-east-1'),
@@ -69,6 +72,11 @@ export interface Config {
   keyPrefix: string;
   /** Where stored answers of keyed writes too large to keep inline live (expired by a lifecycle rule). */
   answerPrefix: string;
+  /** Presigned import uploads and large SQL dumps (both expired by bucket lifecycle rules). */
+  stagingPrefix: string;
+  exportPrefix: string;
+  /** How long S3 keeps replaced versions (the bucket's noncurrent-version rule). */
+  restoreWindowDays: number;
   lockTable: string;
   dynamoDbEndpoint?: string;
   region: string;
@@ -125,6 +133,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     s3Endpoint: e.S3_ENDPOINT,
     keyPrefix: e.DB_KEY_PREFIX,
     answerPrefix: e.IDEMPOTENCY_KEY_PREFIX,
+    stagingPrefix: e.STAGING_KEY_PREFIX,
+    exportPrefix: e.EXPORT_KEY_PREFIX,
+    restoreWindowDays: e.RESTORE_WINDOW_DAYS,
     lockTable: e.LOCK_TABLE,
     dynamoDbEndpoint: e.DYNAMODB_ENDPOINT,
     region: e.AWS_REGION,

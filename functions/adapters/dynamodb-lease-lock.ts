@@ -37,6 +37,8 @@ const A = {
   versionId: 'version_id',
   etag: 'etag',
   writeId: 'write_id',
+  /** Present (true) while the published version is a delete marker. */
+  deleted: 'deleted',
 } as const;
 const RECENT_KEY_PREFIX = 'key#';
 const THROTTLED = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']);
@@ -160,6 +162,11 @@ export class DynamoDbLeaseLock implements LeaseLock {
       Object.assign(names, { '#versionId': A.versionId, '#etag': A.etag, '#writeId': A.writeId });
       Object.assign(values, { ':etag': version.etag, ':writeId': writeId });
       set.push('#etag = :etag', '#writeId = :writeId');
+      names['#deleted'] = A.deleted;
+      if (publication.next.deleted) {
+        values[':deleted'] = true;
+        set.push('#deleted = :deleted');
+      } else remove.push('#deleted');
       if (version.versionId === undefined) remove.push('#versionId');
       else {
         values[':versionId'] = version.versionId;
@@ -225,8 +232,8 @@ export class DynamoDbLeaseLock implements LeaseLock {
           TableName: this.options.table,
           Key: { [A.id]: name },
           ConsistentRead: true,
-          ProjectionExpression: '#versionId, #etag, #writeId',
-          ExpressionAttributeNames: { '#versionId': A.versionId, '#etag': A.etag, '#writeId': A.writeId },
+          ProjectionExpression: '#versionId, #etag, #writeId, #deleted',
+          ExpressionAttributeNames: { '#versionId': A.versionId, '#etag': A.etag, '#writeId': A.writeId, '#deleted': A.deleted },
         }),
       );
       return recordOf(got.Item);
@@ -300,6 +307,7 @@ function recordOf(item: Record<string, unknown> | undefined): VersionRecord | un
   return {
     version: { etag: item[A.etag] as string, ...(typeof versionId === 'string' && { versionId }) },
     writeId: String(item[A.writeId] ?? 'unknown'),
+    ...(item[A.deleted] === true && { deleted: true as const }),
   };
 }
 

@@ -1,6 +1,29 @@
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  ListObjectVersionsCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { StorageUnavailableError } from '../core/errors';
-import { PreconditionFailedError, type GetResult, type ObjectStore, type PutCondition, type StoredVersion, type WriteStamp } from '../core/ports';
+import {
+  PreconditionFailedError,
+  type GetResult,
+  type ListedObject,
+  type ObjectArchive,
+  type ObjectStore,
+  type ObjectVersion,
+  type Page,
+  type PresignedRequest,
+  type PutCondition,
+  type StoredVersion,
+  type WriteStamp,
+} from '../core/ports';
 import { statusOf } from './sdk-errors';
 
 /** Object metadata that stamps each stored version with the write that made it. */
@@ -10,6 +33,8 @@ const META = {
   fingerprint: 'cloudlite-fingerprint',
   answer: 'cloudlite-answer',
   answerBlob: 'cloudlite-answer-blob',
+  keyId: 'cloudlite-key-id',
+  requestId: 'cloudlite-request-id',
 } as const;
 
 /**
@@ -19,7 +44,7 @@ const META = {
  * (possibly our own first attempt, which the SDK retried), so like every other failure it is an
  * unknown outcome: StorageUnavailableError, with the SDK error as its cause.
  */
-export class S3ObjectStore implements ObjectStore {
+export class S3ObjectStore implements ObjectStore, ObjectArchive {
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
@@ -93,10 +118,154 @@ export class S3ObjectStore implements ObjectStore {
     const got = await this.get(key);
     return got.kind === 'found' ? got.body : undefined;
   }
+
+  async listVersions(key: string, page: { limit: number; before?: string }): Promise<Page<ObjectVersion>> {
+    try {
+      const response = await this.client.send(
+        new ListObjectVersionsCommand({
+          Bucket: this.bucket,
+          Prefix: key,
+          MaxKeys: page.limit,
+          ...(page.before !== undefined && { KeyMarker: key, VersionIdMarker: page.before }),
+        }),
+      );
+      // The prefix also matches longer keys; database names cannot make one, but be exact.
+      const versions = (response.Versions ?? [])
+        .filter((v) => v.Key === key)
+        .map((v) => ({ etag: v.ETag!, versionId: v.VersionId!, lastModifiedMs: v.LastModified!.getTime(), sizeBytes: v.Size ?? 0, deleteMarker: false }));
+      const markers = (response.DeleteMarkers ?? [])
+        .filter((m) => m.Key === key)
+        .map((m) => ({ etag: `delete-marker:${m.VersionId}`, versionId: m.VersionId!, lastModifiedMs: m.LastModified!.getTime(), sizeBytes: 0, deleteMarker: true }));
+      // S3 returns versions and delete markers in two lists; merged newest first (a marker and
+      // a version of the same second keep S3's order, in which the listing names them).
+      const order = new Map<string, number>();
+      [...(response.Versions ?? []), ...(response.DeleteMarkers ?? [])].forEach((v, i) => order.set(v.VersionId!, i));
+      const items = [...versions, ...markers].sort((a, b) => b.lastModifiedMs - a.lastModifiedMs || order.get(a.versionId)! - order.get(b.versionId)!);
+      const next = response.IsTruncated && response.NextKeyMarker === key ? response.NextVersionIdMarker : undefined;
+      return { items, next };
+    } catch (error) {
+      throw unavailable('list the versions of', error);
+    }
+  }
+
+  async stampOf(key: string, version: StoredVersion): Promise<WriteStamp | undefined> {
+    try {
+      const response = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, VersionId: version.versionId }));
+      return stampOf(response.Metadata ?? {});
+    } catch (error) {
+      // A HEAD of a delete marker's version answers 405: it has no stamp.
+      if (statusOf(error) === 404 || statusOf(error) === 405) return undefined;
+      throw unavailable('inspect', error);
+    }
+  }
+
+  async listObjects(prefix: string, page: { limit: number; cursor?: string; includeDeleted: boolean }): Promise<Page<ListedObject>> {
+    try {
+      if (!page.includeDeleted) {
+        const response = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, MaxKeys: page.limit, StartAfter: page.cursor }));
+        const items = (response.Contents ?? []).map((o) => ({ key: o.Key!, sizeBytes: o.Size ?? 0, lastModifiedMs: o.LastModified!.getTime(), deleted: false }));
+        return { items, next: response.IsTruncated ? items.at(-1)?.key : undefined };
+      }
+      return await this.listLatestVersions(prefix, page.limit, page.cursor);
+    } catch (error) {
+      throw unavailable('list', error);
+    }
+  }
+
+  async copy(from: { key: string; version: StoredVersion }, to: string, condition: PutCondition, stamp: WriteStamp): Promise<StoredVersion> {
+    try {
+      const response = await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: to,
+          CopySource: `${this.bucket}/${encodeURIComponent(from.key)}${from.version.versionId ? `?versionId=${encodeURIComponent(from.version.versionId)}` : ''}`,
+          // The copy is its own write: its stamp replaces the source's metadata.
+          MetadataDirective: 'REPLACE',
+          Metadata: metadataOf(stamp),
+          ContentType: 'application/vnd.sqlite3',
+          ...('ifMatch' in condition ? { IfMatch: condition.ifMatch } : { IfNoneMatch: '*' }),
+        }),
+      );
+      return { etag: response.CopyObjectResult!.ETag!, versionId: response.VersionId };
+    } catch (error) {
+      if (statusOf(error) === 412) throw new PreconditionFailedError(`conditional copy to ${to} refused`, { cause: error });
+      throw unavailable('copy', error);
+    }
+  }
+
+  async markDeleted(key: string, ifMatch: string): Promise<StoredVersion> {
+    try {
+      const response = await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, IfMatch: ifMatch }));
+      return { etag: `delete-marker:${response.VersionId}`, versionId: response.VersionId };
+    } catch (error) {
+      if (statusOf(error) === 412) throw new PreconditionFailedError(`conditional delete of ${key} refused`, { cause: error });
+      throw unavailable('delete', error);
+    }
+  }
+
+  async sizeOf(key: string): Promise<number | undefined> {
+    try {
+      const response = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return response.ContentLength;
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw unavailable('inspect', error);
+    }
+  }
+
+  async presignGet(key: string, version: StoredVersion | undefined, expiresInSeconds: number, downloadName: string): Promise<PresignedRequest> {
+    const url = await getSignedUrl(
+      this.client,
+      new GetObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        VersionId: version?.versionId,
+        ResponseContentDisposition: `attachment; filename="${downloadName}"`,
+      }),
+      { expiresIn: expiresInSeconds },
+    );
+    return { url, expiresAtMs: Date.now() + expiresInSeconds * 1000 };
+  }
+
+  async presignUpload(key: string, maxBytes: number, expiresInSeconds: number): Promise<PresignedRequest> {
+    // A presigned POST, unlike a presigned PUT, lets S3 itself refuse a body over the limit.
+    const { url, fields } = await createPresignedPost(this.client, {
+      Bucket: this.bucket,
+      Key: key,
+      Conditions: [['content-length-range', 1, maxBytes]],
+      Expires: expiresInSeconds,
+    });
+    return { url, fields, expiresAtMs: Date.now() + expiresInSeconds * 1000 };
+  }
+
+  /** Every key's latest version or delete marker, in key order, from the version listing. */
+  private async listLatestVersions(prefix: string, limit: number, cursor: string | undefined): Promise<Page<ListedObject>> {
+    const items: ListedObject[] = [];
+    let keyMarker = cursor;
+    let versionIdMarker: string | undefined;
+    for (;;) {
+      const response = await this.client.send(
+        new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: prefix, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker, MaxKeys: 1000 }),
+      );
+      const latest = [
+        ...(response.Versions ?? []).filter((v) => v.IsLatest).map((v) => ({ key: v.Key!, sizeBytes: v.Size ?? 0, lastModifiedMs: v.LastModified!.getTime(), deleted: false })),
+        ...(response.DeleteMarkers ?? []).filter((m) => m.IsLatest).map((m) => ({ key: m.Key!, sizeBytes: 0, lastModifiedMs: m.LastModified!.getTime(), deleted: true })),
+      ].sort((a, b) => (a.key < b.key ? -1 : 1));
+      for (const object of latest) {
+        if (items.length === limit) return { items, next: items.at(-1)!.key };
+        items.push(object);
+      }
+      if (!response.IsTruncated) return { items };
+      keyMarker = response.NextKeyMarker;
+      versionIdMarker = response.NextVersionIdMarker;
+    }
+  }
 }
 
 function metadataOf(stamp: WriteStamp): Record<string, string> {
   const metadata: Record<string, string> = { [META.writeId]: stamp.writeId };
+  if (stamp.madeBy?.keyId) metadata[META.keyId] = stamp.madeBy.keyId;
+  if (stamp.madeBy?.requestId) metadata[META.requestId] = stamp.madeBy.requestId;
   const idempotency = stamp.idempotency;
   if (idempotency) {
     metadata[META.idempotencyKey] = idempotency.key;
@@ -110,12 +279,13 @@ function metadataOf(stamp: WriteStamp): Record<string, string> {
 function stampOf(metadata: Record<string, string>): WriteStamp | undefined {
   const writeId = metadata[META.writeId];
   if (!writeId) return undefined;
+  const madeBy = metadata[META.keyId] || metadata[META.requestId] ? { keyId: metadata[META.keyId], requestId: metadata[META.requestId] } : undefined;
   const key = metadata[META.idempotencyKey];
   const fingerprint = metadata[META.fingerprint];
   const inline = metadata[META.answer];
   const blobKey = metadata[META.answerBlob];
-  if (!key || !fingerprint || (inline === undefined && blobKey === undefined)) return { writeId };
-  return { writeId, idempotency: { key, fingerprint, answer: inline !== undefined ? { inline } : { blobKey: blobKey! } } };
+  if (!key || !fingerprint || (inline === undefined && blobKey === undefined)) return { writeId, ...(madeBy && { madeBy }) };
+  return { writeId, ...(madeBy && { madeBy }), idempotency: { key, fingerprint, answer: inline !== undefined ? { inline } : { blobKey: blobKey! } } };
 }
 
 function unavailable(action: string, error: unknown): StorageUnavailableError {

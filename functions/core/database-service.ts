@@ -7,6 +7,7 @@ import {
   SqlError,
   StorageThrottledError,
   StorageUnavailableError,
+  VersionReadOnlyError,
   WriteConflictError,
   WriteOutcomeUnknownError,
 } from './errors';
@@ -23,6 +24,7 @@ import {
   type IdempotencyStore,
   type Lease,
   type LeaseLock,
+  type MadeBy,
   type ObjectStore,
   type Program,
   type Publication,
@@ -45,10 +47,19 @@ export interface SqlRequest {
   consistency: Consistency;
   /** A retry with the same key replays the first answer instead of writing again. */
   idempotencyKey?: string;
-  /** Read this past version (an id from `meta.version`) instead of the current one. */
-  version?: string;
-  /** Read the newest version stored at or before this time. */
-  asOf?: Date;
+  /** A read of a past state instead of the current one (never writes). */
+  at?: VersionSelector;
+  /** Recorded with the version a write stores. */
+  madeBy?: MadeBy;
+}
+
+/** A past state of a database: a version id, or the newest version at or before a time. */
+export type VersionSelector = { version: string } | { asOfMs: number };
+
+/** Finds committed past versions (implemented by the lifecycle's version history). */
+export interface PastVersions {
+  /** The committed version the selector names; throws VersionNotFoundError when there is none. */
+  resolve(database: string, selector: VersionSelector): Promise<StoredVersion>;
 }
 
 export interface Timings {
@@ -89,6 +100,8 @@ export interface DatabaseServiceDeps {
   lock: LeaseLock;
   idempotency: IdempotencyStore;
   engine: SqlEngine;
+  /** Needed only for reads of past versions (`SqlRequest.at`). */
+  pastVersions?: PastVersions;
   clock?: () => number;
   logger?: Logger;
 }
@@ -99,6 +112,9 @@ export interface Change {
   /** What the request means, for its idempotency fingerprint: the same meaning, the same key use. */
   meaning: Program | { kind: string; [field: string]: unknown };
   idempotencyKey?: string;
+  madeBy?: MadeBy;
+  /** Runs on a deleted database too (a restore); every other change answers 404 there. */
+  revivesDeleted?: true;
   /** Computes the new state from the base (the published version, fetched only when needed). */
   produce(base: DatabaseSource, timings: Timings): Promise<Produced>;
 }
@@ -109,6 +125,8 @@ export interface Changed {
   kind: 'changed';
   results: StatementResult[];
   writeId: string;
+  /** The stored version is a delete marker: the database is deleted from now on. */
+  deletes?: true;
   /** Stores the new version under the fence condition, stamped with the write. */
   store(condition: PutCondition, stamp: WriteStamp): Promise<StoredVersion>;
   /** The outcome: stored as `version` (keep it warm), or not stored (drop it). */
@@ -168,6 +186,7 @@ export class DatabaseService {
     assertDatabaseName(request.database);
     const started = performance.now();
     const timings = emptyTimings();
+    if (request.at) return this.readPast(request, request.at, started, timings);
     const writeNow = () => {
       if (role !== 'write') throw new ForbiddenError('this API key may only read, and the request writes');
       return this.runWrite(request, started, timings);
@@ -197,6 +216,18 @@ export class DatabaseService {
 
   // -------------------------------------------------------------------------------------------
   // Reads
+
+  /** A read of a committed past version: history is read-only, so a request that writes is refused. */
+  private async readPast(request: SqlRequest, selector: VersionSelector, started: number, timings: Timings): Promise<SqlResponse> {
+    if (!this.deps.pastVersions) throw new Error('DatabaseService was built without pastVersions; it cannot read past versions');
+    const { database } = request;
+    const version = await this.timed(timings, 'load_ms', () => this.deps.pastVersions!.resolve(database, selector));
+    const outcome = await this.runRead(request, { version, fetch: this.fetcher(database, version, timings) }, timings);
+    if (outcome.kind === 'writes') {
+      throw new VersionReadOnlyError('a past version can only be read; to write on it, restore it first (POST /databases/{name}/restore)');
+    }
+    return this.respond(database, outcome.results, versionName(version), false, started, timings);
+  }
 
   private async read(
     request: SqlRequest,
@@ -252,6 +283,7 @@ export class DatabaseService {
       if (!(error instanceof StorageUnavailableError)) throw error;
       this.logger.warn('version record unreadable; reading the latest object instead', { database, throttled: error instanceof StorageThrottledError });
     }
+    if (record?.deleted) throw new DatabaseNotFoundError(database, true);
     if (record) return { version: record.version, fetch: this.fetcher(database, record.version, timings) };
     return this.latestObject(database, timings);
   }
@@ -278,6 +310,7 @@ export class DatabaseService {
         database,
         meaning: program,
         idempotencyKey: request.idempotencyKey,
+        madeBy: request.madeBy,
         produce: async (source) => {
           const outcome = await this.timed(timings, 'exec_ms', () => this.deps.engine.write({ database, source, program, limits: this.options.limits }));
           if (!outcome.changed) return { kind: 'unchanged', results: outcome.results };
@@ -313,6 +346,7 @@ export class DatabaseService {
         const prior = held.recentKeys.find((r) => r.key === idempotencyKey) ?? (await this.deps.idempotency.find(database, idempotencyKey));
         if (prior) return await this.replay(database, prior, fingerprint!, started, timings);
       }
+      if (held.published?.deleted && !change.revivesDeleted) throw new DatabaseNotFoundError(database, true);
       const forgetKeys = await this.copyRecentKeys(database, held);
       let base = await this.baseOf(database, held, timings);
       for (let adoptions = 0; ; adoptions++) {
@@ -330,7 +364,11 @@ export class DatabaseService {
         try {
           keeper.assertSafeToCommit();
           key = await this.keyRecord(change, fingerprint, produced.results, null, true, writeId);
-          const stamp: WriteStamp = { writeId, ...(key && { idempotency: { key: key.key, fingerprint: key.fingerprint, answer: key.answer } }) };
+          const stamp: WriteStamp = {
+            writeId,
+            ...(change.madeBy && { madeBy: change.madeBy }),
+            ...(key && { idempotency: { key: key.key, fingerprint: key.fingerprint, answer: key.answer } }),
+          };
           stored = await this.timed(timings, 'store_ms', () => this.storeFenced(database, produced, base.loaded, stamp));
         } catch (error) {
           produced.settle(undefined);
@@ -347,7 +385,7 @@ export class DatabaseService {
           base = { published: adopted.record, loaded: adopted.record.version, fetch: this.fetcher(database, adopted.record.version, timings) };
           continue;
         }
-        const next: VersionRecord = { version: stored.version, writeId };
+        const next: VersionRecord = { version: stored.version, writeId, ...(produced.deletes && { deleted: true as const }) };
         if (key) key.version = versionName(stored.version);
         try {
           await this.publishOrUnknown(keeper.current, { base: base.published, next, key, forgetKeys }, next, writeId);
@@ -357,7 +395,8 @@ export class DatabaseService {
         }
         leaseSettled = true;
         produced.settle(stored.version);
-        this.confirmed.set(database, { version: stored.version, atMs: this.clock() });
+        if (next.deleted) this.confirmed.delete(database);
+        else this.confirmed.set(database, { version: stored.version, atMs: this.clock() });
         return this.respond(database, produced.results, versionName(stored.version), true, started, timings);
       }
     } finally {
@@ -373,6 +412,8 @@ export class DatabaseService {
 
   /** What the write builds on: the published version, or for a database without a record, its latest object. */
   private async baseOf(database: string, held: HeldLease, timings: Timings): Promise<Base> {
+    // A deleted database's delete marker has no bytes: a restore stores on top as on a new key.
+    if (held.published?.deleted) return { published: held.published, fetch: async () => new Uint8Array() };
     if (held.published) return { published: held.published, loaded: held.published.version, fetch: this.fetcher(database, held.published.version, timings) };
     const latest = await this.latestObject(database, timings);
     return { loaded: latest.version, fetch: latest.fetch };

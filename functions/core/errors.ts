@@ -56,9 +56,36 @@ export class StatementNotAllowedError extends CloudliteError {
 
 export class DatabaseNotFoundError extends CloudliteError {
   readonly code = 'DATABASE_NOT_FOUND';
-  constructor(readonly database: string) {
-    super(`database "${database}" does not exist; a write creates it`);
+  constructor(
+    readonly database: string,
+    readonly deleted = false,
+  ) {
+    super(
+      deleted
+        ? `database "${database}" was deleted; restore it (POST /databases/${database}/restore) to use it again`
+        : `database "${database}" does not exist; a write creates it`,
+    );
   }
+}
+
+/** A request for a past version (`version` / `as_of`) tried to write. */
+export class VersionReadOnlyError extends CloudliteError {
+  readonly code = 'VERSION_READ_ONLY';
+}
+
+/** No committed version matches the `version` or `as_of` asked for. */
+export class VersionNotFoundError extends CloudliteError {
+  readonly code = 'VERSION_NOT_FOUND';
+}
+
+/** A clone's target already exists (or is deleted but restorable). */
+export class DatabaseExistsError extends CloudliteError {
+  readonly code = 'DATABASE_EXISTS';
+}
+
+/** An uploaded file is not a database this service will serve; nothing was changed. */
+export class InvalidDatabaseFileError extends CloudliteError {
+  readonly code = 'INVALID_DATABASE_FILE';
 }
 
 /** The stored file changed under a writer (or its lease ran out): nothing was applied. */

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { BadRequestError } from './errors';
 import type { BoundParams, Program, StatementResult, StoredAnswer } from './ports';
 import { decodeValue, encodeParam, encodeValue, type JsonValue } from './value-codec';
 
@@ -10,13 +9,6 @@ import { decodeValue, encodeParam, encodeValue, type JsonValue } from './value-c
  * can never disagree. Records are kept at least this long (then DynamoDB's TTL sweeps them).
  */
 export const IDEMPOTENCY_RETENTION_MS = 25 * 60 * 60 * 1000;
-
-const KEY_PATTERN = /^[\x21-\x7e]{1,128}$/;
-
-/** Throws BadRequestError unless the key is 1-128 printable ASCII characters without spaces. */
-export function assertIdempotencyKey(key: string): void {
-  if (!KEY_PATTERN.test(key)) throw new BadRequestError('Idempotency-Key must be 1 to 128 printable ASCII characters (no spaces)');
-}
 
 /**
  * What a write means, independent of how it was sent: the database, then each statement with its

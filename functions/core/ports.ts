@@ -39,6 +39,8 @@ export interface StoredVersion {
 /** What a write records with the object it stores, so its outcome can be resolved from S3 alone. */
 export interface WriteStamp {
   writeId: string;
+  /** Who made the version: the API key's id (never the key) and the request id. */
+  madeBy?: MadeBy;
   /** The idempotency key and request fingerprint of a keyed write, and its answer (or where it is). */
   idempotency?: { key: string; fingerprint: string; answer: StoredAnswer };
 }
@@ -69,6 +71,70 @@ export interface ObjectStore {
   getBlob(key: string): Promise<Uint8Array | undefined>;
 }
 
+/** One stored version of an object, as a version listing shows it. */
+export interface ObjectVersion extends StoredVersion {
+  versionId: string;
+  lastModifiedMs: number;
+  sizeBytes: number;
+  /** A delete marker: the object was deleted at this point of its history. */
+  deleteMarker: boolean;
+}
+
+/** A page of results and the cursor of the next page, absent on the last one. */
+export interface Page<T> {
+  items: T[];
+  next?: string;
+}
+
+/** An object under a prefix as a listing shows it: its current version, or its delete marker. */
+export interface ListedObject {
+  key: string;
+  sizeBytes: number;
+  lastModifiedMs: number;
+  deleted: boolean;
+}
+
+/** A presigned request a client sends to the store directly, so large bodies skip the function. */
+export interface PresignedRequest {
+  url: string;
+  /** Form fields to send with a presigned POST upload (absent for a GET). */
+  fields?: Record<string, string>;
+  expiresAtMs: number;
+}
+
+/**
+ * The lifecycle's view of the store: version history, listings, server-side copies, delete
+ * markers and presigned transfers. Kept apart from `ObjectStore` so the read and write paths
+ * depend only on what they use.
+ */
+export interface ObjectArchive {
+  /** Versions of exactly `key`, newest first, starting after `before` (a version id). */
+  listVersions(key: string, page: { limit: number; before?: string }): Promise<Page<ObjectVersion>>;
+  /** The stamp a stored version was written with (undefined for delete markers and unstamped versions). */
+  stampOf(key: string, version: StoredVersion): Promise<WriteStamp | undefined>;
+  /** Objects under `prefix` in key order after `cursor` (a key); delete-marked ones only with `includeDeleted`. */
+  listObjects(prefix: string, page: { limit: number; cursor?: string; includeDeleted: boolean }): Promise<Page<ListedObject>>;
+  /** Server-side copy of one version to `to`, fenced like `put`, stamped with its own write (never the source's metadata). */
+  copy(from: { key: string; version: StoredVersion }, to: string, condition: PutCondition, stamp: WriteStamp): Promise<StoredVersion>;
+  /**
+   * Places a delete marker on `key` only while its current version has ETag `ifMatch` (else
+   * `PreconditionFailedError`); the returned version names the marker.
+   */
+  markDeleted(key: string, ifMatch: string): Promise<StoredVersion>;
+  /** Size in bytes of a stored object (a staged upload), or undefined when it is missing. */
+  sizeOf(key: string): Promise<number | undefined>;
+  /** A GET of exactly `version` (or the current object), served as an attachment named `downloadName`. */
+  presignGet(key: string, version: StoredVersion | undefined, expiresInSeconds: number, downloadName: string): Promise<PresignedRequest>;
+  /** A POST upload to `key` that the store refuses above `maxBytes`. */
+  presignUpload(key: string, maxBytes: number, expiresInSeconds: number): Promise<PresignedRequest>;
+}
+
+/** Who made a version, recorded with it. */
+export interface MadeBy {
+  keyId?: string;
+  requestId?: string;
+}
+
 /** Thrown by `ObjectStore.put` when the fence condition failed: another upload got there first. */
 export class PreconditionFailedError extends Error {
   override readonly name = 'PreconditionFailedError';
@@ -81,6 +147,8 @@ export class PreconditionFailedError extends Error {
 export interface VersionRecord {
   version: StoredVersion;
   writeId: string;
+  /** The database was deleted: `version` names its delete marker. */
+  deleted?: true;
 }
 
 /** The first answer of a keyed write, inline when small or as a side object in the store. */
@@ -200,4 +268,19 @@ export interface SqlEngine {
   commitWrite(writeId: string, version: StoredVersion): void;
   abandonWrite(writeId: string): void;
   close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Database files from outside (imports)
+
+/** What an uploaded database file holds, judged without trusting it. */
+export type Inspection =
+  | { kind: 'valid'; bytes: Uint8Array; convertedFromWal: boolean; tables: number }
+  | { kind: 'refused'; reason: string };
+
+export interface DatabaseFileInspector {
+  /** Checks a file as a database this service could serve: header, integrity, journal mode, schema. */
+  inspect(bytes: Uint8Array): Promise<Inspection>;
+  /** A SQL text that rebuilds the database exactly (schema, rows, indexes, triggers, views, user_version). */
+  dump(bytes: Uint8Array): Promise<string>;
 }

@@ -19,6 +19,13 @@ export const CORS_ROUTES: Readonly<Record<string, Readonly<Record<string, Access
   '/flights': { GET: 'public', POST: 'keyed' },
   '/health': { GET: 'public' },
   '/openapi.json': { GET: 'public' },
+  '/databases': { GET: 'keyed' },
+  '/databases/{name}': { GET: 'keyed', DELETE: 'keyed' },
+  '/databases/{name}/versions': { GET: 'keyed' },
+  '/databases/{name}/export': { GET: 'keyed' },
+  '/databases/{name}/restore': { POST: 'keyed' },
+  '/databases/{name}/import': { POST: 'keyed' },
+  '/databases/{name}/clone': { POST: 'keyed' },
 };
 
 /** Response headers a browser script may read. */
@@ -63,7 +70,8 @@ export function createPreflightHandler(deps: { config: { corsAllowedOrigins: rea
 }
 
 function preflight(event: APIGatewayProxyEventV2, allowedOrigins: readonly string[]): HttpResponse {
-  const methods = CORS_ROUTES[event.rawPath] ?? {};
+  // The route key names the path as declared (`OPTIONS /databases/{name}`), parameters and all.
+  const methods = CORS_ROUTES[event.routeKey?.replace(/^OPTIONS /, '') ?? ''] ?? CORS_ROUTES[event.rawPath] ?? {};
   const headers: Record<string, string> = { allow: [...Object.keys(methods), 'OPTIONS'].join(', '), vary: 'Origin' };
   const origin = event.headers.origin;
   const requested = event.headers['access-control-request-method']?.toUpperCase();

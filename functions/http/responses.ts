@@ -3,6 +3,8 @@ export interface HttpResponse {
   statusCode: number;
   headers: Record<string, string>;
   body: string;
+  /** A binary body (a database file), base64-encoded as API Gateway expects. */
+  isBase64Encoded?: boolean;
 }
 
 export function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {

@@ -107,8 +107,8 @@ export function parseSqlRequest(fields: unknown, limits: RequestLimits): ParsedS
   assertDatabaseName(database);
   const request: SqlRequest = { database, program: toProgram(input, limits), consistency: input.consistency ?? 'strong' };
   if (input.version !== undefined && input.as_of !== undefined) throw new BadRequestError('send "version" or "as_of", not both');
-  if (input.version !== undefined) request.version = checkVersion(input.version);
-  if (input.as_of !== undefined) request.asOf = parseIsoTime(input.as_of, 'as_of');
+  if (input.version !== undefined) request.at = { version: checkVersion(input.version) };
+  if (input.as_of !== undefined) request.at = { asOfMs: parseIsoTime(input.as_of, 'as_of').getTime() };
   if (input.idempotency_key !== undefined) request.idempotencyKey = checkIdempotencyKey(input.idempotency_key, '"idempotency_key"');
   return { request, rows: input.rows ?? 'arrays' };
 }

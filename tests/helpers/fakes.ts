@@ -3,14 +3,21 @@ import { LockTimeoutError, SqlError } from '../../functions/core/errors';
 import {
   LeaseLostError,
   PreconditionFailedError,
+  type DatabaseFileInspector,
   type EngineRequest,
   type GetResult,
   type HeldLease,
   type IdempotencyRecord,
   type IdempotencyStore,
   type Lease,
+  type Inspection,
   type LeaseLock,
+  type ListedObject,
+  type ObjectArchive,
   type ObjectStore,
+  type ObjectVersion,
+  type Page,
+  type PresignedRequest,
   type Program,
   type Publication,
   type PutCondition,
@@ -42,17 +49,25 @@ interface StoredObject {
   version: StoredVersion;
   body: Uint8Array;
   stamp?: WriteStamp;
+  lastModifiedMs: number;
+  deleteMarker?: true;
 }
 
 type Operation<T> = () => Promise<T>;
 
-export class FakeObjectStore implements ObjectStore {
+/** The object store and its archive side (history, listings, copies, delete markers, presigning). */
+export class FakeObjectStore implements ObjectStore, ObjectArchive {
   readonly objects = new Map<string, StoredObject[]>();
   readonly blobs = new Map<string, Uint8Array>();
   readonly requests: string[] = [];
   private nextVersion = 1;
   onPut?: (store: Operation<StoredVersion>, body: Uint8Array, condition: PutCondition) => Promise<StoredVersion>;
   onHead?: (head: Operation<(StoredVersion & { stamp?: WriteStamp }) | undefined>) => Promise<(StoredVersion & { stamp?: WriteStamp }) | undefined>;
+  /** Bodies that passed through `getVersion` / `getBlob`, to show a copy never did. */
+  bytesRead = 0;
+
+  /** S3 keeps times to the second: so does the fake, so ties are real. */
+  constructor(private readonly clock: () => number = Date.now) {}
 
   async get(key: string, options: { ifNoneMatch?: string } = {}): Promise<GetResult> {
     this.requests.push('get');
@@ -64,18 +79,16 @@ export class FakeObjectStore implements ObjectStore {
 
   async getVersion(key: string, version: StoredVersion): Promise<Uint8Array> {
     this.requests.push('getVersion');
-    const found = (this.objects.get(key) ?? []).find((o) => o.version.versionId === version.versionId);
+    const found = (this.objects.get(key) ?? []).find((o) => o.version.versionId === version.versionId && !o.deleteMarker);
     if (!found) throw new Error(`no version ${version.versionId} of ${key}`);
+    this.bytesRead += found.body.byteLength;
     return found.body.slice();
   }
 
   put(key: string, body: Uint8Array, condition: PutCondition, stamp: WriteStamp): Promise<StoredVersion> {
     this.requests.push('put');
     const store = async () => {
-      const latest = this.latest(key);
-      if ('create' in condition ? latest !== undefined : latest?.version.etag !== condition.ifMatch) {
-        throw new PreconditionFailedError(`conditional write to ${key} refused`);
-      }
+      this.assertCondition(key, condition);
       return this.storeDirectly(key, body, stamp);
     };
     return this.onPut ? this.onPut(store, body, condition) : store();
@@ -97,20 +110,98 @@ export class FakeObjectStore implements ObjectStore {
 
   async getBlob(key: string): Promise<Uint8Array | undefined> {
     this.requests.push('getBlob');
-    return this.blobs.get(key)?.slice();
+    const body = this.blobs.get(key);
+    this.bytesRead += body?.byteLength ?? 0;
+    return body?.slice();
+  }
+
+  async listVersions(key: string, page: { limit: number; before?: string }): Promise<Page<ObjectVersion>> {
+    this.requests.push('listVersions');
+    const newestFirst = [...(this.objects.get(key) ?? [])].reverse();
+    const start = page.before === undefined ? 0 : newestFirst.findIndex((o) => o.version.versionId === page.before) + 1;
+    const slice = newestFirst.slice(start, start + page.limit);
+    const items = slice.map((o) => ({
+      etag: o.version.etag,
+      versionId: o.version.versionId!,
+      lastModifiedMs: o.lastModifiedMs,
+      sizeBytes: o.body.byteLength,
+      deleteMarker: o.deleteMarker === true,
+    }));
+    return { items, next: start + page.limit < newestFirst.length ? slice.at(-1)?.version.versionId : undefined };
+  }
+
+  async stampOf(key: string, version: StoredVersion): Promise<WriteStamp | undefined> {
+    this.requests.push('stampOf');
+    return (this.objects.get(key) ?? []).find((o) => o.version.versionId === version.versionId)?.stamp;
+  }
+
+  async listObjects(prefix: string, page: { limit: number; cursor?: string; includeDeleted: boolean }): Promise<Page<ListedObject>> {
+    this.requests.push('listObjects');
+    const listed = [...this.objects.entries()]
+      .filter(([key]) => key.startsWith(prefix) && (page.cursor === undefined || key > page.cursor))
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([key, versions]) => ({ key, top: versions.at(-1)! }))
+      .filter(({ top }) => page.includeDeleted || !top.deleteMarker)
+      .map(({ key, top }) => ({ key, sizeBytes: top.body.byteLength, lastModifiedMs: top.lastModifiedMs, deleted: top.deleteMarker === true }));
+    const items = listed.slice(0, page.limit);
+    return { items, next: listed.length > page.limit ? items.at(-1)!.key : undefined };
+  }
+
+  async copy(from: { key: string; version: StoredVersion }, to: string, condition: PutCondition, stamp: WriteStamp): Promise<StoredVersion> {
+    this.requests.push('copy');
+    const source = (this.objects.get(from.key) ?? []).find((o) => o.version.versionId === from.version.versionId && !o.deleteMarker);
+    if (!source) throw new Error(`no version ${from.version.versionId} of ${from.key}`);
+    this.assertCondition(to, condition);
+    return this.storeDirectly(to, source.body, stamp);
+  }
+
+  async markDeleted(key: string, ifMatch: string): Promise<StoredVersion> {
+    this.requests.push('markDeleted');
+    this.assertCondition(key, { ifMatch });
+    const version = { etag: `delete-marker:v${this.nextVersion}`, versionId: `v${this.nextVersion++}` };
+    this.objects.get(key)!.push({ version, body: new Uint8Array(), lastModifiedMs: this.wholeSeconds(), deleteMarker: true });
+    return version;
+  }
+
+  async sizeOf(key: string): Promise<number | undefined> {
+    this.requests.push('sizeOf');
+    return this.blobs.get(key)?.byteLength;
+  }
+
+  async presignGet(key: string, version: StoredVersion | undefined, expiresInSeconds: number): Promise<PresignedRequest> {
+    this.requests.push('presignGet');
+    return { url: `fake://${key}?versionId=${version?.versionId ?? ''}`, expiresAtMs: this.clock() + expiresInSeconds * 1000 };
+  }
+
+  async presignUpload(key: string, maxBytes: number, expiresInSeconds: number): Promise<PresignedRequest> {
+    this.requests.push('presignUpload');
+    return { url: `fake://${key}`, fields: { key, 'content-length-range': `0,${maxBytes}` }, expiresAtMs: this.clock() + expiresInSeconds * 1000 };
   }
 
   /** Stores a version without any condition: what a writer that never publishes leaves behind. */
   storeDirectly(key: string, body: Uint8Array, stamp?: WriteStamp): StoredVersion {
     const version = { etag: `"${createHash('md5').update(body).digest('hex')}"`, versionId: `v${this.nextVersion++}` };
     const versions = this.objects.get(key) ?? [];
-    versions.push({ version, body: body.slice(), stamp });
+    versions.push({ version, body: body.slice(), stamp, lastModifiedMs: this.wholeSeconds() });
     this.objects.set(key, versions);
     return version;
   }
 
+  /** The current object; undefined when there is none or a delete marker is on top (as S3 sees it). */
   latest(key: string): StoredObject | undefined {
-    return this.objects.get(key)?.at(-1);
+    const top = this.objects.get(key)?.at(-1);
+    return top?.deleteMarker ? undefined : top;
+  }
+
+  private assertCondition(key: string, condition: PutCondition): void {
+    const latest = this.latest(key);
+    if ('create' in condition ? latest !== undefined : latest?.version.etag !== condition.ifMatch) {
+      throw new PreconditionFailedError(`conditional write to ${key} refused`);
+    }
+  }
+
+  private wholeSeconds(): number {
+    return Math.floor(this.clock() / 1000) * 1000;
   }
 
   count(kind: string): number {
@@ -311,4 +402,28 @@ function run(statement: string, items: string[]): StatementResult {
   }
   if (verb === 'ENSURE' || verb === 'DROP') return { columns: [], rows: [], changes: 0, lastInsertRowid: null };
   throw new SqlError(`near "${verb}": syntax error`);
+}
+
+/**
+ * Inspects files of the FakeEngine's format (a JSON array of strings) the way the real inspector
+ * judges SQLite files: anything else is refused, and an item "WAL" stands for a WAL-mode header
+ * that is converted.
+ */
+export class FakeInspector implements DatabaseFileInspector {
+  async inspect(bytes: Uint8Array): Promise<Inspection> {
+    let items: unknown;
+    try {
+      items = JSON.parse(Buffer.from(bytes).toString('utf8'));
+    } catch {
+      return { kind: 'refused', reason: 'not a database file' };
+    }
+    if (!Array.isArray(items) || !items.every((item) => typeof item === 'string')) return { kind: 'refused', reason: 'not a database file' };
+    if (items.includes('REFUSED')) return { kind: 'refused', reason: 'its schema holds a refused statement' };
+    const convertedFromWal = items.includes('WAL');
+    return { kind: 'valid', bytes: convertedFromWal ? encode(items.filter((item) => item !== 'WAL')) : bytes, convertedFromWal, tables: 1 };
+  }
+
+  async dump(bytes: Uint8Array): Promise<string> {
+    return (JSON.parse(Buffer.from(bytes).toString('utf8')) as string[]).map((item) => `ADD ${item};`).join('\n');
+  }
 }

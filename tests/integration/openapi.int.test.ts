@@ -31,9 +31,9 @@ describe('docs/openapi.yaml', () => {
     const documented = Object.entries(contract.document.paths as Record<string, object>)
       .flatMap(([route, operations]) => Object.keys(operations).map((method) => `${method.toUpperCase()} ${route}`))
       .sort();
-    const served = Object.keys(createRoutes({ config: testConfig(), logger: undefined!, service: undefined!, close: async () => undefined })).sort();
+    const served = Object.keys(createRoutes({ config: testConfig(), logger: undefined!, service: undefined!, lifecycle: undefined!, close: async () => undefined })).sort();
     const serverless = readFileSync(path.resolve(__dirname, '../../serverless.yml'), 'utf8');
-    const deployed = [...serverless.matchAll(/method: (\w+)\n\s+path: (\S+)/g)].map(([, method, route]) => `${method} ${route}`).sort();
+    const deployed = [...serverless.matchAll(/method: (\w+)\n\s+path: '?([^'\s]+)'?/g)].map(([, method, route]) => `${method} ${route}`).sort();
     const cors = Object.entries(CORS_ROUTES)
       .flatMap(([route, methods]) => [...Object.keys(methods), 'OPTIONS'].map((method) => `${method} ${route}`))
       .sort();
@@ -74,7 +74,8 @@ describe('answers of the local stack match docs/openapi.yaml', () => {
     expect((await send('GET', '/openapi.json')).status).toBe(200);
     for (const route of Object.keys(CORS_ROUTES)) {
       const method = Object.keys(CORS_ROUTES[route]!)[0]!;
-      expect((await send('OPTIONS', route, { headers: { origin: ALLOWED_ORIGIN, 'access-control-request-method': method } })).status).toBe(204);
+      const concrete = route.replace('{name}', database);
+      expect((await send('OPTIONS', concrete, { headers: { origin: ALLOWED_ORIGIN, 'access-control-request-method': method } })).status).toBe(204);
     }
 
     expect((await sql(JSON.stringify({ database, sql_statement: 'CREATE TABLE t(id INTEGER PRIMARY KEY, b BLOB); INSERT INTO t VALUES (1, x\'00ff\')' }))).status).toBe(200);
@@ -88,6 +89,25 @@ describe('answers of the local stack match docs/openapi.yaml', () => {
     expect((await sql('<sql/>', 'application/xml')).status).toBe(415);
     expect((await sql(`SELECT '${'x'.repeat(1_100_000)}'`, 'application/sql')).status).toBe(413);
     expect((await sql(`SELECT '${'x'.repeat(10_500_000)}'`, 'application/sql')).status).toBe(413); // the gateway's own
+
+    // The database lifecycle.
+    const keyed = (key: string) => ({ headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } });
+    expect((await send('GET', '/databases?limit=5', keyed(READ_KEY))).status).toBe(200);
+    expect((await send('GET', `/databases/${database}`, keyed(READ_KEY))).status).toBe(200);
+    const versions = await send('GET', `/databases/${database}/versions`, keyed(READ_KEY));
+    expect(versions.status).toBe(200);
+    const first = (JSON.parse(versions.body) as { versions: { version: string }[] }).versions.at(-1)!.version;
+    expect((await send('GET', `/databases/${database}/export?format=sql`, keyed(READ_KEY))).status).toBe(200);
+    expect((await send('GET', `/databases/${database}/export`, keyed(READ_KEY))).status).toBe(200);
+    expect((await send('POST', `/databases/${database}/restore`, { ...keyed(WRITE_KEY), body: JSON.stringify({ version: first }) })).status).toBe(200);
+    expect((await send('POST', `/databases/${database}/restore`, { ...keyed(READ_KEY), body: JSON.stringify({ version: first }) })).status).toBe(403);
+    const copy = uniqueDatabase('contract-copy');
+    expect((await send('POST', `/databases/${database}/clone`, { ...keyed(WRITE_KEY), body: JSON.stringify({ to: copy }) })).status).toBe(200);
+    expect((await send('POST', `/databases/${database}/clone`, { ...keyed(WRITE_KEY), body: JSON.stringify({ to: copy }) })).status).toBe(409);
+    expect((await send('POST', `/databases/${copy}/import`, { headers: { authorization: `Bearer ${WRITE_KEY}`, 'content-type': 'application/vnd.sqlite3' }, body: 'not a database' })).status).toBe(400);
+    expect((await send('DELETE', `/databases/${copy}`, keyed(WRITE_KEY))).status).toBe(400);
+    expect((await send('DELETE', `/databases/${copy}?confirm=${copy}`, keyed(WRITE_KEY))).status).toBe(200);
+    expect((await send('GET', `/databases/${copy}`, keyed(READ_KEY))).status).toBe(404);
 
     const page = await send('GET', '/flights?origin=Delhi&limit=3');
     expect(page.status).toBe(200);

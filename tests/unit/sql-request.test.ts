@@ -11,9 +11,9 @@ describe('parseSqlRequest', () => {
     ['a batch', { statements: [{ sql: 'SELECT 1' }, { sql: 'SELECT ?', params: [null] }] }, { program: { kind: 'batch', statements: [{ sql: 'SELECT 1' }, { sql: 'SELECT ?', params: [null] }] } }],
     ['database and eventual consistency', { sql_statement: 'SELECT 1', database: 'shop-2_a', consistency: 'eventual' }, { database: 'shop-2_a', consistency: 'eventual' }],
     ['a big integer parameter', { sql_statement: 'SELECT ?', params: [{ integer: '-9223372036854775808' }] }, { program: { kind: 'script', sql: 'SELECT ?', params: [-9223372036854775808n] } }],
-    ['a past version', { sql_statement: 'SELECT 1', version: 'v-123' }, { version: 'v-123' }],
-    ['a point in time with its zone', { sql_statement: 'SELECT 1', as_of: '2025-01-31T12:30:00+05:30' }, { asOf: new Date('2025-01-31T07:00:00Z') }],
-    ['a date as a point in time (UTC midnight)', { sql_statement: 'SELECT 1', as_of: '2024-02-29' }, { asOf: new Date('2024-02-29T00:00:00Z') }],
+    ['a past version', { sql_statement: 'SELECT 1', version: 'v-123' }, { at: { version: 'v-123' } }],
+    ['a point in time with its zone', { sql_statement: 'SELECT 1', as_of: '2025-01-31T12:30:00+05:30' }, { at: { asOfMs: Date.parse('2025-01-31T07:00:00Z') } }],
+    ['a date as a point in time (UTC midnight)', { sql_statement: 'SELECT 1', as_of: '2024-02-29' }, { at: { asOfMs: Date.parse('2024-02-29T00:00:00Z') } }],
     ['an idempotency key', { sql_statement: 'INSERT INTO t VALUES (1)', idempotency_key: 'order-42 retry' }, { idempotencyKey: 'order-42 retry' }],
   ])('accepts %s', (_name, body, expected) => {
     expect(parseSqlRequest(body, limits).request).toMatchObject(expected);

@@ -1,0 +1,433 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { assertDatabaseName, DATABASE_NAME_PATTERN } from './database-name';
+import type { Change, DatabaseService, PastVersions, SqlResponse, VersionSelector } from './database-service';
+import { BadRequestError, DatabaseExistsError, DatabaseNotFoundError, InvalidDatabaseFileError, PayloadTooLargeError, VersionNotFoundError } from './errors';
+import type {
+  DatabaseFileInspector,
+  LeaseLock,
+  MadeBy,
+  ObjectArchive,
+  ObjectStore,
+  ObjectVersion,
+  PresignedRequest,
+  SqlValue,
+  StatementResult,
+  StoredVersion,
+  VersionRecord,
+} from './ports';
+
+/**
+ * Databases as a whole: list, describe, their version history, reads and restores of past
+ * versions, export, import, clone and delete. Every change runs as a `Change` on the one write
+ * path (`DatabaseService.change`): under the lease, fenced in S3, published with its
+ * idempotency record. History is never rewritten: a restore, an import and a delete each add a
+ * version (a delete adds a delete marker), and S3 keeps the replaced ones for the restore window.
+ */
+
+export interface LifecycleOptions {
+  /** A database named `x` lives at `${keyPrefix}x.sqlite`. */
+  keyPrefix: string;
+  /** Where presigned uploads land before an import validates them (expired by a lifecycle rule). */
+  stagingPrefix: string;
+  /** Where SQL dumps too large to answer inline are kept for their presigned download (expired too). */
+  exportPrefix: string;
+  maxDatabaseBytes: number;
+  /** Bodies up to this size travel in the HTTP answer or request; larger ones through presigned URLs. */
+  inlineTransferBytes: number;
+  presignExpirySeconds: number;
+  /** Row counts in `info` stop at this many rows per table, so a huge table costs a bounded scan. */
+  rowCountLimit: number;
+  /** How long S3 keeps replaced versions (the noncurrent-version lifecycle rule). */
+  restoreWindowDays: number;
+}
+
+export interface LifecycleDeps {
+  service: DatabaseService;
+  store: ObjectStore;
+  archive: ObjectArchive;
+  lock: LeaseLock;
+  inspector: DatabaseFileInspector;
+  clock?: () => number;
+}
+
+/** Who asks, for changes: recorded with the version and, with a key, applied at most once. */
+export interface ChangeContext {
+  idempotencyKey?: string;
+  madeBy?: MadeBy;
+}
+
+export interface DatabaseSummary {
+  name: string;
+  size_bytes: number;
+  version: string | null;
+  last_modified: string;
+  deleted?: true;
+}
+
+export interface VersionEntry {
+  version: string;
+  time: string;
+  size_bytes: number;
+  current: boolean;
+  deleted: boolean;
+  made_by?: { key_id?: string; request_id?: string };
+}
+
+export type Transfer = { kind: 'inline'; body: Uint8Array | string } | { kind: 'presigned'; request: PresignedRequest };
+
+export interface ChangeAnswer {
+  version: string | null;
+  replayed?: true;
+  fields: Record<string, SqlValue>;
+}
+
+const LIST_PAGE_MAX = 1000;
+const VERSIONS_PAGE = 100;
+
+/**
+ * The committed history of each database, newest first. A version S3 holds above the published
+ * record was stored by a writer that never published it: it is not (yet) part of the history.
+ */
+export class VersionHistory implements PastVersions {
+  constructor(
+    private readonly archive: ObjectArchive,
+    private readonly lock: LeaseLock,
+    private readonly keyPrefix: string,
+  ) {}
+
+  /** Committed versions newest first, starting after `before`; each says whether it is current. */
+  async *walk(database: string, before?: string): AsyncGenerator<ObjectVersion & { current: boolean }> {
+    const record = await this.lock.published(database);
+    const key = keyOf(this.keyPrefix, database);
+    // Without a record (a database written before records existed) the latest object is current.
+    let reachedCurrent = before !== undefined || record === undefined;
+    let first = before === undefined;
+    let cursor = before;
+    do {
+      const page = await this.archive.listVersions(key, { limit: VERSIONS_PAGE, before: cursor });
+      for (const version of page.items) {
+        const isCurrent = record ? sameVersion(version, record) : first;
+        first = false;
+        if (!reachedCurrent && !isCurrent) continue;
+        reachedCurrent = true;
+        yield { ...version, current: isCurrent };
+      }
+      cursor = page.next;
+    } while (cursor !== undefined);
+  }
+
+  /** The committed version a selector names: a version id, or the newest at or before a time. */
+  async find(database: string, selector: VersionSelector): Promise<ObjectVersion & { current: boolean }> {
+    for await (const version of this.walk(database)) {
+      const matches = 'version' in selector ? version.versionId === selector.version : version.lastModifiedMs <= selector.asOfMs;
+      if (!matches) continue;
+      if (version.deleteMarker) throw new VersionNotFoundError(`database "${database}" was deleted at that point of its history`);
+      return version;
+    }
+    throw new VersionNotFoundError(
+      'version' in selector
+        ? `database "${database}" has no committed version "${selector.version}" (versions older than the restore window are gone)`
+        : `database "${database}" has no version at or before ${new Date(selector.asOfMs).toISOString()}`,
+    );
+  }
+
+  async resolve(database: string, selector: VersionSelector): Promise<StoredVersion> {
+    const found = await this.find(database, selector);
+    return { etag: found.etag, versionId: found.versionId };
+  }
+}
+
+export class DatabaseLifecycle {
+  readonly history: VersionHistory;
+  private readonly clock: () => number;
+
+  constructor(
+    private readonly options: LifecycleOptions,
+    private readonly deps: LifecycleDeps,
+  ) {
+    this.history = new VersionHistory(deps.archive, deps.lock, options.keyPrefix);
+    this.clock = deps.clock ?? Date.now;
+  }
+
+  /** Databases in name order; deleted ones only when asked. */
+  async list(page: { limit: number; cursor?: string; includeDeleted: boolean }): Promise<{ databases: DatabaseSummary[]; next_cursor: string | null }> {
+    const limit = Math.min(Math.max(1, page.limit), LIST_PAGE_MAX);
+    const listed = await this.deps.archive.listObjects(this.options.keyPrefix, {
+      limit,
+      cursor: page.cursor === undefined ? undefined : keyOf(this.options.keyPrefix, page.cursor),
+      includeDeleted: page.includeDeleted,
+    });
+    const named = listed.items.flatMap((object) => {
+      const name = nameOf(this.options.keyPrefix, object.key);
+      return name === undefined ? [] : [{ name, object }];
+    });
+    const summaries = await Promise.all(
+      named.map(async ({ name, object }): Promise<DatabaseSummary | undefined> => {
+        const record = await this.deps.lock.published(name);
+        const deleted = record ? record.deleted === true : object.deleted;
+        if (deleted && !page.includeDeleted) return undefined;
+        const version = record ? versionName(record.version) : ((await this.deps.store.head(object.key))?.versionId ?? null);
+        return {
+          name,
+          size_bytes: deleted ? 0 : object.sizeBytes,
+          version,
+          last_modified: new Date(object.lastModifiedMs).toISOString(),
+          ...(deleted && { deleted: true as const }),
+        };
+      }),
+    );
+    const next = listed.next === undefined ? undefined : nameOf(this.options.keyPrefix, listed.next);
+    return { databases: summaries.filter((s): s is DatabaseSummary => s !== undefined), next_cursor: next ?? null };
+  }
+
+  /** One database: its current version, and its tables and views with row counts up to a bound. */
+  async info(database: string) {
+    assertDatabaseName(database);
+    const current = await this.currentVersion(database);
+    const at = { version: current.versionId };
+    const schema = await this.read(database, at, "SELECT type, name FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name");
+    const objects = schema.results[0]!.rows.map(([type, name]) => ({ type: String(type) as 'table' | 'view', name: String(name) }));
+    const limit = this.options.rowCountLimit;
+    const counts =
+      objects.length === 0
+        ? []
+        : (
+            await this.read(
+              database,
+              at,
+              objects.map((o) => `SELECT count(*) FROM (SELECT 1 FROM ${quoteIdentifier(o.name)} LIMIT ${limit + 1})`),
+            )
+          ).results.map((r) => Number(r.rows[0]![0]));
+    const describe = (o: (typeof objects)[number], i: number) => ({ name: o.name, rows: Math.min(counts[i]!, limit), rows_capped: counts[i]! > limit });
+    return {
+      ...summaryOf(database, current),
+      tables: objects.flatMap((o, i) => (o.type === 'table' ? [describe(o, i)] : [])),
+      views: objects.flatMap((o, i) => (o.type === 'view' ? [describe(o, i)] : [])),
+      row_count_limit: limit,
+    };
+  }
+
+  /** Committed versions newest first; `before` continues a page. */
+  async versions(database: string, page: { limit: number; before?: string }) {
+    assertDatabaseName(database);
+    const limit = Math.min(Math.max(1, page.limit), VERSIONS_PAGE);
+    const found: (ObjectVersion & { current: boolean })[] = [];
+    let more = false;
+    for await (const version of this.history.walk(database, page.before)) {
+      if (found.length === limit) {
+        more = true;
+        break;
+      }
+      found.push(version);
+    }
+    if (found.length === 0 && page.before === undefined) throw new DatabaseNotFoundError(database);
+    const key = this.keyOf(database);
+    const entries = await Promise.all(
+      found.map(async (v): Promise<VersionEntry> => {
+        const madeBy = v.deleteMarker ? undefined : (await this.deps.archive.stampOf(key, v))?.madeBy;
+        return {
+          version: v.versionId,
+          time: new Date(v.lastModifiedMs).toISOString(),
+          size_bytes: v.sizeBytes,
+          current: v.current,
+          deleted: v.deleteMarker,
+          ...(madeBy && { made_by: { key_id: madeBy.keyId, request_id: madeBy.requestId } }),
+        };
+      }),
+    );
+    return { versions: entries, next_before: more ? found.at(-1)!.versionId : null, restore_window_days: this.options.restoreWindowDays };
+  }
+
+  /** Makes a past state current as a new version; restoring the answer's `replaced` undoes it. */
+  async restore(database: string, selector: VersionSelector, context: ChangeContext): Promise<ChangeAnswer> {
+    assertDatabaseName(database);
+    const key = this.keyOf(database);
+    return this.change({
+      database,
+      meaning: { kind: 'restore', ...selector },
+      ...context,
+      revivesDeleted: true,
+      produce: async (base) => {
+        const chosen = await this.history.find(database, selector);
+        const replaced = base.kind === 'stored' ? versionName(base.version) : null;
+        const answer = answerOf({ restored_from: chosen.versionId, replaced });
+        if (base.kind === 'stored' && base.version.versionId === chosen.versionId) return { kind: 'unchanged', results: answer };
+        const bytes = await this.deps.store.getVersion(key, chosen);
+        return changed(answer, (condition, stamp) => this.deps.store.put(key, bytes, condition, stamp));
+      },
+    });
+  }
+
+  /** The database file (or a SQL dump) of the current or a past version, inline or presigned. */
+  async export(database: string, format: 'sqlite' | 'sql', selector?: VersionSelector): Promise<{ version: string; transfer: Transfer }> {
+    assertDatabaseName(database);
+    const version = selector ? await this.history.find(database, selector) : await this.currentVersion(database);
+    const key = this.keyOf(database);
+    const expiry = this.options.presignExpirySeconds;
+    if (format === 'sqlite') {
+      if (version.sizeBytes > this.options.inlineTransferBytes) {
+        return { version: version.versionId, transfer: { kind: 'presigned', request: await this.deps.archive.presignGet(key, version, expiry, `${database}.sqlite`) } };
+      }
+      return { version: version.versionId, transfer: { kind: 'inline', body: await this.deps.store.getVersion(key, version) } };
+    }
+    const dump = await this.deps.inspector.dump(await this.deps.store.getVersion(key, version));
+    if (Buffer.byteLength(dump) <= this.options.inlineTransferBytes) return { version: version.versionId, transfer: { kind: 'inline', body: dump } };
+    const dumpKey = `${this.options.exportPrefix}${database}/${randomUUID()}.sql`;
+    await this.deps.store.putBlob(dumpKey, Buffer.from(dump));
+    return { version: version.versionId, transfer: { kind: 'presigned', request: await this.deps.archive.presignGet(dumpKey, undefined, expiry, `${database}.sql`) } };
+  }
+
+  /** A presigned upload to a staging key, for files above the inline limit; import it with `{staged}`. */
+  async stageUpload(database: string): Promise<{ staged: string; upload: PresignedRequest; max_bytes: number }> {
+    assertDatabaseName(database);
+    const staged = `${this.options.stagingPrefix}${database}/${randomUUID()}.sqlite`;
+    const upload = await this.deps.archive.presignUpload(staged, this.options.maxDatabaseBytes, this.options.presignExpirySeconds);
+    return { staged, upload, max_bytes: this.options.maxDatabaseBytes };
+  }
+
+  /**
+   * Replaces the database with an uploaded file, never trusted: size, then the inspector's
+   * checks (header, integrity, journal mode, schema), all before the lease is taken.
+   */
+  async import(database: string, source: { bytes: Uint8Array } | { staged: string }, context: ChangeContext): Promise<ChangeAnswer> {
+    assertDatabaseName(database);
+    const bytes = 'bytes' in source ? source.bytes : await this.stagedBytes(database, source.staged);
+    if (bytes.byteLength > this.options.maxDatabaseBytes) {
+      throw new PayloadTooLargeError(`the file is ${bytes.byteLength} bytes; databases may hold at most ${this.options.maxDatabaseBytes}`);
+    }
+    const inspection = await this.deps.inspector.inspect(bytes);
+    if (inspection.kind === 'refused') throw new InvalidDatabaseFileError(`the file was refused and nothing was changed: ${inspection.reason}`);
+    const key = this.keyOf(database);
+    const sha256 = createHash('sha256').update(inspection.bytes).digest('hex');
+    return this.change({
+      database,
+      meaning: { kind: 'import', sha256 },
+      ...context,
+      produce: async (base) => {
+        const answer = answerOf({ replaced: base.kind === 'stored' ? versionName(base.version) : null, converted_from_wal: inspection.convertedFromWal ? 1 : 0 });
+        return changed(answer, (condition, stamp) => this.deps.store.put(key, inspection.bytes, condition, stamp));
+      },
+    });
+  }
+
+  /** A new database `to` from a state of this one, copied inside S3 (no bytes pass through here). */
+  async clone(database: string, to: string, selector: VersionSelector | undefined, context: ChangeContext): Promise<ChangeAnswer> {
+    assertDatabaseName(database);
+    assertDatabaseName(to);
+    if (to === database) throw new BadRequestError('"to" must name another database; to go back in time in place, use restore');
+    const source = selector ? await this.history.find(database, selector) : await this.currentVersion(database);
+    const from = { key: this.keyOf(database), version: { etag: source.etag, versionId: source.versionId } };
+    return this.change({
+      database: to,
+      meaning: { kind: 'clone', from: database, version: source.versionId },
+      ...context,
+      produce: async (base) => {
+        if (base.kind === 'stored') throw new DatabaseExistsError(`database "${to}" already exists; delete it first or clone to another name`);
+        return changed(answerOf({ cloned_from: database, source_version: source.versionId }), (condition, stamp) =>
+          this.deps.archive.copy(from, this.keyOf(to), condition, stamp),
+        );
+      },
+    });
+  }
+
+  /** A delete marker: reads answer 404 from now on; the versions stay listed and restorable. */
+  async delete(database: string, confirm: string | undefined, context: ChangeContext): Promise<ChangeAnswer> {
+    assertDatabaseName(database);
+    if (confirm !== database) throw new BadRequestError(`to delete a database, repeat its name: ?confirm=${database}`);
+    const key = this.keyOf(database);
+    return this.change({
+      database,
+      meaning: { kind: 'delete' },
+      ...context,
+      produce: async (base) => {
+        if (base.kind === 'empty') throw new DatabaseNotFoundError(database);
+        const deletedVersion = versionName(base.version);
+        return {
+          ...changed(answerOf({ deleted_version: deletedVersion }), (condition) => {
+            if (!('ifMatch' in condition)) throw new Error('a delete always builds on a stored version');
+            return this.deps.archive.markDeleted(key, condition.ifMatch);
+          }),
+          deletes: true,
+        };
+      },
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private async change(change: Change): Promise<ChangeAnswer> {
+    const response = await this.deps.service.change(change);
+    return { version: response.meta.version, ...(response.meta.replayed && { replayed: true as const }), fields: fieldsOf(response) };
+  }
+
+  /** The current committed version with its size and time; 404 for a missing or deleted database. */
+  private async currentVersion(database: string): Promise<ObjectVersion> {
+    for await (const version of this.history.walk(database)) {
+      if (version.deleteMarker) throw new DatabaseNotFoundError(database, true);
+      return version;
+    }
+    throw new DatabaseNotFoundError(database);
+  }
+
+  private read(database: string, at: VersionSelector, sql: string | string[]): Promise<SqlResponse> {
+    const program = typeof sql === 'string' ? { kind: 'script' as const, sql } : { kind: 'batch' as const, statements: sql.map((s) => ({ sql: s })) };
+    return this.deps.service.execute({ database, program, consistency: 'strong', at }, 'read');
+  }
+
+  /** A staged upload belongs to one database: an import may name only its own staging keys. */
+  private async stagedBytes(database: string, staged: string): Promise<Uint8Array> {
+    const prefix = `${this.options.stagingPrefix}${database}/`;
+    if (!staged.startsWith(prefix) || staged.includes('..')) throw new BadRequestError(`"staged" must be a key this database's upload answered (${prefix}...)`);
+    const size = await this.deps.archive.sizeOf(staged);
+    if (size === undefined) throw new BadRequestError('nothing was uploaded to that staging key (or it expired); ask for a new upload');
+    if (size > this.options.maxDatabaseBytes) throw new PayloadTooLargeError(`the file is ${size} bytes; databases may hold at most ${this.options.maxDatabaseBytes}`);
+    return (await this.deps.store.getBlob(staged))!;
+  }
+
+  private keyOf(database: string): string {
+    return keyOf(this.options.keyPrefix, database);
+  }
+}
+
+function changed(results: StatementResult[], store: Extract<Awaited<ReturnType<Change['produce']>>, { kind: 'changed' }>['store']) {
+  return { kind: 'changed' as const, results, writeId: randomUUID(), store, settle: () => undefined };
+}
+
+/**
+ * A lifecycle answer travels as one result row, so the write path's idempotency record stores
+ * it and a replay returns exactly the first answer.
+ */
+function answerOf(fields: Record<string, SqlValue>): StatementResult[] {
+  return [{ columns: Object.keys(fields), rows: [Object.values(fields)], changes: 0, lastInsertRowid: null }];
+}
+
+function fieldsOf(response: SqlResponse): Record<string, SqlValue> {
+  const result = response.results[0];
+  if (!result) return {};
+  return Object.fromEntries(result.columns.map((column, i) => [column, result.rows[0]?.[i] ?? null]));
+}
+
+function summaryOf(database: string, version: ObjectVersion): DatabaseSummary {
+  return { name: database, size_bytes: version.sizeBytes, version: version.versionId, last_modified: new Date(version.lastModifiedMs).toISOString() };
+}
+
+function keyOf(prefix: string, database: string): string {
+  return `${prefix}${database}.sqlite`;
+}
+
+function nameOf(prefix: string, key: string): string | undefined {
+  const name = key.startsWith(prefix) && key.endsWith('.sqlite') ? key.slice(prefix.length, -'.sqlite'.length) : undefined;
+  return name !== undefined && DATABASE_NAME_PATTERN.test(name) ? name : undefined;
+}
+
+function sameVersion(version: ObjectVersion, record: VersionRecord): boolean {
+  return record.version.versionId !== undefined ? version.versionId === record.version.versionId : version.etag === record.version.etag;
+}
+
+function versionName(version: StoredVersion): string {
+  return version.versionId ?? version.etag;
+}
+
+function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}

@@ -1,0 +1,223 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { createAuthenticator, type AuthConfig } from '../auth-composition';
+import type { Config } from '../config';
+import type { ChangeAnswer, DatabaseLifecycle, Transfer } from '../core/database-lifecycle';
+import type { VersionSelector } from '../core/database-service';
+import { BadRequestError, UnsupportedMediaTypeError } from '../core/errors';
+import type { Logger } from '../core/logger';
+import type { MadeBy } from '../core/ports';
+import type { Principal, Role } from '../core/principal';
+import { corsPolicy } from './cors';
+import { checkIdempotencyKey, parseIsoTime } from './field-rules';
+import { httpHandler, type LogFields } from './middleware';
+import { jsonResponse, type HttpResponse } from './responses';
+
+/**
+ * The database lifecycle over HTTP: list, info, versions, export (read keys); restore, import,
+ * clone, delete (write keys). Each handler authenticates, checks the key's scope on every
+ * database it touches (before any storage request), parses, makes one call into the lifecycle
+ * and shapes its answer.
+ */
+export interface LifecycleApp {
+  config: AuthConfig & Pick<Config, 'limits' | 'corsAllowedOrigins'>;
+  logger: Logger;
+  lifecycle: DatabaseLifecycle;
+}
+
+const SQLITE_MEDIA_TYPE = /^application\/(vnd\.sqlite3|x-sqlite3|octet-stream)\s*(;|$)/i;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+interface Call {
+  event: APIGatewayProxyEventV2;
+  name: string;
+  principal: Principal;
+  query: Record<string, string | undefined>;
+  /** The idempotency key and who is asking, for changes. */
+  context: { idempotencyKey?: string; madeBy: MadeBy };
+  logFields: LogFields;
+}
+
+function route(app: LifecycleApp, method: string, path: string, role: Role, handle: (call: Call) => Promise<HttpResponse>) {
+  const auth = createAuthenticator(app.config, app.logger);
+  return httpHandler(app.logger, { cors: corsPolicy(method, path, app.config.corsAllowedOrigins) }, async (event, { logFields, requestId }) => {
+    const principal = await auth.authenticate(event.headers.authorization);
+    logFields.keyId = principal.keyId;
+    const name = event.pathParameters?.name ?? '';
+    if (name) {
+      logFields.database = name;
+      principal.authorize(role, name);
+    }
+    const header = event.headers['idempotency-key'];
+    const idempotencyKey = header === undefined ? undefined : checkIdempotencyKey(header, 'the Idempotency-Key header');
+    const context = { idempotencyKey, madeBy: { keyId: principal.keyId, requestId } };
+    return handle({ event, name, principal, query: event.queryStringParameters ?? {}, context, logFields });
+  });
+}
+
+/** `GET /databases?limit=&cursor=&deleted=true` */
+export function createListDatabasesHandler(app: LifecycleApp) {
+  return route(app, 'GET', '/databases', 'read', async ({ query, principal }) => {
+    const listed = await app.lifecycle.list({ limit: integerParam(query.limit, 'limit', 100), cursor: query.cursor, includeDeleted: query.deleted === 'true' });
+    // A key sees only the databases in its scope; the page keeps its cursor.
+    return jsonResponse(200, { ...listed, databases: listed.databases.filter((database) => principal.canSee(database.name)) });
+  });
+}
+
+/** `GET /databases/{name}` */
+export function createDatabaseInfoHandler(app: LifecycleApp) {
+  return route(app, 'GET', '/databases/{name}', 'read', async ({ name }) => jsonResponse(200, await app.lifecycle.info(name)));
+}
+
+/** `GET /databases/{name}/versions?limit=&before=` */
+export function createDatabaseVersionsHandler(app: LifecycleApp) {
+  return route(app, 'GET', '/databases/{name}/versions', 'read', async ({ name, query }) =>
+    jsonResponse(200, await app.lifecycle.versions(name, { limit: integerParam(query.limit, 'limit', 20), before: query.before })),
+  );
+}
+
+/** `GET /databases/{name}/export?format=sqlite|sql&version=&as_of=` */
+export function createExportHandler(app: LifecycleApp) {
+  return route(app, 'GET', '/databases/{name}/export', 'read', async ({ name, query }) => {
+    const format = query.format ?? 'sqlite';
+    if (format !== 'sqlite' && format !== 'sql') throw new BadRequestError('format must be "sqlite" or "sql"');
+    const exported = await app.lifecycle.export(name, format, selectorOf(query.version, query.as_of, false));
+    return transferResponse(exported.transfer, exported.version, format === 'sqlite' ? `${name}.sqlite` : `${name}.sql`);
+  });
+}
+
+/** `POST /databases/{name}/restore` `{"version"}` or `{"as_of"}` */
+export function createRestoreHandler(app: LifecycleApp) {
+  return route(app, 'POST', '/databases/{name}/restore', 'write', async ({ event, name, context }) => {
+    const body = jsonObject(event, app.config.limits.maxBodyBytes, ['version', 'as_of']);
+    const answer = await app.lifecycle.restore(name, selectorOf(body.version, body.as_of, true)!, context);
+    return changeResponse(answer);
+  });
+}
+
+/**
+ * `POST /databases/{name}/import`: the file itself (`Content-Type: application/vnd.sqlite3`), or
+ * JSON `{"upload": true}` for a presigned upload of a larger file, then `{"staged": "<key>"}`.
+ */
+export function createImportHandler(app: LifecycleApp) {
+  return route(app, 'POST', '/databases/{name}/import', 'write', async ({ event, name, context }) => {
+    const contentType = event.headers['content-type'] ?? '';
+    if (SQLITE_MEDIA_TYPE.test(contentType)) {
+      const bytes = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'binary');
+      return changeResponse(await app.lifecycle.import(name, { bytes: new Uint8Array(bytes) }, context));
+    }
+    if (!/json/i.test(contentType)) throw new UnsupportedMediaTypeError('send the database file as "Content-Type: application/vnd.sqlite3", or JSON {"upload": true} / {"staged": "<key>"}');
+    const body = jsonObject(event, app.config.limits.maxBodyBytes, ['upload', 'staged']);
+    if (body.upload === true && body.staged === undefined) {
+      const staged = await app.lifecycle.stageUpload(name);
+      return jsonResponse(200, {
+        staged: staged.staged,
+        upload: { url: staged.upload.url, fields: staged.upload.fields, expires_at: new Date(staged.upload.expiresAtMs).toISOString() },
+        max_bytes: staged.max_bytes,
+      });
+    }
+    if (typeof body.staged === 'string' && body.upload === undefined) return changeResponse(await app.lifecycle.import(name, { staged: body.staged }, context));
+    throw new BadRequestError('send either {"upload": true} or {"staged": "<key from the upload answer>"}');
+  });
+}
+
+/** `POST /databases/{name}/clone` `{"to", "version"?, "as_of"?}` */
+export function createCloneHandler(app: LifecycleApp) {
+  // The source is only read; the target is created: `read` on the source, `write` on the target.
+  return route(app, 'POST', '/databases/{name}/clone', 'read', async ({ event, name, principal, context, logFields }) => {
+    const body = jsonObject(event, app.config.limits.maxBodyBytes, ['to', 'version', 'as_of']);
+    if (typeof body.to !== 'string') throw new BadRequestError('"to" must name the new database');
+    logFields.to = body.to;
+    principal.authorize('write', body.to);
+    return changeResponse(await app.lifecycle.clone(name, body.to, selectorOf(body.version, body.as_of, false), context));
+  });
+}
+
+/** `DELETE /databases/{name}?confirm={name}` */
+export function createDeleteHandler(app: LifecycleApp) {
+  return route(app, 'DELETE', '/databases/{name}', 'write', async ({ name, query, context }) => changeResponse(await app.lifecycle.delete(name, query.confirm, context)));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** `version` or `as_of` (ISO-8601), at most one; `required` for a restore. */
+export function selectorOf(version: unknown, asOf: unknown, required: boolean): VersionSelector | undefined {
+  if (version !== undefined && asOf !== undefined) throw new BadRequestError('send "version" or "as_of", not both');
+  if (version !== undefined) {
+    if (typeof version !== 'string' || version.length === 0 || version.length > 1024) throw new BadRequestError('"version" must be a version id from /versions');
+    return { version };
+  }
+  if (asOf !== undefined) {
+    if (typeof asOf !== 'string') throw new BadRequestError('"as_of" must be an ISO-8601 date-time, e.g. 2026-11-30T12:00:00Z');
+    return { asOfMs: parseIsoTime(asOf, 'as_of').getTime() };
+  }
+  if (required) throw new BadRequestError('send "version" (from /versions) or "as_of" (an ISO-8601 time)');
+  return undefined;
+}
+
+/** A small JSON object body (restore, clone, staged import), strictly UTF-8, with known fields only. */
+function jsonObject(event: APIGatewayProxyEventV2, maxBytes: number, fields: string[]): Record<string, unknown> {
+  if (!/^application\/(?:[\w.+-]+\+)?json\s*(;|$)/i.test(event.headers['content-type'] ?? '')) {
+    throw new UnsupportedMediaTypeError('send the request body as JSON with "Content-Type: application/json"');
+  }
+  const bytes = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
+  if (bytes.byteLength > maxBytes) throw new BadRequestError(`request body is ${bytes.byteLength} bytes; the limit is ${maxBytes}`);
+  let body: unknown;
+  try {
+    body = JSON.parse(utf8.decode(bytes));
+  } catch {
+    throw new BadRequestError('request body is not valid UTF-8 JSON');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequestError('request body must be a JSON object');
+  const unknown = Object.keys(body).find((key) => !fields.includes(key));
+  if (unknown) throw new BadRequestError(`unknown field "${unknown}"; expected ${fields.map((f) => `"${f}"`).join(', ')}`);
+  return body as Record<string, unknown>;
+}
+
+function integerParam(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d{1,4}$/.test(value) || Number(value) < 1) throw new BadRequestError(`${name} must be a positive integer`);
+  return Number(value);
+}
+
+function changeResponse(answer: ChangeAnswer): HttpResponse {
+  return jsonResponse(200, { version: answer.version, ...answer.fields, ...(answer.fields.converted_from_wal !== undefined && { converted_from_wal: answer.fields.converted_from_wal === 1 }), ...(answer.replayed && { replayed: true }) });
+}
+
+function transferResponse(transfer: Transfer, version: string, fileName: string): HttpResponse {
+  if (transfer.kind === 'presigned') {
+    return jsonResponse(200, { version, url: transfer.request.url, expires_at: new Date(transfer.request.expiresAtMs).toISOString() });
+  }
+  const headers = { 'content-disposition': `attachment; filename="${fileName}"`, 'x-cloudlite-version': version, 'cache-control': 'no-store' };
+  if (typeof transfer.body === 'string') return { statusCode: 200, headers: { 'content-type': 'application/sql; charset=utf-8', ...headers }, body: transfer.body };
+  // Binary bodies travel base64-encoded through API Gateway.
+  return { statusCode: 200, headers: { 'content-type': 'application/vnd.sqlite3', ...headers }, body: Buffer.from(transfer.body).toString('base64'), isBase64Encoded: true };
+}
+
+/** Every lifecycle route by its API Gateway route key; serverless.yml declares the same. */
+export function createLifecycleRoutes(app: LifecycleApp) {
+  return {
+    read: {
+      'GET /databases': createListDatabasesHandler(app),
+      'GET /databases/{name}': createDatabaseInfoHandler(app),
+      'GET /databases/{name}/versions': createDatabaseVersionsHandler(app),
+      'GET /databases/{name}/export': createExportHandler(app),
+    },
+    write: {
+      'POST /databases/{name}/restore': createRestoreHandler(app),
+      'POST /databases/{name}/import': createImportHandler(app),
+      'POST /databases/{name}/clone': createCloneHandler(app),
+      'DELETE /databases/{name}': createDeleteHandler(app),
+    },
+  };
+}
+
+type RouteHandler = ReturnType<typeof route>;
+
+/** One Lambda serves several routes of the same privilege: API Gateway names the route it matched. */
+export function dispatchByRoute(routes: Record<string, RouteHandler>): RouteHandler {
+  return ((event: APIGatewayProxyEventV2, context: Parameters<RouteHandler>[1]) => {
+    const handler = routes[event.routeKey];
+    if (!handler) return Promise.resolve(jsonResponse(404, { message: 'Not Found' }));
+    return handler(event, context);
+  }) as RouteHandler;
+}

@@ -1,0 +1,146 @@
+import { postJson, READ_KEY, startTestApi, uniqueDatabase, WRITE_KEY, type TestApi } from '../helpers/test-app';
+
+/**
+ * The lifecycle end to end: real handlers behind the local API gateway, real SDK against the
+ * local S3 (versioned) and DynamoDB. Each test uses its own databases.
+ */
+describe('database lifecycle over HTTP', () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await startTestApi();
+  });
+  afterAll(async () => {
+    await api.close();
+  });
+
+  const call = async (method: string, path: string, body?: unknown, key = WRITE_KEY, contentType = 'application/json') => {
+    const response = await fetch(`${api.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body !== undefined && { 'content-type': contentType }) },
+      body: body === undefined ? undefined : body instanceof Uint8Array ? body : JSON.stringify(body),
+    });
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const isJson = response.headers.get('content-type')?.includes('json');
+    return { status: response.status, headers: response.headers, bytes, body: isJson ? JSON.parse(Buffer.from(bytes).toString()) : undefined };
+  };
+  const sql = async (database: string, sql_statement: string, extra: Record<string, unknown> = {}) => postJson(api.url, { database, sql_statement, ...extra });
+  const rows = async (database: string, extra: Record<string, unknown> = {}) => (await sql(database, 'SELECT n FROM t ORDER BY n', extra)).body.results?.[0]?.rows;
+  const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  async function twoVersions(database: string) {
+    const v1 = (await sql(database, 'CREATE TABLE t(n INTEGER); INSERT INTO t VALUES (1)')).body.meta.version;
+    // S3 keeps whole seconds: the second version lands in a later second.
+    await wait(1_100);
+    const v2 = (await sql(database, 'INSERT INTO t VALUES (2)')).body.meta.version;
+    return { v1, v2 };
+  }
+
+  it('restore then undo the restore', async () => {
+    const db = uniqueDatabase('restore');
+    const { v1, v2 } = await twoVersions(db);
+    const restored = await call('POST', `/databases/${db}/restore`, { version: v1 });
+    expect(restored.status).toBe(200);
+    expect(restored.body).toMatchObject({ restored_from: v1, replaced: v2 });
+    expect(await rows(db)).toEqual([[1]]);
+    await call('POST', `/databases/${db}/restore`, { version: restored.body.replaced });
+    expect(await rows(db)).toEqual([[1], [2]]);
+  });
+
+  it('as_of between two versions, exactly at one, and before the first', async () => {
+    const db = uniqueDatabase('asof');
+    await twoVersions(db);
+    const versions = (await call('GET', `/databases/${db}/versions`, undefined, READ_KEY)).body.versions;
+    const [second, first] = versions;
+    expect(await rows(db, { as_of: first.time })).toEqual([[1]]);
+    expect(await rows(db, { as_of: second.time })).toEqual([[1], [2]]);
+    const before = await sql(db, 'SELECT 1', { as_of: new Date(Date.parse(first.time) - 5_000).toISOString() });
+    expect(before.status).toBe(404);
+    expect(before.body.error.code).toBe('VERSION_NOT_FOUND');
+    const write = await sql(db, 'INSERT INTO t VALUES (3)', { version: first.version });
+    expect(write.body.error.code).toBe('VERSION_READ_ONLY');
+  });
+
+  it('export then re-import gives identical query results; the sql dump rebuilds a fresh database', async () => {
+    const db = uniqueDatabase('export');
+    await twoVersions(db);
+    const file = await call('GET', `/databases/${db}/export?format=sqlite`, undefined, READ_KEY);
+    expect(file.headers.get('content-type')).toBe('application/vnd.sqlite3');
+    const copy = uniqueDatabase('imported');
+    expect((await call('POST', `/databases/${copy}/import`, file.bytes, WRITE_KEY, 'application/vnd.sqlite3')).status).toBe(200);
+    expect(await rows(copy)).toEqual(await rows(db));
+
+    const dump = Buffer.from((await call('GET', `/databases/${db}/export?format=sql`, undefined, READ_KEY)).bytes).toString();
+    const rebuilt = uniqueDatabase('rebuilt');
+    const replayed = await sql(rebuilt, dump.replace(/^(PRAGMA foreign_keys=OFF|BEGIN TRANSACTION|COMMIT);$/gm, ''));
+    expect(replayed.status).toBe(200);
+    expect(await rows(rebuilt)).toEqual(await rows(db));
+  });
+
+  it.each([
+    ['not SQLite', () => new Uint8Array(Buffer.from('hello, not a database'))],
+    ['truncated', (file: Uint8Array) => file.slice(0, 1000)],
+    ['corrupt', (file: Uint8Array) => Object.assign(file.slice(), { 0: 0x00 })],
+  ])('a %s upload is refused with the data untouched', async (_, damage) => {
+    const db = uniqueDatabase('refuse');
+    await twoVersions(db);
+    const file = (await call('GET', `/databases/${db}/export`, undefined, READ_KEY)).bytes;
+    const refused = await call('POST', `/databases/${db}/import`, damage(file), WRITE_KEY, 'application/vnd.sqlite3');
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.code).toBe('INVALID_DATABASE_FILE');
+    expect(await rows(db)).toEqual([[1], [2]]);
+  });
+
+  it('clone is independent afterwards, and refuses an existing target', async () => {
+    const db = uniqueDatabase('source');
+    const { v1 } = await twoVersions(db);
+    const branch = uniqueDatabase('branch');
+    expect((await call('POST', `/databases/${db}/clone`, { to: branch, version: v1 })).status).toBe(200);
+    await sql(branch, 'INSERT INTO t VALUES (10)');
+    expect(await rows(branch)).toEqual([[1], [10]]);
+    expect(await rows(db)).toEqual([[1], [2]]);
+    const again = await call('POST', `/databases/${db}/clone`, { to: branch });
+    expect([again.status, again.body.error.code]).toEqual([409, 'DATABASE_EXISTS']);
+  });
+
+  it('delete then restore', async () => {
+    const db = uniqueDatabase('delete');
+    const { v2 } = await twoVersions(db);
+    expect((await call('DELETE', `/databases/${db}`)).status).toBe(400);
+    expect((await call('DELETE', `/databases/${db}?confirm=${db}`)).status).toBe(200);
+    expect((await sql(db, 'SELECT 1')).status).toBe(404);
+    const listed = (await call('GET', `/databases/${db}/versions`, undefined, READ_KEY)).body.versions;
+    expect(listed[0]).toMatchObject({ deleted: true, current: true });
+    const restored = await call('POST', `/databases/${db}/restore`, { version: v2 });
+    expect(restored.body.replaced).toBeNull();
+    expect(await rows(db)).toEqual([[1], [2]]);
+  });
+
+  it('every write endpoint refuses a read key', async () => {
+    const db = uniqueDatabase('roles');
+    await twoVersions(db);
+    for (const [method, path, body] of [
+      ['POST', `/databases/${db}/restore`, { as_of: new Date().toISOString() }],
+      ['POST', `/databases/${db}/clone`, { to: uniqueDatabase('x') }],
+      ['POST', `/databases/${db}/import`, { upload: true }],
+      ['DELETE', `/databases/${db}?confirm=${db}`, undefined],
+    ] as const) {
+      expect((await call(method, path, body, READ_KEY)).status).toBe(403);
+    }
+  });
+
+  it('presigned export and import round-trip a file larger than the inline limit', async () => {
+    const db = uniqueDatabase('large');
+    await sql(db, 'CREATE TABLE t(n INTEGER, pad BLOB); INSERT INTO t WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 5000) SELECT i, randomblob(1000) FROM c');
+    const exported = await call('GET', `/databases/${db}/export`, undefined, READ_KEY);
+    expect(exported.body.url).toBeDefined();
+    const file = new Uint8Array(await (await fetch(exported.body.url)).arrayBuffer());
+    const copy = uniqueDatabase('large-copy');
+    const staged = (await call('POST', `/databases/${copy}/import`, { upload: true })).body;
+    const form = new FormData();
+    for (const [name, value] of Object.entries(staged.upload.fields as Record<string, string>)) form.append(name, value);
+    form.append('file', new Blob([file]));
+    expect((await fetch(staged.upload.url, { method: 'POST', body: form })).ok).toBe(true);
+    expect((await call('POST', `/databases/${copy}/import`, { staged: staged.staged })).status).toBe(200);
+    expect((await sql(copy, 'SELECT count(*) FROM t')).body.results[0].rows).toEqual([[5000]]);
+  });
+});

@@ -1,0 +1,338 @@
+import { DatabaseLifecycle } from '../../functions/core/database-lifecycle';
+import { DatabaseService, type SqlRequest } from '../../functions/core/database-service';
+import {
+  BadRequestError,
+  DatabaseExistsError,
+  DatabaseNotFoundError,
+  InvalidDatabaseFileError,
+  LockTimeoutError,
+  PayloadTooLargeError,
+  VersionNotFoundError,
+  VersionReadOnlyError,
+  WriteConflictError,
+} from '../../functions/core/errors';
+import { PreconditionFailedError } from '../../functions/core/ports';
+import { encode, FakeClock, FakeEngine, FakeIdempotencyStore, FakeInspector, FakeLeaseLock, FakeObjectStore } from '../helpers/fakes';
+
+const DB = 'shop';
+const KEY = 'databases/shop.sqlite';
+
+function setup(overrides: { inlineTransferBytes?: number; maxDatabaseBytes?: number } = {}) {
+  const clock = new FakeClock();
+  const store = new FakeObjectStore(clock.now);
+  const lock = new FakeLeaseLock(clock);
+  const engine = new FakeEngine();
+  const limits = { maxStatements: 100, maxResultBytes: 1_000_000, maxDatabaseBytes: 1_000_000 };
+  const options = { keyPrefix: 'databases/', answerPrefix: 'idempotency/', eventualMaxAgeMs: 5_000, limits, leaseRenewIntervalMs: 60_000, leaseSafetyMarginMs: 2_000 };
+  // The lifecycle's history is the service's source of past versions: built together, as in production.
+  let lifecycle: DatabaseLifecycle | undefined;
+  const pastVersions = { resolve: (database: string, selector: Parameters<DatabaseLifecycle['history']['resolve']>[1]) => lifecycle!.history.resolve(database, selector) };
+  const service = new DatabaseService(options, { store, lock, idempotency: new FakeIdempotencyStore(), engine, pastVersions, clock: clock.now });
+  lifecycle = new DatabaseLifecycle(
+    {
+      keyPrefix: 'databases/',
+      stagingPrefix: 'staging/',
+      exportPrefix: 'exports/',
+      maxDatabaseBytes: overrides.maxDatabaseBytes ?? 1_000_000,
+      inlineTransferBytes: overrides.inlineTransferBytes ?? 1_000_000,
+      presignExpirySeconds: 900,
+      rowCountLimit: 10_000,
+      restoreWindowDays: 30,
+    },
+    { service, store, archive: store, lock, inspector: new FakeInspector(), clock: clock.now },
+  );
+  const run = (sql: string, extra: Partial<SqlRequest> = {}, database = DB) =>
+    service.execute({ database, program: { kind: 'script', sql }, consistency: 'strong', ...extra }, 'write');
+  const items = async (database = DB, extra: Partial<SqlRequest> = {}) => (await run('SELECT', extra, database)).results[0]!.rows.map((row) => row[0]);
+  /** A write one second after the previous one, so each version has its own time. */
+  const writeLater = async (sql: string) => {
+    clock.advance(1_000);
+    return (await run(sql)).meta.version!;
+  };
+  return { clock, store, lock, engine, service, lifecycle: lifecycle!, run, items, writeLater };
+}
+
+describe('reads of past versions', () => {
+  it('a version id reads exactly that state, and the answer names it', async () => {
+    const t = setup();
+    const v1 = await t.writeLater('ADD a');
+    await t.writeLater('ADD b');
+    const read = await t.run('SELECT', { at: { version: v1 } });
+    expect(read.results[0]!.rows).toEqual([['a']]);
+    expect(read.meta.version).toBe(v1);
+  });
+
+  it('as_of between two versions reads the older, exactly at one reads that one, before the first is 404', async () => {
+    const t = setup();
+    await t.writeLater('ADD a');
+    const firstAt = t.clock.nowMs;
+    await t.writeLater('ADD b');
+    const secondAt = t.clock.nowMs;
+    expect(await t.items(DB, { at: { asOfMs: firstAt + 500 } })).toEqual(['a']);
+    expect(await t.items(DB, { at: { asOfMs: secondAt } })).toEqual(['a', 'b']);
+    await expect(t.run('SELECT', { at: { asOfMs: firstAt - 1_000 } })).rejects.toThrow(VersionNotFoundError);
+  });
+
+  it('a tie within one second goes to the newest version of that second', async () => {
+    const t = setup();
+    await t.writeLater('ADD a');
+    await t.run('ADD b'); // the same second
+    expect(await t.items(DB, { at: { asOfMs: t.clock.nowMs } })).toEqual(['a', 'b']);
+  });
+
+  it('a request that writes on a past version is refused and stores nothing', async () => {
+    const t = setup();
+    const v1 = await t.writeLater('ADD a');
+    const before = t.store.objects.get(KEY)!.length;
+    await expect(t.run('ADD x', { at: { version: v1 } })).rejects.toThrow(VersionReadOnlyError);
+    expect(t.store.objects.get(KEY)).toHaveLength(before);
+    expect(t.lock.count('acquire')).toBe(1);
+  });
+
+  it('an unknown version id is 404, and so is a stored version that was never published', async () => {
+    const t = setup();
+    await t.writeLater('ADD a');
+    const ghost = t.store.storeDirectly(KEY, encode(['ghost']), { writeId: 'crashed-writer' });
+    await expect(t.run('SELECT', { at: { version: 'nope' } })).rejects.toThrow(VersionNotFoundError);
+    await expect(t.run('SELECT', { at: { version: ghost.versionId! } })).rejects.toThrow(VersionNotFoundError);
+  });
+});
+
+describe('versions', () => {
+  it('lists committed versions newest first with who made them, paginated, hiding unpublished ones', async () => {
+    const t = setup();
+    const v1 = await t.writeLater('ADD a');
+    const v2 = await t.service.execute(
+      { database: DB, program: { kind: 'script', sql: 'ADD b' }, consistency: 'strong', madeBy: { keyId: 'key-7', requestId: 'req-1' } },
+      'write',
+    );
+    t.store.storeDirectly(KEY, encode(['ghost']), { writeId: 'crashed-writer' });
+
+    const first = await t.lifecycle.versions(DB, { limit: 1 });
+    expect(first.versions).toEqual([expect.objectContaining({ version: v2.meta.version, current: true, deleted: false, made_by: { key_id: 'key-7', request_id: 'req-1' } })]);
+    expect(first.next_before).toBe(v2.meta.version);
+    const second = await t.lifecycle.versions(DB, { limit: 1, before: first.next_before! });
+    expect(second.versions.map((v) => [v.version, v.current])).toEqual([[v1, false]]);
+    expect(second.next_before).toBeNull();
+    expect(first.restore_window_days).toBe(30);
+  });
+
+  it('a database never written is 404', async () => {
+    const t = setup();
+    await expect(t.lifecycle.versions('nothing', { limit: 10 })).rejects.toThrow(DatabaseNotFoundError);
+  });
+});
+
+describe('restore', () => {
+  it('makes a past state current as a new version; restoring "replaced" undoes it', async () => {
+    const t = setup();
+    const v1 = await t.writeLater('ADD a');
+    const v2 = await t.writeLater('ADD b');
+    const restored = await t.lifecycle.restore(DB, { version: v1 }, {});
+    expect(restored.fields).toEqual({ restored_from: v1, replaced: v2 });
+    expect(restored.version).not.toBe(v1);
+    expect(await t.items()).toEqual(['a']);
+
+    const undone = await t.lifecycle.restore(DB, { version: String(restored.fields.replaced) }, {});
+    expect(await t.items()).toEqual(['a', 'b']);
+    expect(undone.fields.replaced).toBe(restored.version);
+    // History is never rewritten: four versions, each still readable.
+    expect(t.store.objects.get(KEY)).toHaveLength(4);
+  });
+
+  it('restoring the current version changes nothing', async () => {
+    const t = setup();
+    const v1 = await t.writeLater('ADD a');
+    const answer = await t.lifecycle.restore(DB, { version: v1 }, {});
+    expect(answer.version).toBe(v1);
+    expect(t.store.objects.get(KEY)).toHaveLength(1);
+  });
+
+  it('a retry with the same Idempotency-Key replays the first answer and restores nothing more', async () => {
+    const t = setup();
+    const v1 = await t.writeLater('ADD a');
+    await t.writeLater('ADD b');
+    const first = await t.lifecycle.restore(DB, { version: v1 }, { idempotencyKey: 'restore-1' });
+    await t.writeLater('ADD c');
+    const retry = await t.lifecycle.restore(DB, { version: v1 }, { idempotencyKey: 'restore-1' });
+    expect(retry).toEqual({ ...first, replayed: true });
+    expect(await t.items()).toEqual(['a', 'c']);
+  });
+
+  it('a restore racing a write: the loser is told to retry and nothing is lost', async () => {
+    const t = setup();
+    const v1 = await t.writeLater('ADD a');
+    await t.writeLater('ADD b');
+    // A writer holds the lease while the restore asks for it: the restore is told to retry.
+    const writer = await t.lock.acquire(DB);
+    await expect(t.lifecycle.restore(DB, { version: v1 }, {})).rejects.toThrow(LockTimeoutError);
+    await t.lock.release(writer.lease);
+    await t.run('ADD c');
+    expect(await t.items()).toEqual(['a', 'b', 'c']);
+    await t.lifecycle.restore(DB, { version: v1 }, {});
+    expect(await t.items()).toEqual(['a']);
+  });
+});
+
+describe('delete', () => {
+  it('needs the name repeated', async () => {
+    const t = setup();
+    await t.writeLater('ADD a');
+    await expect(t.lifecycle.delete(DB, 'other', {})).rejects.toThrow(BadRequestError);
+    expect(await t.items()).toEqual(['a']);
+  });
+
+  it('then reads, writes, imports and clones into it answer 404; its versions stay listed; restore brings it back', async () => {
+    const t = setup();
+    const v1 = await t.writeLater('ADD a');
+    const deleted = await t.lifecycle.delete(DB, DB, {});
+    expect(deleted.fields).toEqual({ deleted_version: v1 });
+
+    await expect(t.run('SELECT')).rejects.toThrow(DatabaseNotFoundError);
+    await expect(t.run('ADD b')).rejects.toThrow(DatabaseNotFoundError);
+    await expect(t.lifecycle.import(DB, { bytes: encode(['x']) }, {})).rejects.toThrow(DatabaseNotFoundError);
+    await t.run('ADD other', {}, 'other');
+    await expect(t.lifecycle.clone('other', DB, undefined, {})).rejects.toThrow(DatabaseNotFoundError);
+    await expect(t.lifecycle.export(DB, 'sqlite')).rejects.toThrow(DatabaseNotFoundError);
+
+    const versions = await t.lifecycle.versions(DB, { limit: 10 });
+    expect(versions.versions.map((v) => [v.deleted, v.current])).toEqual([
+      [true, true],
+      [false, false],
+    ]);
+    expect((await t.lifecycle.list({ limit: 10, includeDeleted: false })).databases.map((d) => d.name)).toEqual(['other']);
+    expect((await t.lifecycle.list({ limit: 10, includeDeleted: true })).databases.map((d) => [d.name, d.deleted])).toEqual([
+      ['other', undefined],
+      [DB, true],
+    ]);
+
+    const restored = await t.lifecycle.restore(DB, { version: v1 }, {});
+    expect(restored.fields.replaced).toBeNull();
+    expect(await t.items()).toEqual(['a']);
+    await t.run('ADD b');
+    expect(await t.items()).toEqual(['a', 'b']);
+  });
+
+  it('as_of at a time the database was deleted is 404', async () => {
+    const t = setup();
+    await t.writeLater('ADD a');
+    t.clock.advance(1_000);
+    await t.lifecycle.delete(DB, DB, {});
+    await expect(t.lifecycle.restore(DB, { asOfMs: t.clock.nowMs }, {})).rejects.toThrow(VersionNotFoundError);
+  });
+
+  it('a database that does not exist cannot be deleted', async () => {
+    const t = setup();
+    await expect(t.lifecycle.delete('nothing', 'nothing', {})).rejects.toThrow(DatabaseNotFoundError);
+  });
+});
+
+describe('clone', () => {
+  it('copies a state inside the store (no bytes read) and is independent afterwards', async () => {
+    const t = setup();
+    const v1 = await t.writeLater('ADD a');
+    await t.writeLater('ADD b');
+    const read = t.store.bytesRead;
+    const cloned = await t.lifecycle.clone(DB, 'branch', { version: v1 }, {});
+    expect(t.store.bytesRead).toBe(read);
+    expect(cloned.fields).toEqual({ cloned_from: DB, source_version: v1 });
+    expect(await t.items('branch')).toEqual(['a']);
+    await t.run('ADD only-in-branch', {}, 'branch');
+    expect(await t.items()).toEqual(['a', 'b']);
+    expect(await t.items('branch')).toEqual(['a', 'only-in-branch']);
+    // The copy carries its own write, never the source's metadata.
+    expect(t.store.objects.get('databases/branch.sqlite')![0]!.stamp!.writeId).not.toBe(t.store.objects.get(KEY)![0]!.stamp!.writeId);
+  });
+
+  it('into an existing database is refused with DATABASE_EXISTS and changes nothing', async () => {
+    const t = setup();
+    await t.writeLater('ADD a');
+    await t.run('ADD mine', {}, 'taken');
+    await expect(t.lifecycle.clone(DB, 'taken', undefined, {})).rejects.toThrow(DatabaseExistsError);
+    expect(await t.items('taken')).toEqual(['mine']);
+  });
+});
+
+describe('import', () => {
+  it('replaces the database as a new version and answers what it replaced', async () => {
+    const t = setup();
+    const v1 = await t.writeLater('ADD a');
+    const imported = await t.lifecycle.import(DB, { bytes: encode(['x', 'y']) }, {});
+    expect(imported.fields).toEqual({ replaced: v1, converted_from_wal: 0 });
+    expect(await t.items()).toEqual(['x', 'y']);
+  });
+
+  it.each([
+    ['a file that is not a database', Buffer.from('hello'), InvalidDatabaseFileError],
+    ['a file whose schema the policy refuses', encode(['REFUSED']), InvalidDatabaseFileError],
+    ['a file over the size limit', encode(['x'.repeat(200)]), PayloadTooLargeError],
+  ])('refuses %s with the data untouched and no lease taken', async (_, bytes, error) => {
+    const t = setup({ maxDatabaseBytes: 100 });
+    await t.writeLater('ADD a');
+    const acquires = t.lock.count('acquire');
+    await expect(t.lifecycle.import(DB, { bytes: new Uint8Array(bytes) }, {})).rejects.toThrow(error);
+    expect(await t.items()).toEqual(['a']);
+    expect(t.lock.count('acquire')).toBe(acquires);
+  });
+
+  it('says when it converted a WAL-mode file', async () => {
+    const t = setup();
+    const imported = await t.lifecycle.import(DB, { bytes: encode(['x', 'WAL']) }, {});
+    expect(imported.fields.converted_from_wal).toBe(1);
+    expect(await t.items()).toEqual(['x']);
+  });
+
+  it('a staged upload: only this database staging keys, validated like an inline one', async () => {
+    const t = setup();
+    const { staged, upload } = await t.lifecycle.stageUpload(DB);
+    expect(staged).toMatch(/^staging\/shop\//);
+    expect(upload.fields?.['content-length-range']).toBe('0,1000000');
+    await expect(t.lifecycle.import(DB, { staged: 'staging/other/x.sqlite' }, {})).rejects.toThrow(BadRequestError);
+    await expect(t.lifecycle.import(DB, { staged }, {})).rejects.toThrow(/nothing was uploaded/);
+    await t.store.putBlob(staged, encode(['big']));
+    await t.lifecycle.import(DB, { staged }, {});
+    expect(await t.items()).toEqual(['big']);
+  });
+});
+
+describe('export', () => {
+  it('answers small files inline and large ones with a presigned GET of that exact version', async () => {
+    const t = setup({ inlineTransferBytes: 10 });
+    const v1 = await t.writeLater('ADD a');
+    await t.writeLater('ADD bbbbbbbbbbbb');
+    const small = await t.lifecycle.export(DB, 'sqlite', { version: v1 });
+    expect(small).toEqual({ version: v1, transfer: { kind: 'inline', body: encode(['a']) } });
+    const large = await t.lifecycle.export(DB, 'sqlite');
+    expect(large.transfer).toMatchObject({ kind: 'presigned', request: { url: expect.stringContaining(`versionId=${large.version}`) } });
+  });
+
+  it('format=sql answers the dump', async () => {
+    const t = setup();
+    await t.writeLater('ADD a');
+    expect((await t.lifecycle.export(DB, 'sql')).transfer).toEqual({ kind: 'inline', body: 'ADD a;' });
+  });
+});
+
+describe('list', () => {
+  it('lists databases in name order with their published version, page by page', async () => {
+    const t = setup();
+    for (const name of ['c', 'a', 'b']) await t.run('ADD x', {}, name);
+    const first = await t.lifecycle.list({ limit: 2, includeDeleted: false });
+    expect(first.databases.map((d) => d.name)).toEqual(['a', 'b']);
+    expect(first.databases[0]!.version).toBe(t.lock.items.get('a')!.record!.version.versionId);
+    const second = await t.lifecycle.list({ limit: 2, cursor: first.next_cursor!, includeDeleted: false });
+    expect(second).toEqual({ databases: [expect.objectContaining({ name: 'c' })], next_cursor: null });
+  });
+});
+
+it('a write conflict during a restore is retryable and leaves the database as it was', async () => {
+  const t = setup();
+  const v1 = await t.writeLater('ADD a');
+  await t.writeLater('ADD b');
+  t.store.onPut = async () => {
+    throw new PreconditionFailedError('raced');
+  };
+  await expect(t.lifecycle.restore(DB, { version: v1 }, {})).rejects.toThrow(WriteConflictError);
+  t.store.onPut = undefined;
+  expect(await t.items()).toEqual(['a', 'b']);
+});
