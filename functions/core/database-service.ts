@@ -78,6 +78,8 @@ export interface SqlResponse {
     wrote: boolean;
     /** Present (true) when this answer is the stored answer of an earlier attempt with the same key. */
     replayed?: true;
+    /** Present (true) when the write was stored but its rows were too large to return. */
+    rows_omitted?: true;
     duration_ms: number;
     timings: Timings;
   };

@@ -32,7 +32,7 @@ export function createSqlHandler({ config, logger, service }: SqlRouteDeps) {
     principal.authorize('read', request.database);
     const response = await service.execute(request, roleOn(principal, request.database));
     logFields.wrote = response.meta.wrote;
-    return withinLambdaResponseLimit(jsonResponse(200, encodeSqlResponse(response, rows)), response.meta.wrote);
+    return withinLambdaResponseLimit(response, rows);
   });
 }
 
@@ -43,17 +43,20 @@ const LAMBDA_RESPONSE_LIMIT_BYTES = 6 * 1024 * 1024;
  * The engine stops collecting rows at MAX_RESULT_BYTES; this catches what its estimate cannot
  * see (the response encoded once more by Lambda), so the caller gets 413, not a bare 502.
  */
-function withinLambdaResponseLimit(response: HttpResponse, wrote: boolean): HttpResponse {
+function withinLambdaResponseLimit(response: SqlResponse, rows: RowShape): HttpResponse {
+  const answer = jsonResponse(200, encodeSqlResponse(response, rows));
+  if (fitsLambdaResponse(answer)) return answer;
+  if (!response.meta.wrote) throw new ResultTooLargeError('the result is too large to return; select fewer rows or columns, or page with LIMIT');
+  // The write is stored: say so. Its rows are what cannot travel, so they are left out.
+  const withoutRows = { ...response, results: response.results.map((result) => ({ ...result, rows: [] })), meta: { ...response.meta, rows_omitted: true as const } };
+  return jsonResponse(200, encodeSqlResponse(withoutRows, rows));
+}
+
+function fitsLambdaResponse(response: HttpResponse): boolean {
   // Encoding the body string again at most doubles it (a quote or backslash gains a backslash),
   // so only answers near the limit pay for measuring exactly.
   const bodyBytes = Buffer.byteLength(response.body);
-  if (2 * bodyBytes + 4096 <= LAMBDA_RESPONSE_LIMIT_BYTES) return response;
-  if (Buffer.byteLength(JSON.stringify(response)) <= LAMBDA_RESPONSE_LIMIT_BYTES) return response;
-  throw new ResultTooLargeError(
-    wrote
-      ? 'the write was stored, but its result is too large to return; read it back with a smaller query'
-      : 'the result is too large to return; select fewer rows or columns, or page with LIMIT',
-  );
+  return 2 * bodyBytes + 4096 <= LAMBDA_RESPONSE_LIMIT_BYTES || Buffer.byteLength(JSON.stringify(response)) <= LAMBDA_RESPONSE_LIMIT_BYTES;
 }
 
 export function encodeSqlResponse(response: SqlResponse, rows: RowShape = 'arrays') {

@@ -19,7 +19,8 @@ import initSqlJs from 'sql.js';
 const ROOT = path.resolve(__dirname, '..', '..');
 const SLS = path.join(ROOT, 'node_modules', '.bin', 'sls');
 const STAGE = 'ci';
-const HANDLERS = ['sql', 'health', 'flights-search', 'flights-replace', 'openapi', 'preflight'];
+const HANDLERS = ['sql', 'health', 'flights-search', 'flights-replace', 'openapi', 'preflight', 'databases-read', 'databases-write'];
+const LIFECYCLE_ROUTES = ['/databases', '/databases/{name}', '/databases/{name}/versions', '/databases/{name}/export', '/databases/{name}/restore', '/databases/{name}/import', '/databases/{name}/clone'];
 const ROUTES = [
   'POST /sql',
   'GET /health',
@@ -30,6 +31,15 @@ const ROUTES = [
   'OPTIONS /health',
   'OPTIONS /flights',
   'OPTIONS /openapi.json',
+  'GET /databases',
+  'GET /databases/{name}',
+  'GET /databases/{name}/versions',
+  'GET /databases/{name}/export',
+  'POST /databases/{name}/restore',
+  'POST /databases/{name}/import',
+  'POST /databases/{name}/clone',
+  'DELETE /databases/{name}',
+  ...LIFECYCLE_ROUTES.map((route) => `OPTIONS ${route}`),
 ];
 const WRITE_KEY = 'test-key-123';
 const WRITER_ROLE = 'DatabaseWriterRole';
@@ -43,6 +53,8 @@ const ROLE_OF_HANDLER: Record<string, string> = {
   health: LOGS_ONLY_ROLE,
   openapi: LOGS_ONLY_ROLE,
   preflight: LOGS_ONLY_ROLE,
+  'databases-read': 'DatabaseArchiveReaderRole',
+  'databases-write': 'DatabaseArchiveWriterRole',
 };
 /**
  * Without ListBucket S3 answers 403, not 404, for a missing database. A GetObject request carries
@@ -106,7 +118,7 @@ describe('the CloudFormation template of the ci package', () => {
     // Current versions are the live databases: no rule may expire them. Only side objects
     // (stored answers of keyed writes) expire, under their own prefix.
     const expiring = rules.filter((rule) => rule.ExpirationInDays !== undefined || rule.ExpirationDate !== undefined);
-    expect(expiring.map((rule) => rule.Prefix)).toEqual(['idempotency/']);
+    expect(expiring.map((rule) => rule.Prefix).sort()).toEqual(['exports/', 'idempotency/', 'staging/']);
   });
 
   test('the bucket policy refuses every request made without TLS', () => {
@@ -321,6 +333,17 @@ describe('the CloudFormation template of the ci package', () => {
       { Effect: 'Allow', Action: ['dynamodb:GetItem'], Resource: { 'Fn::GetAtt': ['LockTable', 'Arn'] } },
       DATABASE_LIST_STATEMENT,
     ]);
+  });
+
+  test('the lifecycle roles: history is never rewritten (no DeleteObjectVersion), reads write only exports, only the writer deletes (markers)', () => {
+    const reader = actionsOf(roleStatements('DatabaseArchiveReaderRole'));
+    const writer = actionsOf(roleStatements('DatabaseArchiveWriterRole'));
+    expect([...reader, ...writer].filter((action) => action === 's3:DeleteObjectVersion')).toEqual([]);
+    expect(reader).not.toContain('s3:DeleteObject');
+    expect(reader).not.toContain('dynamodb:UpdateItem');
+    expect(writer).toContain('s3:DeleteObject');
+    const readerPuts = roleStatements('DatabaseArchiveReaderRole').filter((statement) => actionsOf([statement]).includes('s3:PutObject'));
+    expect(readerPuts.map((statement) => statement.Resource)).toEqual([{ 'Fn::Sub': '${DatabaseBucket.Arn}/exports/*' }]);
   });
 
   test('the logs-only role (GET /health, GET /openapi.json, the preflights) may only write its logs', () => {

@@ -163,6 +163,19 @@ describe('values round-trip exactly, and limits answer clearly', () => {
       const answer = await postJson(roomy.url, { database, sql_statement: "SELECT replace(hex(zeroblob(500000)), '0', char(1))" });
       expect(answer.status).toBe(413);
       expect(answer.body.error.code).toBe('RESULT_TOO_LARGE');
+
+      // A write whose rows cannot travel was still stored: it says so, without the rows.
+      const write = await postJson(roomy.url, {
+        database,
+        statements: [{ sql: 'INSERT INTO t VALUES (42)' }, { sql: "SELECT replace(hex(zeroblob(500000)), '0', char(1)) AS big" }],
+      });
+      expect(write.status).toBe(200);
+      expect(write.body.meta).toMatchObject({ wrote: true, rows_omitted: true });
+      expect(write.body.results).toEqual([
+        { columns: [], rows: [], changes: 1, last_insert_rowid: 1 },
+        { columns: ['big'], rows: [], changes: 0, last_insert_rowid: null },
+      ]);
+      expect((await postJson(roomy.url, { database, sql_statement: 'SELECT x FROM t' })).body.results[0].rows).toEqual([[42]]);
     } finally {
       await roomy.close();
     }
