@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import type { BoundParams, Program, StatementResult, StoredAnswer } from './ports';
-import { decodeValue, encodeParam, encodeValue, type JsonValue } from './value-codec';
+import type { BoundParams, Program, SqlValue, StatementResult, StoredAnswer } from './ports';
+import { encodeParam, type JsonValue } from './value-codec';
 
 /**
  * Idempotency keys: a client-chosen key makes a retried write safe. The key's record commits in
@@ -33,32 +33,35 @@ function canonicalParams(params: BoundParams | undefined): JsonValue {
 /** Answers up to this size travel inline (in the record and in the S3 object's metadata). */
 export const INLINE_ANSWER_LIMIT = 1500;
 
-/** Results as the compact text kept for a replay: gzip of their JSON encoding, base64. */
+/** Results as the compact text kept for a replay: gzip of their exact JSON form, base64. */
 export function encodeAnswer(results: StatementResult[]): string {
-  const json = JSON.stringify(
-    results.map((r) => ({
-      columns: r.columns,
-      rows: r.rows.map((row) => row.map(encodeValue)),
-      changes: r.changes,
-      last_insert_rowid: r.lastInsertRowid === null ? null : encodeValue(r.lastInsertRowid),
-    })),
-  );
+  const json = JSON.stringify(results.map((r) => ({ ...r, rows: r.rows.map((row) => row.map(storedCell)), lastInsertRowid: storedCell(r.lastInsertRowid) })));
   return gzipSync(json).toString('base64');
 }
 
 export function decodeAnswer(encoded: string): StatementResult[] {
-  const parsed = JSON.parse(gunzipSync(Buffer.from(encoded, 'base64')).toString('utf8')) as {
-    columns: string[];
-    rows: JsonValue[][];
-    changes: number;
-    last_insert_rowid: JsonValue;
-  }[];
-  return parsed.map((r) => ({
-    columns: r.columns,
-    rows: r.rows.map((row) => row.map(decodeValue)),
-    changes: r.changes,
-    lastInsertRowid: typeof r.last_insert_rowid === 'string' ? BigInt(r.last_insert_rowid) : (r.last_insert_rowid as number | null),
-  }));
+  const parsed = JSON.parse(gunzipSync(Buffer.from(encoded, 'base64')).toString('utf8')) as (Omit<StatementResult, 'rows' | 'lastInsertRowid'> & {
+    rows: StoredCell[][];
+    lastInsertRowid: StoredCell;
+  })[];
+  return parsed.map((r) => ({ ...r, rows: r.rows.map((row) => row.map(cellOf)), lastInsertRowid: cellOf(r.lastInsertRowid) as number | bigint | null }));
+}
+
+/** A value in JSON without losing its type: 64-bit integers, blobs and ±Infinity are tagged. */
+type StoredCell = null | number | string | { i: string } | { b: string } | { r: string };
+
+function storedCell(value: SqlValue): StoredCell {
+  if (typeof value === 'bigint') return { i: value.toString() };
+  if (value instanceof Uint8Array) return { b: Buffer.from(value).toString('base64') };
+  if (typeof value === 'number' && !Number.isFinite(value)) return { r: String(value) };
+  return value;
+}
+
+function cellOf(stored: StoredCell): SqlValue {
+  if (stored === null || typeof stored !== 'object') return stored;
+  if ('i' in stored) return BigInt(stored.i);
+  if ('b' in stored) return new Uint8Array(Buffer.from(stored.b, 'base64'));
+  return Number(stored.r);
 }
 
 export function isInline(answer: StoredAnswer): answer is { inline: string } {

@@ -97,12 +97,3 @@ export function encodeParam(value: SqlValue): JsonValue {
   if (value instanceof Uint8Array) return { base64: Buffer.from(value).toString('base64') };
   return value;
 }
-
-/**
- * A result cell back from its JSON form, for replaying a stored answer: blobs come back exactly,
- * and every other cell encodes again to the same JSON it was stored as.
- */
-export function decodeValue(json: JsonValue): SqlValue {
-  if (json !== null && typeof json === 'object' && 'base64' in json) return new Uint8Array(Buffer.from(String(json.base64), 'base64'));
-  return json as SqlValue;
-}

@@ -220,3 +220,40 @@ describe('the write path: lock, load, run, fenced upload', () => {
     }
   });
 });
+
+describe('consistency across containers', () => {
+  const containers = [buildService(), buildService()];
+  afterAll(async () => {
+    await Promise.all(containers.map((container) => container.close()));
+  });
+  const [a, b] = containers.map((container) => container.service) as [(typeof containers)[0]['service'], (typeof containers)[0]['service']];
+  const run = (service: typeof a, sql: string, consistency: 'strong' | 'eventual' = 'strong', idempotencyKey?: string) =>
+    service.execute({ database, program: script(sql), consistency, idempotencyKey }, 'write');
+  const database = uniqueDatabase('containers');
+
+  it('eventual never decides from a stale copy that a request writes or fails: an INSERT into a table made elsewhere seconds ago works', async () => {
+    await run(a, 'CREATE TABLE seen(x)');
+    await run(b, 'SELECT count(*) FROM seen', 'eventual'); // b's warm copy, confirmed now
+    await run(a, 'CREATE TABLE t(x)'); // b's copy is stale within its eventual window
+
+    const inserted = await run(b, 'INSERT INTO t VALUES (1)', 'eventual');
+    expect(inserted.meta.wrote).toBe(true);
+    const dropped = await run(b, 'DROP TABLE IF EXISTS seen', 'eventual');
+    expect(dropped.meta.wrote).toBe(true);
+    const tables = await run(a, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
+    expect(tables.results[0]!.rows).toEqual([['t']]);
+  });
+
+  it('a keyed write retried on another container replays the first answer and applies nothing', async () => {
+    const first = await run(a, 'INSERT INTO t VALUES (2)', 'strong', 'two-containers');
+    const again = await run(b, 'INSERT INTO t VALUES (2)', 'strong', 'two-containers');
+    expect(again.meta).toMatchObject({ version: first.meta.version, wrote: true, replayed: true });
+    expect(again.results).toEqual(first.results);
+    expect((await run(b, 'SELECT x FROM t ORDER BY x')).results[0]!.rows).toEqual([[1n], [2n]]);
+  });
+
+  it('the same key with a different request is IDEMPOTENCY_KEY_REUSED (422) and applies nothing', async () => {
+    await expect(run(b, 'INSERT INTO t VALUES (3)', 'strong', 'two-containers')).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    expect((await run(a, 'SELECT count(*) FROM t')).results[0]!.rows).toEqual([[2n]]);
+  });
+});
