@@ -17,9 +17,11 @@ async function main(): Promise<void> {
   mkdirSync(dataDir, { recursive: true });
 
   const stack = await startLocalStack({ dataDir });
-  const writeKey = process.env.API_KEYS ? undefined : localWriteKey(dataDir);
+  const writeKey = process.env.API_KEYS ? undefined : localSecret(dataDir, 'api-key', 'local');
+  const flightsPassword = process.env.FLIGHTS_PASSWORD ? undefined : localSecret(dataDir, 'flights-password', 'flights');
   Object.assign(process.env, stack.env, {
     API_KEYS: process.env.API_KEYS ?? `write:${writeKey}`,
+    FLIGHTS_PASSWORD: process.env.FLIGHTS_PASSWORD ?? flightsPassword,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'WARN',
   });
 
@@ -40,6 +42,7 @@ async function main(): Promise<void> {
   console.log(migrated.replace(/^/gm, '  '));
   if (seeded > 0) console.log(`  seeded ${seeded} sample flights into ${flightsDatabase}`);
   if (writeKey) console.log(`  write key: ${writeKey}  (saved in ${path.join(dataDir, 'api-key')}; set API_KEYS to choose your own)`);
+  if (flightsPassword) console.log(`  flights password: ${flightsPassword}  (saved in ${path.join(dataDir, 'flights-password')}; set FLIGHTS_PASSWORD to choose your own)`);
   console.log('Try:');
   console.log(`  curl -s '${api.url}/flights?origin=Delhi&sort_by=date&limit=3'`);
   console.log(`  curl -s ${api.url}/sql -H 'Authorization: Bearer ${key}' -H 'Content-Type: application/json' -d '{"sql_statement": "SELECT sqlite_version() AS version"}'`);
@@ -57,13 +60,13 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop());
 }
 
-/** A generated write key, kept in DATA_DIR so it survives restarts like the data does. */
-function localWriteKey(dataDir: string): string {
-  const file = path.join(dataDir, 'api-key');
+/** A generated secret (the write key, the flights password), kept in DATA_DIR so it survives restarts like the data does. */
+function localSecret(dataDir: string, name: string, prefix: string): string {
+  const file = path.join(dataDir, name);
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  const key = `local-${randomBytes(16).toString('hex')}`;
-  writeFileSync(file, `${key}\n`, { mode: 0o600 });
-  return key;
+  const secret = `${prefix}-${randomBytes(16).toString('hex')}`;
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
 }
 
 main().catch((error) => {

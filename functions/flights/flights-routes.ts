@@ -77,7 +77,7 @@ export function createFlightsReplaceHandler({ config, logger, service }: Flights
   const database = config.flightsDatabase;
   const auth = createAuthenticator(config, logger);
   const options = { cors: corsPolicy('POST', '/flights', config.corsAllowedOrigins), body: { maxBytes: config.limits.maxBodyBytes, rawSql: false } };
-  return httpHandler(logger, options, async (event, { body, logFields }) => {
+  return httpHandler(logger, options, async (event, { body, logFields, requestId }) => {
     logFields.database = database;
     const principal = await authenticateReplace(event, auth, database);
     logFields.keyId = principal.keyId;
@@ -87,7 +87,7 @@ export function createFlightsReplaceHandler({ config, logger, service }: Flights
     const idempotencyKey = header === undefined ? undefined : checkIdempotencyKey(header, 'the Idempotency-Key header');
     // One write of one batch (DELETE + INSERTs): one transaction, one stored version.
     const program = flightsReplaceProgram(rows);
-    await flightsData(() => service.write({ database, program, idempotencyKey }));
+    await flightsData(() => service.write({ database, program, idempotencyKey, madeBy: { keyId: principal.keyId, requestId } }));
     logFields.inserted = rows.length;
     return jsonResponse(200, { status: 'success', inserted: rows.length });
   });

@@ -22,7 +22,7 @@ export interface SqlRouteDeps {
 export function createSqlHandler({ config, logger, service }: SqlRouteDeps) {
   const auth = createAuthenticator(config, logger);
   const options = { cors: corsPolicy('POST', '/sql', config.corsAllowedOrigins), body: { maxBytes: config.limits.maxBodyBytes, rawSql: true } };
-  return httpHandler(logger, options, async (event, { body, logFields }) => {
+  return httpHandler(logger, options, async (event, { body, logFields, requestId }) => {
     const principal = await auth.authenticate(event.headers.authorization);
     logFields.keyId = principal.keyId;
     const { request, rows } = parseSqlHttpRequest({ body, query: event.queryStringParameters, idempotencyKey: event.headers['idempotency-key'] }, config.limits);
@@ -30,6 +30,7 @@ export function createSqlHandler({ config, logger, service }: SqlRouteDeps) {
     // Scope first, before any storage request: a key cannot even learn whether another
     // tenant's database exists. Whether the request writes is the service's to find out.
     principal.authorize('read', request.database);
+    request.madeBy = { keyId: principal.keyId, requestId };
     const response = await service.execute(request, roleOn(principal, request.database));
     logFields.wrote = response.meta.wrote;
     return withinLambdaResponseLimit(response, rows);
