@@ -171,7 +171,7 @@ const MAX_ADOPTIONS = 2;
  */
 export class DatabaseService {
   /** When each database's warm version was last confirmed current (for eventual reads). */
-  private readonly confirmed = new Map<string, { version: StoredVersion; atMs: number }>();
+  private readonly confirmed = new Map<string, { version?: StoredVersion; atMs: number }>();
   private readonly clock: () => number;
   private readonly logger: Logger;
 
@@ -253,7 +253,7 @@ export class DatabaseService {
     });
     if (outcome.kind === 'writes') return outcome;
     if (!current.version) throw new DatabaseNotFoundError(database);
-    this.confirmed.set(database, { version: current.version, atMs: checkedAt });
+    this.confirm(database, current.version, checkedAt);
     return { kind: 'done', results: outcome.results, version: versionName(current.version) };
   }
 
@@ -263,11 +263,20 @@ export class DatabaseService {
     );
   }
 
+  /**
+   * Records that `version` was current at `atMs`. A read that checked before a write of this
+   * container committed may finish after it: its older news must not replace the newer.
+   */
+  private confirm(database: string, version: StoredVersion | undefined, atMs: number): void {
+    const known = this.confirmed.get(database);
+    if (!known || known.atMs <= atMs) this.confirmed.set(database, { version, atMs });
+  }
+
   /** The warm version, if it was confirmed current within the eventual window. */
   private recentlyConfirmed(database: string): StoredVersion | undefined {
     const confirmed = this.confirmed.get(database);
     const warm = this.deps.engine.warmVersion(database);
-    if (!confirmed || !warm || warm.etag !== confirmed.version.etag) return undefined;
+    if (!confirmed || !warm || warm.etag !== confirmed.version?.etag) return undefined;
     return this.clock() - confirmed.atMs <= this.options.eventualMaxAgeMs ? warm : undefined;
   }
 
@@ -397,8 +406,8 @@ export class DatabaseService {
         }
         leaseSettled = true;
         produced.settle(stored.version);
-        if (next.deleted) this.confirmed.delete(database);
-        else this.confirmed.set(database, { version: stored.version, atMs: this.clock() });
+        // A deletion is news too: no older confirmation may bring the database back.
+        this.confirm(database, next.deleted ? undefined : stored.version, this.clock());
         return this.respond(database, produced.results, versionName(stored.version), true, started, timings);
       }
     } finally {

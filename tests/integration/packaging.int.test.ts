@@ -654,17 +654,7 @@ async function startFakeSsm(parameters: Record<string, string>): Promise<{ url: 
       );
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { ...(await listening(server)), requests };
 }
 
 /** Just enough of S3 for one GetObject: serves the given objects by path, 404 for the rest. */
@@ -682,11 +672,15 @@ async function startFakeS3(objects: Record<string, Uint8Array>): Promise<{ url: 
     response.writeHead(200, { 'content-type': 'application/vnd.sqlite3', 'content-length': body.byteLength, etag: '"fake-etag-1"' });
     response.end(Buffer.from(body));
   });
+  return { ...(await listening(server)), requests };
+}
+
+/** Starts a fake server on a free loopback port; `close` also ends its open connections. */
+async function listening(server: Server): Promise<{ url: string; close(): Promise<void> }> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    requests,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -1,4 +1,4 @@
-import initSqlJs, { type Database, type SqlJsStatic } from 'sql.js';
+import { freshDatabaseEachTest } from '../helpers/sqljs-database';
 import { compiledProgramFacts } from '../../functions/adapters/sqljs/compiled-program';
 import { firstStatementWrites, runRead, runWrite } from '../../functions/adapters/sqljs/sql-runner';
 import type { Program } from '../../functions/core/ports';
@@ -7,21 +7,12 @@ const LIMITS = { maxStatements: 100, maxResultBytes: 1_000_000, maxDatabaseBytes
 const SCHEMA = 'CREATE TABLE t(id INTEGER PRIMARY KEY, x UNIQUE); CREATE INDEX tx ON t(x); CREATE VIEW v AS SELECT 1 AS one';
 const script = (sql: string): Program => ({ kind: 'script', sql });
 
-let SQL: SqlJsStatic;
-let db: Database;
-beforeAll(async () => {
-  SQL = await initSqlJs();
-});
-beforeEach(() => {
-  db = new SQL.Database();
-  runWrite(db, script(SCHEMA), LIMITS);
-});
-afterEach(() => db.close());
+const sqlite = freshDatabaseEachTest((db) => runWrite(db, script(SCHEMA), LIMITS));
 
 /** The opcodes the classifier reads, as sql.js 1.16 compiles them (the facts the rule rests on). */
 describe('EXPLAIN on sql.js', () => {
   const opcodes = (sql: string) =>
-    db
+    sqlite.db
       .exec(`EXPLAIN ${sql}`)[0]!
       .values.filter((row) => ['Transaction', 'JournalMode', 'Vacuum', 'SqlExec'].includes(String(row[1])))
       .map((row) => (row[1] === 'Transaction' ? `Transaction ${row[2]} ${row[3]}` : String(row[1])));
@@ -76,7 +67,7 @@ describe('which statements write, decided from the compiled program', () => {
     ['PRAGMA defer_foreign_keys = 1', '', false, true],
   ])('%s (after %j): writes=%p, state-dependent=%p', (statement, setup, writes, stateDependent) => {
     const setupCount = setup === '' ? 0 : setup.split(';').filter((s) => s.trim() !== '').length;
-    const outcome = runRead(db, script(`${setup}${statement}`), LIMITS);
+    const outcome = runRead(sqlite.db, script(`${setup}${statement}`), LIMITS);
     if (writes) {
       expect(outcome).toEqual({ kind: 'writes', statementIndex: setupCount });
     } else {
@@ -85,7 +76,7 @@ describe('which statements write, decided from the compiled program', () => {
   });
 
   it('REINDEX with no index to rebuild reads on this copy, but says that on another it could write', () => {
-    const bare = new SQL.Database();
+    const bare = new sqlite.SQL.Database();
     try {
       expect(runRead(bare, script('REINDEX'), LIMITS)).toMatchObject({ kind: 'done', stateDependent: true });
     } finally {
@@ -94,10 +85,10 @@ describe('which statements write, decided from the compiled program', () => {
   });
 
   it('PRAGMA optimize writes when it would run ANALYZE (SqlExec), and otherwise reads state-dependently', () => {
-    runWrite(db, script('WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 2000) INSERT INTO t(x) SELECT n FROM r'), LIMITS);
-    runRead(db, script('SELECT * FROM t WHERE x = 3'), LIMITS);
-    expect(compiledProgramFacts(db, 'PRAGMA optimize').writes).toBe(true);
-    const fresh = new SQL.Database();
+    runWrite(sqlite.db, script('WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 2000) INSERT INTO t(x) SELECT n FROM r'), LIMITS);
+    runRead(sqlite.db, script('SELECT * FROM t WHERE x = 3'), LIMITS);
+    expect(compiledProgramFacts(sqlite.db, 'PRAGMA optimize').writes).toBe(true);
+    const fresh = new sqlite.SQL.Database();
     try {
       expect(runRead(fresh, script('PRAGMA optimize'), LIMITS)).toMatchObject({ kind: 'done', stateDependent: true });
     } finally {
@@ -106,18 +97,18 @@ describe('which statements write, decided from the compiled program', () => {
   });
 
   it('classifies each statement on what the earlier ones made, and keeps nothing they did', () => {
-    const outcome = runRead(db, script('CREATE TEMP TABLE s(x); INSERT INTO s VALUES (1); SELECT * FROM s; INSERT INTO t(x) SELECT x FROM s'), LIMITS);
+    const outcome = runRead(sqlite.db, script('CREATE TEMP TABLE s(x); INSERT INTO s VALUES (1); SELECT * FROM s; INSERT INTO t(x) SELECT x FROM s'), LIMITS);
     expect(outcome).toEqual({ kind: 'writes', statementIndex: 3 });
-    expect(db.exec('SELECT count(*) FROM t')[0]!.values).toEqual([[0]]);
-    expect(db.exec('SELECT count(*) FROM temp.sqlite_master')[0]!.values).toEqual([[0]]);
+    expect(sqlite.db.exec('SELECT count(*) FROM t')[0]!.values).toEqual([[0]]);
+    expect(sqlite.db.exec('SELECT count(*) FROM temp.sqlite_master')[0]!.values).toEqual([[0]]);
   });
 
   it('judges only the first statement, without running it', () => {
-    expect(firstStatementWrites(db, script('INSERT INTO t(x) VALUES (1); SELECT 1'))).toBe(true);
-    expect(firstStatementWrites(db, script('SELECT 1; INSERT INTO t(x) VALUES (1)'))).toBe(false);
-    expect(firstStatementWrites(db, { kind: 'batch', statements: [{ sql: 'CREATE TABLE IF NOT EXISTS t(x)' }] })).toBe(true);
-    expect(firstStatementWrites(db, script('SELEC 1'))).toBeUndefined();
-    expect(firstStatementWrites(db, script('ATTACH ? AS x'))).toBeUndefined();
-    expect(db.exec('SELECT count(*) FROM t')[0]!.values).toEqual([[0]]);
+    expect(firstStatementWrites(sqlite.db, script('INSERT INTO t(x) VALUES (1); SELECT 1'))).toBe(true);
+    expect(firstStatementWrites(sqlite.db, script('SELECT 1; INSERT INTO t(x) VALUES (1)'))).toBe(false);
+    expect(firstStatementWrites(sqlite.db, { kind: 'batch', statements: [{ sql: 'CREATE TABLE IF NOT EXISTS t(x)' }] })).toBe(true);
+    expect(firstStatementWrites(sqlite.db, script('SELEC 1'))).toBeUndefined();
+    expect(firstStatementWrites(sqlite.db, script('ATTACH ? AS x'))).toBeUndefined();
+    expect(sqlite.db.exec('SELECT count(*) FROM t')[0]!.values).toEqual([[0]]);
   });
 });

@@ -1,3 +1,4 @@
+import { freshDatabaseEachTest } from '../helpers/sqljs-database';
 import initSqlJs, { type Database, type SqlJsStatic } from 'sql.js';
 import { runRead, runWrite } from '../../functions/adapters/sqljs/sql-runner';
 import { BadRequestError, DatabaseNotFoundError, MigrationChecksumError, WriteConflictError } from '../../functions/core/errors';
@@ -63,22 +64,14 @@ describe('planMigrations', () => {
 });
 
 describe('migrationProgram on the real SQL runner', () => {
-  let SQL: SqlJsStatic;
-  let db: Database;
-  beforeAll(async () => {
-    SQL = await initSqlJs();
-  });
-  beforeEach(() => {
-    db = new SQL.Database();
-  });
-  afterEach(() => db.close());
+  const sqlite = freshDatabaseEachTest();
 
-  const history = () => runReadOnly(db, { kind: 'script', sql: 'SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version' }, LIMITS)[0]!.rows;
-  const tables = () => db.exec("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")[0]?.values.flat() ?? [];
+  const history = () => runReadOnly(sqlite.db, { kind: 'script', sql: 'SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version' }, LIMITS)[0]!.rows;
+  const tables = () => sqlite.db.exec("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")[0]?.values.flat() ?? [];
 
   it('runs the file and records version, name, checksum and time in one transaction', () => {
     const [planned] = planMigrations([one], []);
-    runWrite(db, migrationProgram(planned!), LIMITS);
+    runWrite(sqlite.db, migrationProgram(planned!), LIMITS);
     expect(tables()).toEqual(['schema_migrations', 'things']);
     const [row] = history();
     expect(row!.slice(0, 3)).toEqual([1n, '0001_things.sql', migrationChecksum(one.sql)]);
@@ -87,33 +80,33 @@ describe('migrationProgram on the real SQL runner', () => {
 
   it('a file ending in a comment without a final semicolon still runs and is recorded', () => {
     const file = { name: '0001_loose.sql', sql: 'CREATE TABLE a (x)\n-- trailing comment, no newline' };
-    runWrite(db, migrationProgram(planMigrations([file], [])[0]!), LIMITS);
+    runWrite(sqlite.db, migrationProgram(planMigrations([file], [])[0]!), LIMITS);
     expect(tables()).toEqual(['a', 'schema_migrations']);
   });
 
   it('a file ending inside an unclosed block comment is still recorded', () => {
     const file = { name: '0001_open.sql', sql: 'CREATE TABLE things (x INTEGER);\n/* TODO: add an index later' };
-    runWrite(db, migrationProgram(planMigrations([file], [])[0]!), LIMITS);
+    runWrite(sqlite.db, migrationProgram(planMigrations([file], [])[0]!), LIMITS);
     expect(tables()).toEqual(['schema_migrations', 'things']);
     expect(history().map((row) => row[1])).toEqual(['0001_open.sql']);
   });
 
   it('a failing statement rolls back the whole migration, record included', () => {
     const broken = { name: '0001_broken.sql', sql: 'CREATE TABLE good (x);\nINSERT INTO missing VALUES (1);' };
-    expect(() => runWrite(db, migrationProgram(planMigrations([broken], [])[0]!), LIMITS)).toThrow('no such table: missing');
+    expect(() => runWrite(sqlite.db, migrationProgram(planMigrations([broken], [])[0]!), LIMITS)).toThrow('no such table: missing');
     expect(tables()).toEqual([]);
   });
 
   it('a second application of the same version fails on the primary key and changes nothing', () => {
     const idempotentDdl = { name: '0001_things.sql', sql: 'CREATE TABLE IF NOT EXISTS things (id INTEGER PRIMARY KEY);' };
     const program = migrationProgram(planMigrations([idempotentDdl], [])[0]!);
-    runWrite(db, program, LIMITS);
-    expect(() => runWrite(db, program, LIMITS)).toThrow('UNIQUE constraint failed: schema_migrations.version');
+    runWrite(sqlite.db, program, LIMITS);
+    expect(() => runWrite(sqlite.db, program, LIMITS)).toThrow('UNIQUE constraint failed: schema_migrations.version');
     expect(history()).toHaveLength(1);
   });
 
   it('migrations/0001_flights.sql applies on its own', () => {
-    runWrite(db, migrationProgram(planMigrations(loadMigrationFiles(), [])[0]!), LIMITS);
+    runWrite(sqlite.db, migrationProgram(planMigrations(loadMigrationFiles(), [])[0]!), LIMITS);
     expect(tables()).toEqual(['flights', 'schema_migrations']);
   });
 });

@@ -1,4 +1,4 @@
-import initSqlJs, { type Database, type SqlJsStatic } from 'sql.js';
+import { freshDatabaseEachTest } from '../helpers/sqljs-database';
 import { runRead, runWrite } from '../../functions/adapters/sqljs/sql-runner';
 import { rebuildError, serializeError } from '../../functions/adapters/sqljs/worker-protocol';
 import * as errors from '../../functions/core/errors';
@@ -8,18 +8,10 @@ import { decodeParams } from '../../functions/core/value-codec';
 const LIMITS = { maxStatements: 100, maxResultBytes: 1_000_000, maxDatabaseBytes: 64 * 1024 * 1024 };
 const script = (sql: string, params?: BoundParams): Program => ({ kind: 'script', sql, params });
 
-let SQL: SqlJsStatic;
-let db: Database;
-beforeAll(async () => {
-  SQL = await initSqlJs();
-});
-beforeEach(() => {
-  db = new SQL.Database();
-});
-afterEach(() => db.close());
+const sqlite = freshDatabaseEachTest();
 
 function read(program: Program): StatementResult[] {
-  const outcome = runRead(db, program, LIMITS);
+  const outcome = runRead(sqlite.db, program, LIMITS);
   if (outcome.kind !== 'done') throw new Error(`statement ${outcome.statementIndex} writes`);
   return outcome.results;
 }
@@ -50,16 +42,16 @@ describe('parameters bind exactly', () => {
   });
 
   it('"params" on a script of several statements is refused before anything runs', () => {
-    expect(() => runWrite(db, script('CREATE TABLE a(x); SELECT ?', [1]), LIMITS)).toThrow(/"params" needs a single statement/);
-    expect(db.exec("SELECT count(*) FROM sqlite_master WHERE name = 'a'")[0]!.values).toEqual([[0]]);
+    expect(() => runWrite(sqlite.db, script('CREATE TABLE a(x); SELECT ?', [1]), LIMITS)).toThrow(/"params" needs a single statement/);
+    expect(sqlite.db.exec("SELECT count(*) FROM sqlite_master WHERE name = 'a'")[0]!.values).toEqual([[0]]);
   });
 });
 
 describe('last_insert_rowid', () => {
   beforeEach(() => {
-    runWrite(db, script('CREATE TABLE t(id INTEGER PRIMARY KEY, x UNIQUE); CREATE TABLE log(m)'), LIMITS);
+    runWrite(sqlite.db, script('CREATE TABLE t(id INTEGER PRIMARY KEY, x UNIQUE); CREATE TABLE log(m)'), LIMITS);
   });
-  const rowidOf = (sql: string) => runWrite(db, script(sql), LIMITS).results.at(-1)!.lastInsertRowid;
+  const rowidOf = (sql: string) => runWrite(sqlite.db, script(sql), LIMITS).results.at(-1)!.lastInsertRowid;
 
   it('is reported when INSERT OR REPLACE rewrites the row the connection last inserted', () => {
     expect(rowidOf("INSERT INTO t VALUES (5, 'a')")).toBe(5n);
@@ -67,7 +59,7 @@ describe('last_insert_rowid', () => {
   });
 
   it('is reported for a rowid that a rolled-back request had used', () => {
-    expect(() => runWrite(db, script("INSERT INTO t VALUES (9, 'x'); INSERT INTO nowhere VALUES (1)"), LIMITS)).toThrow('no such table');
+    expect(() => runWrite(sqlite.db, script("INSERT INTO t VALUES (9, 'x'); INSERT INTO nowhere VALUES (1)"), LIMITS)).toThrow('no such table');
     expect(rowidOf("INSERT INTO t VALUES (9, 'x')")).toBe(9n);
   });
 
@@ -83,18 +75,18 @@ describe('last_insert_rowid', () => {
 describe('TEMP objects', () => {
   it('work within a write and are gone after it, which stores only what it did to main', () => {
     const { results, changed } = runWrite(
-      db,
+      sqlite.db,
       script('CREATE TABLE t(x); CREATE TEMP TABLE stage(x); INSERT INTO stage VALUES (1), (2); INSERT INTO t SELECT x * 10 FROM stage; SELECT x FROM t'),
       LIMITS,
     );
     expect(changed).toBe(true);
     expect(results.at(-1)!.rows).toEqual([[10n], [20n]]);
-    expect(db.exec('SELECT count(*) FROM temp.sqlite_master')[0]!.values).toEqual([[0]]);
+    expect(sqlite.db.exec('SELECT count(*) FROM temp.sqlite_master')[0]!.values).toEqual([[0]]);
   });
 
   it('a write that changes only TEMP changes nothing stored', () => {
-    runWrite(db, script('CREATE TABLE t(x)'), LIMITS);
-    expect(runWrite(db, script('CREATE TEMP TABLE s(x); INSERT INTO s VALUES (1); DELETE FROM t WHERE 0'), LIMITS).changed).toBe(false);
+    runWrite(sqlite.db, script('CREATE TABLE t(x)'), LIMITS);
+    expect(runWrite(sqlite.db, script('CREATE TEMP TABLE s(x); INSERT INTO s VALUES (1); DELETE FROM t WHERE 0'), LIMITS).changed).toBe(false);
   });
 
   it('work within a read and are gone after it', () => {
@@ -105,11 +97,11 @@ describe('TEMP objects', () => {
 
 describe('the database size limit', () => {
   it('refuses a write that grows the file past it, keeping the copy as it was', () => {
-    runWrite(db, script('CREATE TABLE b(x)'), LIMITS);
+    runWrite(sqlite.db, script('CREATE TABLE b(x)'), LIMITS);
     const small = { ...LIMITS, maxDatabaseBytes: 64 * 1024 };
-    expect(() => runWrite(db, script('INSERT INTO b VALUES (zeroblob(100000))'), small)).toThrow(errors.DatabaseTooLargeError);
-    expect(db.exec('SELECT count(*) FROM b')[0]!.values).toEqual([[0]]);
-    expect(runWrite(db, script('INSERT INTO b VALUES (zeroblob(1000))'), small).changed).toBe(true);
+    expect(() => runWrite(sqlite.db, script('INSERT INTO b VALUES (zeroblob(100000))'), small)).toThrow(errors.DatabaseTooLargeError);
+    expect(sqlite.db.exec('SELECT count(*) FROM b')[0]!.values).toEqual([[0]]);
+    expect(runWrite(sqlite.db, script('INSERT INTO b VALUES (zeroblob(1000))'), small).changed).toBe(true);
   });
 });
 
