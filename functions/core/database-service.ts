@@ -171,7 +171,9 @@ const MAX_ADOPTIONS = 2;
  */
 export class DatabaseService {
   /** When each database's warm version was last confirmed current (for eventual reads). */
-  private readonly confirmed = new Map<string, { version?: StoredVersion; atMs: number }>();
+  private readonly confirmed = new Map<string, { version?: StoredVersion; atMs: number; order: number }>();
+  /** Orders this container's checks and commits, which the clock cannot (two may share a millisecond). */
+  private order = 0;
   private readonly clock: () => number;
   private readonly logger: Logger;
 
@@ -244,6 +246,7 @@ export class DatabaseService {
       if (outcome && outcome.kind === 'done' && !outcome.stateDependent) return { kind: 'done', results: outcome.results, version: versionName(young) };
     }
     const checkedAt = this.clock();
+    const order = ++this.order;
     const current = await this.current(database, timings);
     const outcome = await this.runRead(request, current, timings).catch((error: unknown) => {
       // A read of a database that does not exist fails on its missing tables; the missing
@@ -253,7 +256,7 @@ export class DatabaseService {
     });
     if (outcome.kind === 'writes') return outcome;
     if (!current.version) throw new DatabaseNotFoundError(database);
-    this.confirm(database, current.version, checkedAt);
+    this.confirm(database, current.version, checkedAt, order);
     return { kind: 'done', results: outcome.results, version: versionName(current.version) };
   }
 
@@ -267,9 +270,9 @@ export class DatabaseService {
    * Records that `version` was current at `atMs`. A read that checked before a write of this
    * container committed may finish after it: its older news must not replace the newer.
    */
-  private confirm(database: string, version: StoredVersion | undefined, atMs: number): void {
+  private confirm(database: string, version: StoredVersion | undefined, atMs: number, order: number): void {
     const known = this.confirmed.get(database);
-    if (!known || known.atMs <= atMs) this.confirmed.set(database, { version, atMs });
+    if (!known || known.order < order) this.confirmed.set(database, { version, atMs, order });
   }
 
   /** The warm version, if it was confirmed current within the eventual window. */
@@ -407,7 +410,7 @@ export class DatabaseService {
         leaseSettled = true;
         produced.settle(stored.version);
         // A deletion is news too: no older confirmation may bring the database back.
-        this.confirm(database, next.deleted ? undefined : stored.version, this.clock());
+        this.confirm(database, next.deleted ? undefined : stored.version, this.clock(), ++this.order);
         return this.respond(database, produced.results, versionName(stored.version), true, started, timings);
       }
     } finally {

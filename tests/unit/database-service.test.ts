@@ -80,6 +80,26 @@ describe('DatabaseService on fakes: reads', () => {
     expect(t.lock.requests).toEqual(['published']);
   });
 
+  it('a strong read that checked before a write committed does not roll the eventual window back', async () => {
+    const t = setup();
+    await t.run('ADD a');
+    let release!: () => void;
+    const paused = new Promise<void>((resolve) => (release = resolve));
+    t.lock.onPublished = async (read) => {
+      const record = await read(); // the record before the write below
+      t.lock.onPublished = undefined;
+      await paused;
+      return record;
+    };
+    const slowRead = t.run('SELECT');
+    await new Promise((resolve) => setImmediate(resolve));
+    await t.run('ADD b');
+    release();
+    expect((await slowRead).results[0]!.rows).toEqual([['a']]);
+    const eventual = await t.run('SELECT', { consistency: 'eventual' });
+    expect(eventual.results[0]!.rows).toEqual([['a'], ['b']]);
+  });
+
   it('a read of a database never written is DATABASE_NOT_FOUND', async () => {
     const t = setup();
     await expect(t.run('SELECT')).rejects.toMatchObject({ code: 'DATABASE_NOT_FOUND' });
