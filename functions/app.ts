@@ -3,6 +3,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createDynamoDbClient, createS3Client } from './adapters/aws-clients';
 import { DynamoDbIdempotencyStore, DynamoDbLeaseLock, type LeaseLockOptions } from './adapters/dynamodb-lease-lock';
+import { PowertoolsMetrics } from './adapters/powertools-metrics';
 import { S3ObjectStore } from './adapters/s3-object-store';
 import { SqlJsFileInspector } from './adapters/sqljs/database-file-inspector';
 import { SqlJsEngine } from './adapters/sqljs/sqljs-engine';
@@ -15,6 +16,7 @@ import { createFlightsReplaceHandler, createFlightsSearchHandler } from './fligh
 import { createPreflightHandler } from './http/cors';
 import { createLifecycleRoutes } from './http/database-routes';
 import { createHealthHandler } from './http/health-route';
+import { metricsOfEvent, noMetrics, type RequestMetrics } from './http/metrics';
 import { createOpenApiHandler } from './http/openapi-route';
 import { createSqlHandler } from './http/sql-routes';
 
@@ -40,7 +42,8 @@ export interface BuiltService {
   close(): Promise<void>;
 }
 
-export function buildDatabaseService(config: Config, logger: Logger, overrides: ServiceOverrides = {}): BuiltService {
+/** `metrics` also counts what happens inside the service (read fallbacks, replays); the edge flushes it. */
+export function buildDatabaseService(config: Config, logger: Logger, overrides: ServiceOverrides = {}, metrics: RequestMetrics = noMetrics): BuiltService {
   const engine = new SqlJsEngine({
     statementTimeoutMs: config.statementTimeoutMs,
     sqliteHeapLimitBytes: config.sqliteHeapLimitBytes,
@@ -75,6 +78,7 @@ export function buildDatabaseService(config: Config, logger: Logger, overrides: 
       pastVersions,
       clock: overrides.clock,
       logger,
+      onEvent: (event) => metricsOfEvent(event).forEach((name) => metrics.count(name)),
     },
   );
   const lifecycle = new DatabaseLifecycle(
@@ -105,19 +109,25 @@ export function createLogger(logLevel: Config['logLevel']): Logger {
   };
 }
 
+/** What the edge counts: embedded metric format inside Lambda, nothing elsewhere (config decides). */
+export function createMetrics(config: Config): RequestMetrics {
+  return config.metrics.sink === 'emf' ? new PowertoolsMetrics(config.metrics.stage) : noMetrics;
+}
+
 /** Every route served by one process (local server, tests): one service shared by all routes. */
 export interface App extends BuiltService {
   config: Config;
   logger: Logger;
+  metrics: RequestMetrics;
 }
 
-export function createApp(config: Config, logger: Logger = createLogger(config.logLevel), overrides: ServiceOverrides = {}): App {
-  return { config, logger, ...buildDatabaseService(config, logger, overrides) };
+export function createApp(config: Config, logger: Logger = createLogger(config.logLevel), overrides: ServiceOverrides = {}, metrics = createMetrics(config)): App {
+  return { config, logger, metrics, ...buildDatabaseService(config, logger, overrides, metrics) };
 }
 
 /** Every HTTP route and its handler; serverless.yml declares the same routes for API Gateway. */
 export function createRoutes(app: App) {
-  const deps = { config: app.config, logger: app.logger, service: app.service };
+  const deps = { config: app.config, logger: app.logger, metrics: app.metrics, service: app.service };
   const preflight = createPreflightHandler(deps);
   const lifecycle = createLifecycleRoutes({ ...deps, lifecycle: app.lifecycle });
   return {

@@ -64,6 +64,12 @@ const EnvSchema = z.object({
   S3_REQUEST_TIMEOUT_MS: integer(20_000, 100),
   DYNAMODB_REQUEST_TIMEOUT_MS: integer(3_000, 100),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+  // Embedded metric format is a JSON line on stdout that only CloudWatch Logs turns into metrics:
+  // on by default inside Lambda, off elsewhere (local server, tests), where it would be noise.
+  METRICS: z.preprocess((value) => (value === '' ? undefined : value), z.enum(['off', 'emf']).optional()),
+  AWS_LAMBDA_FUNCTION_NAME: optionalString,
+  // The metrics' `stage` dimension (serverless.yml sets it), which the stage's alarms select.
+  STAGE: z.string().trim().min(1).default('local'),
 });
 
 export interface Config {
@@ -115,6 +121,8 @@ export interface Config {
   s3RequestTimeoutMs: number;
   dynamoDbRequestTimeoutMs: number;
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** `emf`: count through Powertools Metrics (CloudWatch embedded metric format); `off`: count nothing. */
+  metrics: { sink: 'off' | 'emf'; stage: string };
 }
 
 export class ConfigError extends Error {
@@ -167,6 +175,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     s3RequestTimeoutMs: e.S3_REQUEST_TIMEOUT_MS,
     dynamoDbRequestTimeoutMs: e.DYNAMODB_REQUEST_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
+    metrics: { sink: e.METRICS ?? (e.AWS_LAMBDA_FUNCTION_NAME ? 'emf' : 'off'), stage: e.STAGE },
   };
   validate(config, e.FUNCTION_TIMEOUT_MS);
   return config;

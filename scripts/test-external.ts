@@ -7,8 +7,13 @@ import { provision } from '../infra/local/stack';
  *
  *   npm run test:localstack   LocalStack started through testcontainers (needs a container runtime)
  *   npm run test:aws -- --bucket <DatabaseBucketName> --table <LockTableName> [--region us-east-1]
+ *                       [--url <HttpApiUrl> --key <write key>]
  *                             a deployed stage's bucket and lock table (its stack outputs), with
- *                             the usual AWS credentials; databases are created under test names
+ *                             the usual AWS credentials; databases are created under test names.
+ *                             With --url and --key, tests/integration/external-contract.int.test.ts
+ *                             goes through the deployed API instead, so its first write, missing
+ *                             database, version-record read and past-version read run under the
+ *                             roles the stage gives its functions (the local stack enforces no IAM).
  *
  * The same tests run; jest's global setup sees CLOUDLITE_TEST_TARGET and starts nothing. Left
  * out: the packaging test (no service involved) and the soak (it starts its own local stack);
@@ -61,7 +66,7 @@ async function localstack(): Promise<number> {
 function aws(): number {
   const { values } = parseArgs({
     args: process.argv.slice(3),
-    options: { bucket: { type: 'string' }, table: { type: 'string' }, region: { type: 'string' } },
+    options: { bucket: { type: 'string' }, table: { type: 'string' }, region: { type: 'string' }, url: { type: 'string' }, key: { type: 'string' } },
   });
   const bucket = values.bucket ?? process.env.CLOUDLITE_AWS_BUCKET;
   const table = values.table ?? process.env.CLOUDLITE_AWS_LOCK_TABLE;
@@ -69,8 +74,16 @@ function aws(): number {
     console.log('test:aws skipped: give the stage outputs with --bucket <DatabaseBucketName> --table <LockTableName> (or CLOUDLITE_AWS_BUCKET / CLOUDLITE_AWS_LOCK_TABLE)');
     return 0;
   }
+  const url = values.url ?? process.env.CLOUDLITE_AWS_API_URL;
+  const key = values.key ?? process.env.CLOUDLITE_AWS_API_KEY;
+  if (Boolean(url) !== Boolean(key)) {
+    console.error('test:aws: give --url <HttpApiUrl> and --key <write key> together (or CLOUDLITE_AWS_API_URL / CLOUDLITE_AWS_API_KEY)');
+    return 2;
+  }
+  if (!url) console.log('test:aws: without --url and --key the storage contract runs under your credentials, not the deployed roles');
   const env = {
     CLOUDLITE_TEST_TARGET: 'aws',
+    ...(url && key && { CLOUDLITE_TEST_API_URL: url, CLOUDLITE_TEST_API_KEY: key }),
     S3_BUCKET: bucket,
     LOCK_TABLE: table,
     AWS_REGION: values.region ?? process.env.AWS_REGION ?? 'us-east-1',

@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { StorageUnavailableError } from '../core/errors';
+import { StorageThrottledError, StorageUnavailableError } from '../core/errors';
 import {
   PreconditionFailedError,
   type GetResult,
@@ -289,5 +289,8 @@ function stampOf(metadata: Record<string, string>): WriteStamp | undefined {
 }
 
 function unavailable(action: string, error: unknown): StorageUnavailableError {
-  return new StorageUnavailableError(`the object store could not ${action} the database; retry`, { cause: error });
+  const message = `the object store could not ${action} the database; retry`;
+  // S3 asks for less load with 503 SlowDown; it is still a failure, but one counted as a throttle.
+  if (error instanceof Error && error.name === 'SlowDown') return new StorageThrottledError(message, { cause: error });
+  return new StorageUnavailableError(message, { cause: error });
 }

@@ -106,7 +106,16 @@ export interface DatabaseServiceDeps {
   pastVersions?: PastVersions;
   clock?: () => number;
   logger?: Logger;
+  /** Told of what a request's answer does not show (for metrics); must not throw. */
+  onEvent?: (event: ServiceEvent) => void;
 }
+
+/**
+ * What happened inside a request that its answer does not show: a strong read whose version
+ * record was unreadable (throttled or failed) and fell back to S3's latest object, or an answer
+ * replayed for a repeated Idempotency-Key.
+ */
+export type ServiceEvent = { kind: 'read_fallback'; throttled: boolean } | { kind: 'replayed' };
 
 /** A change to one database, as the write path runs it under the lease. */
 export interface Change {
@@ -295,7 +304,9 @@ export class DatabaseService {
       record = await this.timed(timings, 'load_ms', () => this.deps.lock.published(database));
     } catch (error) {
       if (!(error instanceof StorageUnavailableError)) throw error;
-      this.logger.warn('version record unreadable; reading the latest object instead', { database, throttled: error instanceof StorageThrottledError });
+      const throttled = error instanceof StorageThrottledError;
+      this.logger.warn('version record unreadable; reading the latest object instead', { database, throttled });
+      this.deps.onEvent?.({ kind: 'read_fallback', throttled });
     }
     if (record?.deleted) throw new DatabaseNotFoundError(database, true);
     if (record) return { version: record.version, fetch: this.fetcher(database, record.version, timings) };
@@ -543,6 +554,7 @@ export class DatabaseService {
     const encoded = isInline(record.answer) ? record.answer.inline : Buffer.from((await this.deps.store.getBlob(record.answer.blobKey)) ?? []).toString('base64');
     const response = this.respond(database, decodeAnswer(encoded), record.version, record.wrote, started, timings);
     response.meta.replayed = true;
+    this.deps.onEvent?.({ kind: 'replayed' });
     return response;
   }
 

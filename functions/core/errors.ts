@@ -110,7 +110,7 @@ export class StorageUnavailableError extends CloudliteError {
   override readonly retryAfterSeconds = 1;
 }
 
-/** The store refused for load (DynamoDB throttling): a read may take another path. */
+/** The store refused for load (DynamoDB throttling, S3 SlowDown): a read may take another path. */
 export class StorageThrottledError extends StorageUnavailableError {}
 
 /**

@@ -9,6 +9,7 @@ import type { Principal } from '../core/principal';
 import type { Authenticator } from '../http/auth';
 import { corsPolicy } from '../http/cors';
 import { checkIdempotencyKey } from '../http/field-rules';
+import type { RequestMetrics } from '../http/metrics';
 import { httpHandler } from '../http/middleware';
 import { jsonResponse, type HttpResponse } from '../http/responses';
 import type { SqlService, WritingService } from '../http/service';
@@ -23,15 +24,16 @@ import { parseFlightItems, parseFlightsQuery } from './flights-request';
 export interface FlightsSearchDeps {
   config: Pick<Config, 'flightsDatabase' | 'eventualMaxAgeMs' | 'corsAllowedOrigins'>;
   logger: Logger;
+  metrics?: RequestMetrics;
   service: SqlService;
 }
 
-export function createFlightsSearchHandler({ config, logger, service }: FlightsSearchDeps) {
+export function createFlightsSearchHandler({ config, logger, metrics, service }: FlightsSearchDeps) {
   const database = config.flightsDatabase;
   // Browsers and CDNs may reuse an answer for as long as the read itself may be stale.
   const maxAgeSeconds = Math.floor(config.eventualMaxAgeMs / 1000);
   const cacheControl = maxAgeSeconds > 0 ? `public, max-age=${maxAgeSeconds}` : 'no-cache';
-  return httpHandler(logger, { cors: corsPolicy('GET', '/flights', config.corsAllowedOrigins) }, async (event, { logFields }) => {
+  return httpHandler(logger, { cors: corsPolicy('GET', '/flights', config.corsAllowedOrigins), metrics }, async (event, { logFields }) => {
     logFields.database = database;
     const search = parseFlightsQuery(event.queryStringParameters);
     // Eventual consistency: the data changes once a day, and under viral traffic a strong read
@@ -70,13 +72,14 @@ function notModified(headers: Record<string, string>): HttpResponse {
 export interface FlightsReplaceDeps {
   config: AuthConfig & Pick<Config, 'flightsDatabase' | 'limits' | 'corsAllowedOrigins'>;
   logger: Logger;
+  metrics?: RequestMetrics;
   service: WritingService;
 }
 
-export function createFlightsReplaceHandler({ config, logger, service }: FlightsReplaceDeps) {
+export function createFlightsReplaceHandler({ config, logger, metrics, service }: FlightsReplaceDeps) {
   const database = config.flightsDatabase;
   const auth = createAuthenticator(config, logger);
-  const options = { cors: corsPolicy('POST', '/flights', config.corsAllowedOrigins), body: { maxBytes: config.limits.maxBodyBytes, rawSql: false } };
+  const options = { cors: corsPolicy('POST', '/flights', config.corsAllowedOrigins), body: { maxBytes: config.limits.maxBodyBytes, rawSql: false }, metrics };
   return httpHandler(logger, options, async (event, { body, logFields, requestId }) => {
     logFields.database = database;
     const principal = await authenticateReplace(event, auth, database);

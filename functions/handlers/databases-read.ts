@@ -1,8 +1,9 @@
-import { buildDatabaseService, createLogger } from '../app';
+import { buildDatabaseService, createLogger, createMetrics } from '../app';
 import { loadConfig } from '../config';
 import { createLifecycleRoutes, dispatchByRoute } from '../http/database-routes';
 
 /** GET /databases, /databases/{name}, /databases/{name}/versions, /databases/{name}/export. */
 const config = loadConfig();
 const logger = createLogger(config.logLevel);
-export const handler = dispatchByRoute(createLifecycleRoutes({ config, logger, lifecycle: buildDatabaseService(config, logger).lifecycle }).read);
+const metrics = createMetrics(config);
+export const handler = dispatchByRoute(createLifecycleRoutes({ config, logger, metrics, lifecycle: buildDatabaseService(config, logger, {}, metrics).lifecycle }).read);

@@ -1,8 +1,9 @@
-import { buildDatabaseService, createLogger } from '../app';
+import { buildDatabaseService, createLogger, createMetrics } from '../app';
 import { loadConfig } from '../config';
 import { createLifecycleRoutes, dispatchByRoute } from '../http/database-routes';
 
 /** POST /databases/{name}/restore, /import, /clone and DELETE /databases/{name}. */
 const config = loadConfig();
 const logger = createLogger(config.logLevel);
-export const handler = dispatchByRoute(createLifecycleRoutes({ config, logger, lifecycle: buildDatabaseService(config, logger).lifecycle }).write);
+const metrics = createMetrics(config);
+export const handler = dispatchByRoute(createLifecycleRoutes({ config, logger, metrics, lifecycle: buildDatabaseService(config, logger, {}, metrics).lifecycle }).write);

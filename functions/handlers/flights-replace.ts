@@ -1,7 +1,8 @@
-import { buildDatabaseService, createLogger } from '../app';
+import { buildDatabaseService, createLogger, createMetrics } from '../app';
 import { loadConfig } from '../config';
 import { createFlightsReplaceHandler } from '../flights/flights-routes';
 
 const config = loadConfig();
 const logger = createLogger(config.logLevel);
-export const handler = createFlightsReplaceHandler({ config, logger, service: buildDatabaseService(config, logger).service });
+const metrics = createMetrics(config);
+export const handler = createFlightsReplaceHandler({ config, logger, metrics, service: buildDatabaseService(config, logger, {}, metrics).service });

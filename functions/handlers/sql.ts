@@ -1,7 +1,8 @@
-import { buildDatabaseService, createLogger } from '../app';
+import { buildDatabaseService, createLogger, createMetrics } from '../app';
 import { loadConfig } from '../config';
 import { createSqlHandler } from '../http/sql-routes';
 
 const config = loadConfig();
 const logger = createLogger(config.logLevel);
-export const handler = createSqlHandler({ config, logger, service: buildDatabaseService(config, logger).service });
+const metrics = createMetrics(config);
+export const handler = createSqlHandler({ config, logger, metrics, service: buildDatabaseService(config, logger, {}, metrics).service });

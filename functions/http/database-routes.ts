@@ -9,6 +9,7 @@ import type { MadeBy } from '../core/ports';
 import type { Principal, Role } from '../core/principal';
 import { corsPolicy } from './cors';
 import { checkIdempotencyKey, parseIsoTime } from './field-rules';
+import type { RequestMetrics } from './metrics';
 import { httpHandler, type LogFields } from './middleware';
 import { jsonResponse, type HttpResponse } from './responses';
 
@@ -21,6 +22,7 @@ import { jsonResponse, type HttpResponse } from './responses';
 export interface LifecycleApp {
   config: AuthConfig & Pick<Config, 'limits' | 'corsAllowedOrigins'>;
   logger: Logger;
+  metrics?: RequestMetrics;
   lifecycle: DatabaseLifecycle;
 }
 
@@ -39,7 +41,7 @@ interface Call {
 
 function route(app: LifecycleApp, method: string, path: string, role: Role, handle: (call: Call) => Promise<HttpResponse>) {
   const auth = createAuthenticator(app.config, app.logger);
-  return httpHandler(app.logger, { cors: corsPolicy(method, path, app.config.corsAllowedOrigins) }, async (event, { logFields, requestId }) => {
+  return httpHandler(app.logger, { cors: corsPolicy(method, path, app.config.corsAllowedOrigins), metrics: app.metrics }, async (event, { logFields, requestId }) => {
     const principal = await auth.authenticate(event.headers.authorization);
     logFields.keyId = principal.keyId;
     const name = event.pathParameters?.name ?? '';

@@ -4,6 +4,7 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { Logger } from '../core/logger';
 import { corsHeaders, type CorsPolicy } from './cors';
 import { errorAnswer } from './error-table';
+import { metricsOfFailure, noMetrics, type RequestMetrics } from './metrics';
 import { bodyParser, parsedBody, type BodyOptions, type RequestBody } from './request-body';
 import type { HttpResponse } from './responses';
 
@@ -22,6 +23,8 @@ export interface RouteOptions {
   cors?: CorsPolicy;
   /** The route takes a body: parsed before the handler runs. */
   body?: BodyOptions;
+  /** Counts what outsiders should see (unknown outcomes, conflicts, ...); absent: nothing is counted. */
+  metrics?: RequestMetrics;
 }
 
 type Handler = (event: APIGatewayProxyEventV2, call: Call) => Promise<HttpResponse>;
@@ -38,7 +41,8 @@ const calls = new WeakMap<object, CallState>();
 /**
  * The middy chain every HTTP entry point shares: normalized headers, the body parsed (for routes
  * that take one), errors mapped through the one error table, `x-request-id` and CORS headers on
- * every answer, and one structured log line per request, written here at the edge.
+ * every answer, and one structured log line per request, written here at the edge, with the
+ * request's metrics flushed after it.
  */
 export function httpHandler(logger: Logger, options: RouteOptions & { body: BodyOptions }, handler: BodyHandler): middy.MiddyfiedHandler<APIGatewayProxyEventV2, HttpResponse, Error, Context>;
 export function httpHandler(logger: Logger, options: RouteOptions, handler: Handler): middy.MiddyfiedHandler<APIGatewayProxyEventV2, HttpResponse, Error, Context>;
@@ -47,13 +51,13 @@ export function httpHandler(logger: Logger, options: RouteOptions, handler: Hand
     const call = calls.get(event)!;
     return options.body ? (handler as BodyHandler)(event, { ...call, body: parsedBody(event) }) : (handler as Handler)(event, call);
   })
-    .use(edge(logger, options.cors))
+    .use(edge(logger, options.cors, options.metrics ?? noMetrics))
     .use(httpHeaderNormalizer());
   for (const middleware of options.body ? bodyParser(options.body) : []) chain.use(middleware as Middleware);
   return chain;
 }
 
-function edge(logger: Logger, cors: CorsPolicy | undefined): Middleware {
+function edge(logger: Logger, cors: CorsPolicy | undefined, metrics: RequestMetrics): Middleware {
   const finish = async (request: Request) => {
     const call = calls.get(request.event) ?? start(request);
     const fields: LogFields = {};
@@ -64,6 +68,7 @@ function edge(logger: Logger, cors: CorsPolicy | undefined): Middleware {
       response = answer.response;
       level = answer.level;
       Object.assign(fields, { code: answer.code, error: answer.details });
+      for (const name of metricsOfFailure(answer.code, request.error)) metrics.count(name);
     }
     response.headers = { ...response.headers, 'x-request-id': call.requestId };
     request.response = response;
@@ -79,6 +84,7 @@ function edge(logger: Logger, cors: CorsPolicy | undefined): Middleware {
       ...call.logFields,
       ...fields,
     });
+    flush(metrics, logger);
   };
   return {
     before: async (request) => {
@@ -97,4 +103,13 @@ function start(request: Request): CallState {
   };
   calls.set(request.event, state);
   return state;
+}
+
+/** Metrics are a view of the service, never a reason to fail the request they describe. */
+function flush(metrics: RequestMetrics, logger: Logger): void {
+  try {
+    metrics.flush();
+  } catch (error) {
+    logger.warn('metrics not published', { error: String(error) });
+  }
 }

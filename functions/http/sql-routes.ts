@@ -7,6 +7,7 @@ import { encodeValue } from '../core/value-codec';
 import { createAuthenticator, type AuthConfig } from '../auth-composition';
 import { roleOn } from '../core/principal';
 import { corsPolicy } from './cors';
+import type { RequestMetrics } from './metrics';
 import { httpHandler } from './middleware';
 import { jsonResponse, type HttpResponse } from './responses';
 import type { SqlService } from './service';
@@ -15,13 +16,14 @@ import { parseSqlHttpRequest, type RowShape } from './sql-request';
 export interface SqlRouteDeps {
   config: AuthConfig & Pick<Config, 'limits' | 'corsAllowedOrigins'>;
   logger: Logger;
+  metrics?: RequestMetrics;
   service: SqlService;
 }
 
 /** `POST /sql`: authenticate, parse, run through the database service, encode. */
-export function createSqlHandler({ config, logger, service }: SqlRouteDeps) {
+export function createSqlHandler({ config, logger, metrics, service }: SqlRouteDeps) {
   const auth = createAuthenticator(config, logger);
-  const options = { cors: corsPolicy('POST', '/sql', config.corsAllowedOrigins), body: { maxBytes: config.limits.maxBodyBytes, rawSql: true } };
+  const options = { cors: corsPolicy('POST', '/sql', config.corsAllowedOrigins), body: { maxBytes: config.limits.maxBodyBytes, rawSql: true }, metrics };
   return httpHandler(logger, options, async (event, { body, logFields, requestId }) => {
     const principal = await auth.authenticate(event.headers.authorization);
     logFields.keyId = principal.keyId;

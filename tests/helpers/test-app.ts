@@ -50,6 +50,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     s3RequestTimeoutMs: 5_000,
     dynamoDbRequestTimeoutMs: 2_000,
     logLevel: 'ERROR',
+    metrics: { sink: 'off', stage: 'test' },
     ...overrides,
   };
 }

@@ -31,7 +31,7 @@ describe('docs/openapi.yaml', () => {
     const documented = Object.entries(contract.document.paths as Record<string, object>)
       .flatMap(([route, operations]) => Object.keys(operations).map((method) => `${method.toUpperCase()} ${route}`))
       .sort();
-    const served = Object.keys(createRoutes({ config: testConfig(), logger: undefined!, service: undefined!, lifecycle: undefined!, close: async () => undefined })).sort();
+    const served = Object.keys(createRoutes({ config: testConfig(), logger: undefined!, metrics: undefined!, service: undefined!, lifecycle: undefined!, close: async () => undefined })).sort();
     const serverless = readFileSync(path.resolve(__dirname, '../../serverless.yml'), 'utf8');
     const deployed = [...serverless.matchAll(/method: (\w+)\n\s+path: '?([^'\s]+)'?/g)].map(([, method, route]) => `${method} ${route}`).sort();
     const cors = Object.entries(CORS_ROUTES)

@@ -8,6 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import initSqlJs from 'sql.js';
+import { METRICS_NAMESPACE, METRICS_SERVICE } from '../../functions/adapters/powertools-metrics';
+import { metricsOfFailure } from '../../functions/http/metrics';
 
 /**
  * Packages the service the way a deploy does (`sls package --stage ci`), with no AWS credentials
@@ -350,6 +352,64 @@ describe('the CloudFormation template of the ci package', () => {
     expect(actionsOf(roleStatements(LOGS_ONLY_ROLE)).sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
   });
 
+  test('CloudWatch alarms watch the metrics the functions write: any unknown outcome in 5 minutes, lock timeouts for 15', () => {
+    // The metric the edge counts for each code, so renaming one in the code fails here.
+    const [unknownOutcomes] = metricsOfFailure('WRITE_OUTCOME_UNKNOWN', undefined);
+    const [lockTimeouts] = metricsOfFailure('LOCK_TIMEOUT', undefined);
+    const watched = (logicalId: string) => {
+      const { Namespace, MetricName, Dimensions, Statistic, Period, EvaluationPeriods, DatapointsToAlarm, Threshold, ComparisonOperator, TreatMissingData } = resource(
+        logicalId,
+        'AWS::CloudWatch::Alarm',
+      ).Properties;
+      return { Namespace, MetricName, Dimensions, Statistic, Period, EvaluationPeriods, DatapointsToAlarm, Threshold, ComparisonOperator, TreatMissingData };
+    };
+    const dimensions = [
+      { Name: 'service', Value: METRICS_SERVICE },
+      { Name: 'stage', Value: STAGE },
+    ];
+
+    expect(resourcesOfType('AWS::CloudWatch::Alarm')).toHaveLength(2);
+    expect(watched('UnknownOutcomesAlarm')).toEqual({
+      Namespace: METRICS_NAMESPACE,
+      MetricName: unknownOutcomes,
+      Dimensions: dimensions,
+      Statistic: 'Sum',
+      Period: 300,
+      EvaluationPeriods: 1,
+      DatapointsToAlarm: undefined,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+    expect(watched('LockTimeoutsAlarm')).toEqual({
+      Namespace: METRICS_NAMESPACE,
+      MetricName: lockTimeouts,
+      Dimensions: dimensions,
+      Statistic: 'Sum',
+      Period: 300,
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      Threshold: 5,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
+  test('the alarms notify the SNS topic of the stage param alarmTopicArn, and nobody when it is empty', () => {
+    expect(template.Conditions.AlarmTopicGiven).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] });
+    for (const alarm of resourcesOfType('AWS::CloudWatch::Alarm')) {
+      const notify = { 'Fn::If': ['AlarmTopicGiven', [''], { Ref: 'AWS::NoValue' }] };
+      expect(alarm.Properties).toMatchObject({ AlarmActions: notify, OKActions: notify });
+    }
+  });
+
+  test('the functions name their stage for the metrics dimension and leave embedded metric format on', () => {
+    for (const fn of resourcesOfType('AWS::Lambda::Function')) {
+      const env = fn.Properties.Environment.Variables;
+      expect([handlerName(fn), env.STAGE, env.METRICS]).toEqual([handlerName(fn), STAGE, undefined]);
+    }
+  });
+
   test('the stack outputs the API URL, the bucket name, the lock table name and the key table name', () => {
     expect(template.Outputs.HttpApiUrl.Value).toBeDefined();
     expect(template.Outputs.DatabaseBucketName.Value).toEqual({ Ref: 'DatabaseBucket' });
@@ -478,6 +538,47 @@ describe('the deployment zip of the ci package', () => {
   });
 });
 
+describe('the metrics of the bundled handlers', () => {
+  /** A strong read while DynamoDB throttles every request: it falls back to S3 and answers. */
+  async function readWhileDynamoDbThrottles(extraEnv: Record<string, string>): Promise<{ statusCode: number; emf: Json[] }> {
+    const SQL = await initSqlJs();
+    const db = new SQL.Database();
+    db.run('CREATE TABLE answer (value INTEGER); INSERT INTO answer VALUES (42);');
+    const s3 = await startFakeS3({ '/test-bucket/databases/main.sqlite': db.export() });
+    db.close();
+    const dynamoDb = await startThrottlingDynamoDb();
+    try {
+      const response = await invokeBundled('sql', httpEvent('POST', '/sql', { sql_statement: 'SELECT value FROM answer' }, WRITE_KEY), {
+        S3_ENDPOINT: s3.url,
+        DYNAMODB_ENDPOINT: dynamoDb.url,
+        ...extraEnv,
+      });
+      const emf = response.stdout
+        .split('\n')
+        .filter((line) => line.includes('"_aws"'))
+        .map((line) => JSON.parse(line) as Json);
+      return { statusCode: response.statusCode, emf };
+    } finally {
+      await Promise.all([s3.close(), dynamoDb.close()]);
+    }
+  }
+
+  test('inside Lambda the sql handler writes one embedded-metric-format line: the throttle and the read fallback it caused', async () => {
+    const { statusCode, emf } = await readWhileDynamoDbThrottles({ AWS_LAMBDA_FUNCTION_NAME: 'cloudlite-ci-sql', STAGE });
+
+    expect(statusCode).toBe(200);
+    expect(emf).toEqual([expect.objectContaining({ service: METRICS_SERVICE, stage: STAGE, ReadFallbacks: 1, Throttles: 1 })]);
+    expect(emf[0]!._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: METRICS_NAMESPACE, Dimensions: [['service', 'stage']] });
+  });
+
+  test('outside Lambda the same read writes no metric line', async () => {
+    const { statusCode, emf } = await readWhileDynamoDbThrottles({});
+
+    expect(statusCode).toBe(200);
+    expect(emf).toEqual([]);
+  });
+});
+
 describe('the stages of serverless.yml', () => {
   test('a real stage resolves offline: its functions name SSM parameters and read them at run time, so no secret passes through deploy', async () => {
     const { stdout } = await run(SLS, ['print', '--stage', 'prod', '--format', 'json'], { cwd: ROOT, env: offlineEnv(workDir), timeout: 120_000 });
@@ -580,6 +681,8 @@ interface HandlerResponse {
   statusCode: number;
   headers: Record<string, string>;
   body: string;
+  /** What the function wrote to stdout: its log lines and embedded-metric-format lines. */
+  stdout: string;
 }
 
 /**
@@ -600,12 +703,12 @@ async function invokeBundled(handler: string, event: APIGatewayProxyEventV2, ext
         console.error(error);
         process.exit(1);
       });`;
-  await run(process.execPath, ['-e', driver, bundledHandler(handler), JSON.stringify(event), resultFile], {
+  const { stdout } = await run(process.execPath, ['-e', driver, bundledHandler(handler), JSON.stringify(event), resultFile], {
     cwd: workDir,
     env: handlerEnv(handler, extraEnv),
     timeout: 60_000,
   });
-  return JSON.parse(await readFile(resultFile, 'utf8')) as HandlerResponse;
+  return { ...JSON.parse(await readFile(resultFile, 'utf8')), stdout } as HandlerResponse;
 }
 
 function bundledHandler(handler: string): string {
@@ -632,6 +735,20 @@ function handlerEnv(handler: string, extraEnv: Record<string, string> = {}): Nod
     LOG_LEVEL: 'ERROR',
     ...extraEnv,
   };
+}
+
+/** DynamoDB refusing every request for load, as it does past a partition's throughput. */
+async function startThrottlingDynamoDb(): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      response.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' });
+      response.end(JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException', message: 'throughput exceeded' }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
 /** Just enough of SSM for GetParameter (JSON protocol): the given parameters, ParameterNotFound for the rest. */

@@ -29,6 +29,17 @@ describe('loadConfig', () => {
   });
 
   it.each([
+    ['outside Lambda: off, so the local server and tests write no metric lines', {}, { sink: 'off', stage: 'local' }],
+    ['inside Lambda: embedded metric format', { AWS_LAMBDA_FUNCTION_NAME: 'cloudlite-prod-sql', STAGE: 'prod' }, { sink: 'emf', stage: 'prod' }],
+    ['inside Lambda, turned off', { AWS_LAMBDA_FUNCTION_NAME: 'cloudlite-prod-sql', METRICS: 'off' }, { sink: 'off', stage: 'local' }],
+    ['outside Lambda, turned on', { METRICS: 'emf', STAGE: 'dev' }, { sink: 'emf', stage: 'dev' }],
+    ['an empty METRICS as unset', { AWS_LAMBDA_FUNCTION_NAME: 'f', METRICS: '' }, { sink: 'emf', stage: 'local' }],
+  ])('counts metrics %s', (_name, env, metrics) => {
+    expect(loadConfig({ ...minimal, ...env }).metrics).toEqual(metrics);
+  });
+
+  it.each([
+    ['an unknown metrics sink', { ...minimal, METRICS: 'stdout' }, /METRICS/],
     ['no bucket', { ...minimal, S3_BUCKET: '' }, /S3_BUCKET/],
     ['a non-numeric timeout', { ...minimal, STATEMENT_TIMEOUT_MS: 'soon' }, /STATEMENT_TIMEOUT_MS/],
     ['a negative wait', { ...minimal, LOCK_WAIT_MS: '-1' }, /LOCK_WAIT_MS/],
