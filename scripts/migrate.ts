@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import type { App } from '../functions/app';
 import { applyMigrations, serviceSqlClient, type MigrationFile, type MigrationReport } from '../functions/core/migrations';
 import { matchesDatabase } from '../functions/core/principal';
-import { DEFAULT_URL, httpSqlClient, resolveKey, runCli, type ApiTarget } from './api-client';
+import { apiClient, DEFAULT_URL, httpSqlClient, remote, resolveKey, runCli, type ApiTarget } from './api-client';
 
 /**
  * `npm run migrate -- --database <name> [--url http://localhost:3000] [--key <write key>]`
@@ -63,18 +63,13 @@ export async function migrateMatching(
 
 /** Every database name `GET /databases` lists to this key (only those in its scope), page by page. */
 export async function listDatabasesOverHttp(target: ApiTarget): Promise<string[]> {
+  const client = apiClient(target);
   const names: string[] = [];
   let cursor: string | undefined;
   do {
-    const query = new URLSearchParams({ limit: '100', ...(cursor ? { cursor } : {}) });
-    const response = await fetch(`${target.url.replace(/\/+$/, '')}/databases?${query}`, {
-      headers: { authorization: `Bearer ${target.key}` },
-      signal: AbortSignal.timeout(60_000),
-    });
-    if (!response.ok) throw new Error(`GET /databases answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
-    const page = (await response.json()) as { databases: { name: string }[]; next_cursor?: string | null };
+    const page = await remote(() => client.listDatabases({ limit: 100, cursor }));
     names.push(...page.databases.map((database) => database.name));
-    cursor = page.next_cursor ?? undefined;
+    cursor = typeof page.next_cursor === 'string' ? page.next_cursor : undefined;
   } while (cursor);
   return names;
 }

@@ -116,5 +116,21 @@ describe('migrations against the local stack', () => {
       expect(second.stdout.trim()).toBe(`${database}: up to date (${files.length} migration(s) already applied)`);
       await expect(cli(['--url', api.url])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining("usage: npm run migrate -- (--database <name> | --databases '<glob>')") });
     });
+
+    it('npm run migrate --databases applies to every database the pattern matches, listed through GET /databases, each reported', async () => {
+      const tenant = uniqueDatabase('tenant');
+      const matching = [`${tenant}-a`, `${tenant}-b`];
+      for (const database of [...matching, `${tenant}x-other`]) {
+        expect((await postJson(api.url, { database, sql_statement: 'CREATE TABLE seed(x)' })).status).toBe(200);
+      }
+      const cli = (args: string[]) =>
+        run(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['scripts/migrate.ts', ...args], { cwd: ROOT, env: { ...process.env, API_KEY: WRITE_KEY } });
+      const { stdout } = await cli(['--databases', `${tenant}-*`, '--url', api.url]);
+      const files = loadMigrationFiles();
+      for (const database of matching) expect(stdout).toContain(`${database}: applied ${files.length} migration(s)`);
+      expect(stdout).not.toContain(`${tenant}x-other`);
+      const untouched = await postJson(api.url, { database: `${tenant}x-other`, sql_statement: "SELECT count(*) FROM sqlite_master WHERE name = 'schema_migrations'" });
+      expect(untouched.body.results[0].rows).toEqual([[0]]);
+    });
   });
 });
