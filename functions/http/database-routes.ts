@@ -11,6 +11,7 @@ import { corsPolicy } from './cors';
 import { checkIdempotencyKey, parseIsoTime } from './field-rules';
 import type { RequestMetrics } from './metrics';
 import { httpHandler, type LogFields } from './middleware';
+import type { BodyOptions, RequestBody } from './request-body';
 import { jsonResponse, type HttpResponse } from './responses';
 
 /**
@@ -26,11 +27,11 @@ export interface LifecycleApp {
   lifecycle: DatabaseLifecycle;
 }
 
-const SQLITE_MEDIA_TYPE = /^application\/(vnd\.sqlite3|x-sqlite3|octet-stream)\s*(;|$)/i;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 interface Call {
   event: APIGatewayProxyEventV2;
+  /** The parsed body, for routes that take one. */
+  body?: RequestBody;
   name: string;
   principal: Principal;
   query: Record<string, string | undefined>;
@@ -39,9 +40,10 @@ interface Call {
   logFields: LogFields;
 }
 
-function route(app: LifecycleApp, method: string, path: string, role: Role, handle: (call: Call) => Promise<HttpResponse>) {
+function route(app: LifecycleApp, method: string, path: string, role: Role, handle: (call: Call) => Promise<HttpResponse>, body?: Omit<BodyOptions, 'maxBytes'>) {
   const auth = createAuthenticator(app.config, app.logger);
-  return httpHandler(app.logger, { cors: corsPolicy(method, path, app.config.corsAllowedOrigins), metrics: app.metrics }, async (event, { logFields, requestId }) => {
+  const options = { cors: corsPolicy(method, path, app.config.corsAllowedOrigins), metrics: app.metrics };
+  const handler = async (event: APIGatewayProxyEventV2, { logFields, requestId, body }: { logFields: LogFields; requestId: string; body?: RequestBody }) => {
     const principal = await auth.authenticate(event.headers.authorization);
     logFields.keyId = principal.keyId;
     const name = event.pathParameters?.name ?? '';
@@ -52,8 +54,9 @@ function route(app: LifecycleApp, method: string, path: string, role: Role, hand
     const header = event.headers['idempotency-key'];
     const idempotencyKey = header === undefined ? undefined : checkIdempotencyKey(header, 'the Idempotency-Key header');
     const context = { idempotencyKey, madeBy: { keyId: principal.keyId, requestId } };
-    return handle({ event, name, principal, query: event.queryStringParameters ?? {}, context, logFields });
-  });
+    return handle({ event, body, name, principal, query: event.queryStringParameters ?? {}, context, logFields });
+  };
+  return body ? httpHandler(app.logger, { ...options, body: { maxBytes: app.config.limits.maxBodyBytes, ...body } }, handler) : httpHandler(app.logger, options, handler);
 }
 
 /** `GET /databases?limit=&cursor=&deleted=true` */
@@ -89,11 +92,17 @@ export function createExportHandler(app: LifecycleApp) {
 
 /** `POST /databases/{name}/restore` `{"version"}` or `{"as_of"}` */
 export function createRestoreHandler(app: LifecycleApp) {
-  return route(app, 'POST', '/databases/{name}/restore', 'write', async ({ event, name, context }) => {
-    const body = jsonObject(event, app.config.limits.maxBodyBytes, ['version', 'as_of']);
-    const answer = await app.lifecycle.restore(name, selectorOf(body.version, body.as_of, true)!, context);
-    return changeResponse(answer);
-  });
+  return route(
+    app,
+    'POST',
+    '/databases/{name}/restore',
+    'write',
+    async ({ body, name, context }) => {
+      const fields = jsonFields(body, ['version', 'as_of']);
+      return changeResponse(await app.lifecycle.restore(name, selectorOf(fields.version, fields.as_of, true)!, context));
+    },
+    JSON_ONLY,
+  );
 }
 
 /**
@@ -101,37 +110,46 @@ export function createRestoreHandler(app: LifecycleApp) {
  * JSON `{"upload": true}` for a presigned upload of a larger file, then `{"staged": "<key>"}`.
  */
 export function createImportHandler(app: LifecycleApp) {
-  return route(app, 'POST', '/databases/{name}/import', 'write', async ({ event, name, context }) => {
-    const contentType = event.headers['content-type'] ?? '';
-    if (SQLITE_MEDIA_TYPE.test(contentType)) {
-      const bytes = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'binary');
-      return changeResponse(await app.lifecycle.import(name, { bytes: new Uint8Array(bytes) }, context));
-    }
-    if (!/json/i.test(contentType)) throw new UnsupportedMediaTypeError('send the database file as "Content-Type: application/vnd.sqlite3", or JSON {"upload": true} / {"staged": "<key>"}');
-    const body = jsonObject(event, app.config.limits.maxBodyBytes, ['upload', 'staged']);
-    if (body.upload === true && body.staged === undefined) {
-      const staged = await app.lifecycle.stageUpload(name);
-      return jsonResponse(200, {
-        staged: staged.staged,
-        upload: { url: staged.upload.url, fields: staged.upload.fields, expires_at: new Date(staged.upload.expiresAtMs).toISOString() },
-        max_bytes: staged.max_bytes,
-      });
-    }
-    if (typeof body.staged === 'string' && body.upload === undefined) return changeResponse(await app.lifecycle.import(name, { staged: body.staged }, context));
-    throw new BadRequestError('send either {"upload": true} or {"staged": "<key from the upload answer>"}');
-  });
+  return route(
+    app,
+    'POST',
+    '/databases/{name}/import',
+    'write',
+    async ({ body, name, context }) => {
+      if (body?.kind === 'file') return changeResponse(await app.lifecycle.import(name, { bytes: body.bytes }, context));
+      const fields = jsonFields(body, ['upload', 'staged']);
+      if (fields.upload === true && fields.staged === undefined) {
+        const staged = await app.lifecycle.stageUpload(name);
+        return jsonResponse(200, {
+          staged: staged.staged,
+          upload: { url: staged.upload.url, fields: staged.upload.fields, expires_at: new Date(staged.upload.expiresAtMs).toISOString() },
+          max_bytes: staged.max_bytes,
+        });
+      }
+      if (typeof fields.staged === 'string' && fields.upload === undefined) return changeResponse(await app.lifecycle.import(name, { staged: fields.staged }, context));
+      throw new BadRequestError('send either {"upload": true} or {"staged": "<key from the upload answer>"}');
+    },
+    { rawSql: false, files: true },
+  );
 }
 
 /** `POST /databases/{name}/clone` `{"to", "version"?, "as_of"?}` */
 export function createCloneHandler(app: LifecycleApp) {
   // The source is only read; the target is created: `read` on the source, `write` on the target.
-  return route(app, 'POST', '/databases/{name}/clone', 'read', async ({ event, name, principal, context, logFields }) => {
-    const body = jsonObject(event, app.config.limits.maxBodyBytes, ['to', 'version', 'as_of']);
-    if (typeof body.to !== 'string') throw new BadRequestError('"to" must name the new database');
-    logFields.to = body.to;
-    principal.authorize('write', body.to);
-    return changeResponse(await app.lifecycle.clone(name, body.to, selectorOf(body.version, body.as_of, false), context));
-  });
+  return route(
+    app,
+    'POST',
+    '/databases/{name}/clone',
+    'read',
+    async ({ body, name, principal, context, logFields }) => {
+      const fields = jsonFields(body, ['to', 'version', 'as_of']);
+      if (typeof fields.to !== 'string') throw new BadRequestError('"to" must name the new database');
+      logFields.to = fields.to;
+      principal.authorize('write', fields.to);
+      return changeResponse(await app.lifecycle.clone(name, fields.to, selectorOf(fields.version, fields.as_of, false), context));
+    },
+    JSON_ONLY,
+  );
 }
 
 /** `DELETE /databases/{name}?confirm={name}` */
@@ -156,23 +174,15 @@ export function selectorOf(version: unknown, asOf: unknown, required: boolean): 
   return undefined;
 }
 
-/** A small JSON object body (restore, clone, staged import), strictly UTF-8, with known fields only. */
-function jsonObject(event: APIGatewayProxyEventV2, maxBytes: number, fields: string[]): Record<string, unknown> {
-  if (!/^application\/(?:[\w.+-]+\+)?json\s*(;|$)/i.test(event.headers['content-type'] ?? '')) {
-    throw new UnsupportedMediaTypeError('send the request body as JSON with "Content-Type: application/json"');
-  }
-  const bytes = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
-  if (bytes.byteLength > maxBytes) throw new BadRequestError(`request body is ${bytes.byteLength} bytes; the limit is ${maxBytes}`);
-  let body: unknown;
-  try {
-    body = JSON.parse(utf8.decode(bytes));
-  } catch {
-    throw new BadRequestError('request body is not valid UTF-8 JSON');
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequestError('request body must be a JSON object');
-  const unknown = Object.keys(body).find((key) => !fields.includes(key));
+const JSON_ONLY = { rawSql: false };
+
+/** The fields of a JSON object body (restore, clone, staged import), known fields only. */
+function jsonFields(body: RequestBody | undefined, fields: string[]): Record<string, unknown> {
+  const value = body?.kind === 'json' ? body.value : undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new BadRequestError('request body must be a JSON object');
+  const unknown = Object.keys(value).find((key) => !fields.includes(key));
   if (unknown) throw new BadRequestError(`unknown field "${unknown}"; expected ${fields.map((f) => `"${f}"`).join(', ')}`);
-  return body as Record<string, unknown>;
+  return value as Record<string, unknown>;
 }
 
 function integerParam(value: string | undefined, name: string, fallback: number): number {

@@ -24,13 +24,19 @@ import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from
 export type RequestBody =
   | { kind: 'json'; value: unknown }
   | { kind: 'sql'; sql: string }
-  | { kind: 'form'; fields: [string, string][] };
+  | { kind: 'form'; fields: [string, string][] }
+  | { kind: 'file'; bytes: Uint8Array };
 
 export interface BodyOptions {
   maxBytes: number;
   /** Raw SQL and forms are accepted too (POST /sql); otherwise only JSON. */
   rawSql: boolean;
+  /** A database file is accepted too, as bytes (POST /databases/{name}/import). */
+  files?: boolean;
 }
+
+/** The media types of a SQLite database file. */
+const FILE_TYPES = new Set(['application/vnd.sqlite3', 'application/x-sqlite3', 'application/octet-stream']);
 
 type Event = APIGatewayProxyEventV2;
 type Middleware = MiddlewareObj<Event>;
@@ -76,6 +82,11 @@ function readBody(event: Event, options: BodyOptions): void {
   if (bytes.byteLength > options.maxBytes) throw new PayloadTooLargeError(`request body is ${bytes.byteLength} bytes; the limit is ${options.maxBytes}`);
   const mediaType = (event.headers?.['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   const family = JSON_TYPE.test(mediaType) ? 'json' : options.rawSql && SQL_TYPES.has(mediaType) ? 'sql' : mediaType === FORM_TYPE ? 'form' : undefined;
+  if (!family && options.files && FILE_TYPES.has(mediaType)) {
+    // Bytes as they came: a database file is not text (API Gateway sends it base64-encoded).
+    bodies.set(event, { kind: 'file', bytes: new Uint8Array(bytes) });
+    return;
+  }
   if (!family) throw new UnsupportedMediaTypeError(acceptedTypes(options));
   if (bytes.byteLength === 0) throw new BadRequestError(options.rawSql ? 'request body is empty; send a JSON object or the SQL text' : 'request body is empty; send JSON');
   let text: string;
@@ -106,7 +117,7 @@ function sniffForm(text: string, options: BodyOptions): RequestBody['kind'] {
 }
 
 function acceptedTypes(options: BodyOptions): string {
-  return options.rawSql
-    ? 'send JSON ("Content-Type: application/json"), or the SQL text itself ("Content-Type: application/sql" or "text/plain")'
-    : 'send the request body as JSON with "Content-Type: application/json"';
+  if (options.rawSql) return 'send JSON ("Content-Type: application/json"), or the SQL text itself ("Content-Type: application/sql" or "text/plain")';
+  if (options.files) return 'send the database file as "Content-Type: application/vnd.sqlite3", or JSON {"upload": true} / {"staged": "<key>"}';
+  return 'send the request body as JSON with "Content-Type: application/json"';
 }

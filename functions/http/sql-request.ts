@@ -82,6 +82,7 @@ export function sqlFields({ body, query, idempotencyKey }: SqlHttpInput): Record
 
 function bodyFields(body: RequestBody): Record<string, unknown> {
   if (body.kind === 'sql') return { sql_statement: body.sql };
+  if (body.kind === 'file') throw new BadRequestError('a database file is not SQL: load it with POST /databases/{name}/import');
   if (body.kind === 'json') {
     if (typeof body.value !== 'object' || body.value === null || Array.isArray(body.value)) throw new BadRequestError('request body must be a JSON object');
     return { ...(body.value as Record<string, unknown>) };
