@@ -12,177 +12,131 @@ import { isDatabasePattern, type ApiKey, type Role } from './core/principal';
 export type { ApiKey };
 
 // An empty variable (`MAX_PARAMS=`) means "use the default", not 0.
-const integer = (fallback: number, min = 0) =>
-  z.preprocess((value) => (value === '' ? undefined : value), z.coerce.number().int().min(min).default(fallback));
+const unsetIfEmpty = (value: unknown) => (value === '' ? undefined : value);
+const integer = (fallback: number, min = 0) => z.preprocess(unsetIfEmpty, z.coerce.number().int().min(min).default(fallback));
+const megabytes = (fallback: number, min: number) => integer(fallback, min).transform((mb) => mb * 1024 * 1024);
 const optionalString = z.string().trim().min(1).optional().catch(undefined);
 
-const EnvSchema = z.object({
-  S3_BUCKET: z.string().trim().min(1),
-  S3_ENDPOINT: z.string().url().optional(),
-  DB_KEY_PREFIX: z.string().default('databases/'),
-  IDEMPOTENCY_KEY_PREFIX: z.string().default('idempotency/'),
-  STAGING_KEY_PREFIX: z.string().default('staging/'),
-  EXPORT_KEY_PREFIX: z.string().default('exports/'),
-  RESTORE_WINDOW_DAYS: integer(30, 1),
-  LOCK_TABLE: z.string().trim().min(1),
-  DYNAMODB_ENDPOINT: z.string().url().optional(),
-  AWS_REGION: z.string().default('us-east-1'),
-  // Optional here: only the endpoints that authenticate need keys, and they refuse to start
-  // without them (http/auth.ts), so the public functions never hold a secret.
-  // Each secret is either a plain value (the local stack, tests) or the name of an SSM parameter
-  // read at run time (deployed stages), so the template and the function configuration hold no
-  // secret.
-  API_KEYS: z.string().trim().default(''),
-  API_KEYS_PARAMETER: optionalString,
-  FLIGHTS_PASSWORD: optionalString,
-  FLIGHTS_PASSWORD_PARAMETER: optionalString,
-  KEY_TABLE: optionalString,
-  KEY_CACHE_TTL_MS: integer(60_000, 0),
-  SECRET_CACHE_TTL_MS: integer(300_000, 0),
-  FLIGHTS_DATABASE: z.string().regex(DATABASE_NAME_PATTERN, 'must be a valid database name').default('main'),
-  // Origins (scheme://host[:port]) whose browser pages may call the keyed routes; the public
-  // routes allow every origin.
-  CORS_ALLOWED_ORIGINS: z.string().trim().default(''),
-  LOCK_WAIT_MS: integer(10_000, 0),
-  LOCK_LEASE_MS: integer(45_000, 1000),
-  LEASE_SAFETY_MARGIN_MS: integer(5_000, 0),
-  EVENTUAL_MAX_AGE_MS: integer(5_000, 0),
-  STATEMENT_TIMEOUT_MS: integer(10_000, 1),
-  FUNCTION_TIMEOUT_MS: integer(0, 0),
-  // 4 MiB: even base64-encoded by API Gateway it stays under Lambda's 6 MB invocation payload.
-  MAX_BODY_BYTES: integer(4_194_304, 1024),
-  MAX_STATEMENTS: integer(100, 1),
-  MAX_PARAMS: integer(1_000, 0),
-  MAX_SQL_LENGTH: integer(100_000, 1),
-  MAX_RESULT_BYTES: integer(5_000_000, 1024),
-  // A Lambda of 1769 MB holds about three copies of a database during a write; past this size a
-  // database could no longer be opened again, so writes that would grow it further are refused.
-  MAX_DATABASE_MB: integer(400, 1),
-  SQLITE_HEAP_LIMIT_MB: integer(256, 8),
-  ENGINE_HEAP_LIMIT_MB: integer(256, 32),
-  WARM_CACHE_MB: integer(512, 0),
-  S3_REQUEST_TIMEOUT_MS: integer(20_000, 100),
-  DYNAMODB_REQUEST_TIMEOUT_MS: integer(3_000, 100),
-  LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
-  // Embedded metric format is a JSON line on stdout that only CloudWatch Logs turns into metrics:
-  // on by default inside Lambda, off elsewhere (local server, tests), where it would be noise.
-  METRICS: z.preprocess((value) => (value === '' ? undefined : value), z.enum(['off', 'emf']).optional()),
-  AWS_LAMBDA_FUNCTION_NAME: optionalString,
-  // The metrics' `stage` dimension (serverless.yml sets it), which the stage's alarms select.
-  STAGE: z.string().trim().min(1).default('local'),
-});
-
-export interface Config {
-  bucket: string;
-  s3Endpoint?: string;
-  keyPrefix: string;
-  /** Where stored answers of keyed writes too large to keep inline live (expired by a lifecycle rule). */
-  answerPrefix: string;
-  /** Presigned import uploads and large SQL dumps (both expired by bucket lifecycle rules). */
-  stagingPrefix: string;
-  exportPrefix: string;
-  /** How long S3 keeps replaced versions (the bucket's noncurrent-version rule). */
-  restoreWindowDays: number;
-  lockTable: string;
-  dynamoDbEndpoint?: string;
-  region: string;
-  apiKeys: ApiKey[];
-  /** SSM parameter holding API_KEYS, read at run time; exclusive with `apiKeys`. */
-  apiKeysParameter?: string;
-  flightsPassword?: string;
-  /** SSM parameter holding the flights password; exclusive with `flightsPassword`. */
-  flightsPasswordParameter?: string;
-  /** DynamoDB table of tenant keys (partition key `key_hash`); absent = only API_KEYS. */
-  keyTable?: string;
-  /** How long a container trusts what it read from the key table: a revoked key works at most this long. */
-  keyCacheTtlMs: number;
-  /** How long a container uses a secret read from SSM before reading it again. */
-  secretCacheTtlMs: number;
-  flightsDatabase: string;
-  /** Browser origins allowed on the keyed routes (POST /sql, POST /flights). */
-  corsAllowedOrigins: string[];
-  lockWaitMs: number;
-  leaseMs: number;
-  leaseSafetyMarginMs: number;
-  eventualMaxAgeMs: number;
-  statementTimeoutMs: number;
-  limits: {
-    maxBodyBytes: number;
-    maxStatements: number;
-    maxParams: number;
-    maxSqlLength: number;
-    maxResultBytes: number;
-    /** A write may not grow a database past this (MAX_DATABASE_MB). */
-    maxDatabaseBytes: number;
-  };
-  sqliteHeapLimitBytes: number;
-  engineHeapLimitMb: number;
-  warmCacheBytes: number;
-  s3RequestTimeoutMs: number;
-  dynamoDbRequestTimeoutMs: number;
-  logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
-  /** `emf`: count through Powertools Metrics (CloudWatch embedded metric format); `off`: count nothing. */
-  metrics: { sink: 'off' | 'emf'; stage: string };
+/** One setting: the environment variable it is read from, and the schema that parses it. */
+interface Setting<T extends z.ZodType = z.ZodType> {
+  variable: string;
+  schema: T;
 }
+const from = <T extends z.ZodType>(variable: string, schema: T): Setting<T> => ({ variable, schema });
+
+/**
+ * Every setting, in the shape of `Config`, each variable named once. The comments here are the
+ * documentation of the fields (the README's configuration table lists them for operators).
+ */
+const SETTINGS = {
+  bucket: from('S3_BUCKET', z.string().trim().min(1)),
+  s3Endpoint: from('S3_ENDPOINT', z.string().url().optional()),
+  keyPrefix: from('DB_KEY_PREFIX', z.string().default('databases/')),
+  /** Where stored answers of keyed writes too large to keep inline live (expired by a lifecycle rule). */
+  answerPrefix: from('IDEMPOTENCY_KEY_PREFIX', z.string().default('idempotency/')),
+  /** Presigned import uploads and large SQL dumps (both expired by bucket lifecycle rules). */
+  stagingPrefix: from('STAGING_KEY_PREFIX', z.string().default('staging/')),
+  exportPrefix: from('EXPORT_KEY_PREFIX', z.string().default('exports/')),
+  /** How long S3 keeps replaced versions (the bucket's noncurrent-version rule). */
+  restoreWindowDays: from('RESTORE_WINDOW_DAYS', integer(30, 1)),
+  lockTable: from('LOCK_TABLE', z.string().trim().min(1)),
+  dynamoDbEndpoint: from('DYNAMODB_ENDPOINT', z.string().url().optional()),
+  region: from('AWS_REGION', z.string().default('us-east-1')),
+  // Only the endpoints that authenticate need keys, and they refuse to start without them
+  // (auth-composition.ts), so the public functions never hold a secret. Each secret is either a
+  // plain value (the local stack, tests) or the name of an SSM parameter read at run time
+  // (deployed stages), so the template and the function configuration hold no secret.
+  apiKeys: from('API_KEYS', z.string().trim().default('').transform((value) => parseApiKeys(value))),
+  /** SSM parameter holding API_KEYS, read at run time; exclusive with `apiKeys`. */
+  apiKeysParameter: from('API_KEYS_PARAMETER', optionalString),
+  flightsPassword: from('FLIGHTS_PASSWORD', optionalString),
+  /** SSM parameter holding the flights password; exclusive with `flightsPassword`. */
+  flightsPasswordParameter: from('FLIGHTS_PASSWORD_PARAMETER', optionalString),
+  /** DynamoDB table of tenant keys (partition key `key_hash`); absent = only API_KEYS. */
+  keyTable: from('KEY_TABLE', optionalString),
+  /** How long a container trusts what it read from the key table: a revoked key works at most this long. */
+  keyCacheTtlMs: from('KEY_CACHE_TTL_MS', integer(60_000, 0)),
+  /** How long a container uses a secret read from SSM before reading it again. */
+  secretCacheTtlMs: from('SECRET_CACHE_TTL_MS', integer(300_000, 0)),
+  flightsDatabase: from('FLIGHTS_DATABASE', z.string().regex(DATABASE_NAME_PATTERN, 'must be a valid database name').default('main')),
+  /** Browser origins (scheme://host[:port]) allowed on the keyed routes; the public routes allow every origin. */
+  corsAllowedOrigins: from('CORS_ALLOWED_ORIGINS', z.string().trim().default('').transform((value) => parseOrigins(value))),
+  lockWaitMs: from('LOCK_WAIT_MS', integer(10_000, 0)),
+  leaseMs: from('LOCK_LEASE_MS', integer(45_000, 1000)),
+  leaseSafetyMarginMs: from('LEASE_SAFETY_MARGIN_MS', integer(5_000, 0)),
+  eventualMaxAgeMs: from('EVENTUAL_MAX_AGE_MS', integer(5_000, 0)),
+  statementTimeoutMs: from('STATEMENT_TIMEOUT_MS', integer(10_000, 1)),
+  /** The Lambda timeout (serverless.yml sets it; 0 = unknown), checked against the lease and statement timeout. */
+  functionTimeoutMs: from('FUNCTION_TIMEOUT_MS', integer(0, 0)),
+  limits: {
+    // 4 MiB: even base64-encoded by API Gateway it stays under Lambda's 6 MB invocation payload.
+    maxBodyBytes: from('MAX_BODY_BYTES', integer(4_194_304, 1024)),
+    maxStatements: from('MAX_STATEMENTS', integer(100, 1)),
+    maxParams: from('MAX_PARAMS', integer(1_000, 0)),
+    maxSqlLength: from('MAX_SQL_LENGTH', integer(100_000, 1)),
+    maxResultBytes: from('MAX_RESULT_BYTES', integer(5_000_000, 1024)),
+    /**
+     * A write may not grow a database past this. A Lambda of 1769 MB holds about three copies of a
+     * database during a write; past this size a database could no longer be opened again.
+     */
+    maxDatabaseBytes: from('MAX_DATABASE_MB', megabytes(400, 1)),
+  },
+  sqliteHeapLimitBytes: from('SQLITE_HEAP_LIMIT_MB', megabytes(256, 8)),
+  engineHeapLimitMb: from('ENGINE_HEAP_LIMIT_MB', integer(256, 32)),
+  warmCacheBytes: from('WARM_CACHE_MB', megabytes(512, 0)),
+  s3RequestTimeoutMs: from('S3_REQUEST_TIMEOUT_MS', integer(20_000, 100)),
+  dynamoDbRequestTimeoutMs: from('DYNAMODB_REQUEST_TIMEOUT_MS', integer(3_000, 100)),
+  logLevel: from('LOG_LEVEL', z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO')),
+  metrics: {
+    // Embedded metric format is a JSON line on stdout that only CloudWatch Logs turns into
+    // metrics: on by default inside Lambda (see `loadConfig`), off elsewhere, where it is noise.
+    /** `emf`: count through Powertools Metrics (CloudWatch embedded metric format); `off`: count nothing. */
+    sink: from('METRICS', z.preprocess(unsetIfEmpty, z.enum(['off', 'emf']).optional())),
+    /** The metrics' `stage` dimension (serverless.yml sets it), which the stage's alarms select. */
+    stage: from('STAGE', z.string().trim().min(1).default('local')),
+  },
+};
+
+type Settings = { [field: string]: Setting | Settings };
+/** The parsed shape of some settings; fields that may be undefined are optional. */
+type Parsed<S> = OptionalWhereUndefined<{ [K in keyof S]: S[K] extends Setting<infer T> ? z.output<T> : Parsed<S[K]> }>;
+type OptionalWhereUndefined<T> = { [K in keyof T as undefined extends T[K] ? never : K]: T[K] } & { [K in keyof T as undefined extends T[K] ? K : never]?: T[K] };
+
+export type Config = Omit<Parsed<typeof SETTINGS>, 'metrics'> & { metrics: { sink: 'off' | 'emf'; stage: string } };
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = EnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
-    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
-  }
-  const e = parsed.data;
-  const config: Config = {
-    bucket: e.S3_BUCKET,
-    s3Endpoint: e.S3_ENDPOINT,
-    keyPrefix: e.DB_KEY_PREFIX,
-    answerPrefix: e.IDEMPOTENCY_KEY_PREFIX,
-    stagingPrefix: e.STAGING_KEY_PREFIX,
-    exportPrefix: e.EXPORT_KEY_PREFIX,
-    restoreWindowDays: e.RESTORE_WINDOW_DAYS,
-    lockTable: e.LOCK_TABLE,
-    dynamoDbEndpoint: e.DYNAMODB_ENDPOINT,
-    region: e.AWS_REGION,
-    apiKeys: parseApiKeys(e.API_KEYS),
-    apiKeysParameter: e.API_KEYS_PARAMETER,
-    flightsPassword: e.FLIGHTS_PASSWORD,
-    flightsPasswordParameter: e.FLIGHTS_PASSWORD_PARAMETER,
-    keyTable: e.KEY_TABLE,
-    keyCacheTtlMs: e.KEY_CACHE_TTL_MS,
-    secretCacheTtlMs: e.SECRET_CACHE_TTL_MS,
-    flightsDatabase: e.FLIGHTS_DATABASE,
-    corsAllowedOrigins: parseOrigins(e.CORS_ALLOWED_ORIGINS),
-    lockWaitMs: e.LOCK_WAIT_MS,
-    leaseMs: e.LOCK_LEASE_MS,
-    leaseSafetyMarginMs: e.LEASE_SAFETY_MARGIN_MS,
-    eventualMaxAgeMs: e.EVENTUAL_MAX_AGE_MS,
-    statementTimeoutMs: e.STATEMENT_TIMEOUT_MS,
-    limits: {
-      maxBodyBytes: e.MAX_BODY_BYTES,
-      maxStatements: e.MAX_STATEMENTS,
-      maxParams: e.MAX_PARAMS,
-      maxSqlLength: e.MAX_SQL_LENGTH,
-      maxResultBytes: e.MAX_RESULT_BYTES,
-      maxDatabaseBytes: e.MAX_DATABASE_MB * 1024 * 1024,
-    },
-    sqliteHeapLimitBytes: e.SQLITE_HEAP_LIMIT_MB * 1024 * 1024,
-    engineHeapLimitMb: e.ENGINE_HEAP_LIMIT_MB,
-    warmCacheBytes: e.WARM_CACHE_MB * 1024 * 1024,
-    s3RequestTimeoutMs: e.S3_REQUEST_TIMEOUT_MS,
-    dynamoDbRequestTimeoutMs: e.DYNAMODB_REQUEST_TIMEOUT_MS,
-    logLevel: e.LOG_LEVEL,
-    metrics: { sink: e.METRICS ?? (e.AWS_LAMBDA_FUNCTION_NAME ? 'emf' : 'off'), stage: e.STAGE },
-  };
-  validate(config, e.FUNCTION_TIMEOUT_MS);
+  const problems: string[] = [];
+  const parsed = parseSettings(SETTINGS, env, problems) as Parsed<typeof SETTINGS>;
+  if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  const insideLambda = env.AWS_LAMBDA_FUNCTION_NAME !== undefined && env.AWS_LAMBDA_FUNCTION_NAME !== '';
+  const config: Config = { ...parsed, metrics: { ...parsed.metrics, sink: parsed.metrics.sink ?? (insideLambda ? 'emf' : 'off') } };
+  validate(config);
   return config;
 }
 
+/** Parses every setting, collecting each problem under its variable's name. */
+function parseSettings(settings: Settings, env: NodeJS.ProcessEnv, problems: string[]): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(settings).map(([field, setting]) => {
+      if (!isSetting(setting)) return [field, parseSettings(setting, env, problems)];
+      const result = setting.schema.safeParse(env[setting.variable]);
+      if (!result.success) problems.push(`${setting.variable}: ${result.error.issues[0]?.message ?? 'invalid'}`);
+      return [field, result.data];
+    }),
+  );
+}
+
+function isSetting(value: Setting | Settings): value is Setting {
+  return typeof value.variable === 'string' && value.schema instanceof z.ZodType;
+}
+
 /** Checks the fields against each other: a lease shorter than a write could take is unsafe. */
-export function validate(config: Config, functionTimeoutMs = 0): void {
+export function validate(config: Config): void {
+  const { functionTimeoutMs = 0 } = config;
   const problems: string[] = [];
   if (config.leaseSafetyMarginMs >= config.leaseMs) problems.push('LEASE_SAFETY_MARGIN_MS must be below LOCK_LEASE_MS');
   if (config.statementTimeoutMs + config.leaseSafetyMarginMs >= config.leaseMs) {
