@@ -134,4 +134,24 @@ describe('the cloudlite CLI against the local stack', () => {
     expect(rows.rows).toEqual([[2]]);
     expect(readFileSync(history, 'utf8').split('\n')).toEqual(expect.arrayContaining(['  name TEXT);', '.mode json']));
   });
+
+  it('databases, versions, export, import and restore work against the lifecycle endpoints', async () => {
+    const source = uniqueDatabase('cli-life');
+    await cli(['sql', "CREATE TABLE notes(body TEXT); INSERT INTO notes VALUES ('hello'), ('world')", '--db', source]);
+    const listed = JSON.parse((await cli(['databases', '--json'])).stdout) as { name: string }[] | { databases: { name: string }[] };
+    expect((Array.isArray(listed) ? listed : listed.databases).map((d) => d.name)).toContain(source);
+
+    const file = path.join(home, 'backup.sqlite');
+    await cli(['export', source, '--out', file]);
+    expect(readFileSync(file).subarray(0, 15).toString('latin1')).toBe('SQLite format 3');
+    const copy = uniqueDatabase('cli-copy');
+    await cli(['import', copy, file]);
+    expect(JSON.parse((await cli(['sql', 'SELECT count(*) AS n FROM notes', '--db', copy, '--json'])).stdout)).toEqual([{ n: 2 }]);
+
+    const versions = JSON.parse((await cli(['versions', source, '--json'])).stdout) as { version: string }[] | { versions: { version: string }[] };
+    const first = (Array.isArray(versions) ? versions : versions.versions).at(-1)!.version;
+    await cli(['sql', 'DELETE FROM notes', '--db', source]);
+    await cli(['restore', source, '--version', first]);
+    expect(JSON.parse((await cli(['sql', 'SELECT count(*) AS n FROM notes', '--db', source, '--json'])).stdout)).toEqual([{ n: 2 }]);
+  });
 });
