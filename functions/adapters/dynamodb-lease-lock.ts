@@ -98,7 +98,12 @@ export class DynamoDbLeaseLock implements LeaseLock {
         this.logger.debug('lease acquired', { lock: name, attempts: attempt + 1 });
         return held(lease, taken.Attributes);
       } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw this.unavailable('acquire', name, error);
+        if (!(error instanceof ConditionalCheckFailedException)) {
+          // An attempt may have landed before the failure we see: free the lease if it is ours,
+          // or the database stays locked for a whole lease.
+          await this.releaseIfOurs(lease).catch(() => undefined);
+          throw this.unavailable('acquire', name, error);
+        }
         // The SDK retried an update whose reply was lost, and our own first attempt is what
         // refused it. Not every backend returns the old item on a failed condition (dynalite
         // does not), so ask for the item whenever the SDK sent more than once.
@@ -240,6 +245,11 @@ export class DynamoDbLeaseLock implements LeaseLock {
     } catch (error) {
       throw this.unavailable('read', name, error);
     }
+  }
+
+  private async releaseIfOurs(lease: Lease): Promise<void> {
+    const item = await this.item(lease.name);
+    if (item?.[A.owner] === lease.owner) await this.release(lease);
   }
 
   private async item(name: string): Promise<Record<string, unknown> | undefined> {

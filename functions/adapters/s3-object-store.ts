@@ -18,6 +18,7 @@ import {
   type ObjectArchive,
   type ObjectStore,
   type ObjectVersion,
+  type CurrentObject,
   type Page,
   type PresignedRequest,
   type PutCondition,
@@ -89,21 +90,26 @@ export class S3ObjectStore implements ObjectStore, ObjectArchive {
       return { etag: response.ETag!, versionId: response.VersionId };
     } catch (error) {
       const status = statusOf(error);
-      if (status === 412 || (status === 404 && 'ifMatch' in condition)) {
+      // A 412 is definite only for the first attempt: the SDK's retry may have been refused by
+      // that very attempt, which then landed. The caller resolves it by looking at the object.
+      const retried = ((error as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1) > 1;
+      if (!retried && (status === 412 || (status === 404 && 'ifMatch' in condition))) {
         throw new PreconditionFailedError(`conditional write to ${key} refused (${status})`, { cause: error });
       }
       throw unavailable('write', error);
     }
   }
 
-  async head(key: string): Promise<(StoredVersion & { stamp?: WriteStamp }) | undefined> {
+  async head(key: string): Promise<CurrentObject | undefined> {
     try {
       const response = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       return { etag: response.ETag!, versionId: response.VersionId, stamp: stampOf(response.Metadata ?? {}) };
     } catch (error) {
-      if (statusOf(error) === 404) return undefined;
-      throw unavailable('inspect', error);
+      if (statusOf(error) !== 404) throw unavailable('inspect', error);
     }
+    // No current object: the key is new, or its newest version is a delete marker.
+    const [newest] = (await this.listVersions(key, { limit: 1 })).items;
+    return newest?.deleteMarker ? { etag: newest.etag, versionId: newest.versionId, deleted: true } : undefined;
   }
 
   async putBlob(key: string, body: Uint8Array): Promise<void> {

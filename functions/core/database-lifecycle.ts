@@ -319,7 +319,8 @@ export class DatabaseLifecycle {
     const from = { key: this.keyOf(database), version: { etag: source.etag, versionId: source.versionId } };
     return this.change({
       database: to,
-      meaning: { kind: 'clone', from: database, version: source.versionId },
+      // What the request said, not what it resolved to: a retry after the source moved on still matches.
+      meaning: { kind: 'clone', from: database, ...selector },
       ...context,
       produce: async (base) => {
         if (base.kind === 'stored') throw new DatabaseExistsError(`database "${to}" already exists; delete it first or clone to another name`);

@@ -157,7 +157,15 @@ interface Base {
   fetch: () => Promise<Uint8Array>;
 }
 
-type Stored = { kind: 'stored'; version: StoredVersion } | { kind: 'unpublished'; version: StoredVersion; stamp?: WriteStamp };
+type Stored = { kind: 'stored'; version: StoredVersion } | Unpublished;
+
+/** A version stored in S3 (or a delete marker placed) that no record names yet. */
+interface Unpublished {
+  kind: 'unpublished';
+  version: StoredVersion;
+  stamp?: WriteStamp;
+  deleted?: true;
+}
 
 /** How many unpublished versions a write adopts before it gives up with a conflict. */
 const MAX_ADOPTIONS = 2;
@@ -209,6 +217,9 @@ export class DatabaseService {
     if (await this.deps.engine.firstStatementWrites(request.database, request.program)) return writeNow();
     const read = await this.read(request, timings);
     if (read.kind === 'writes') return writeNow();
+    // With a key, a request that only reads because of today's state (DROP TABLE IF EXISTS of a
+    // missing table) is recorded like a write that changed nothing, so its retry never applies later.
+    if (read.stateDependent && request.idempotencyKey !== undefined && role === 'write') return writeNow();
     return this.respond(request.database, read.results, read.version ?? null, false, started, timings);
   }
 
@@ -245,14 +256,14 @@ export class DatabaseService {
   private async read(
     request: SqlRequest,
     timings: Timings,
-  ): Promise<{ kind: 'writes' } | { kind: 'done'; results: StatementResult[]; version?: string }> {
+  ): Promise<{ kind: 'writes' } | { kind: 'done'; results: StatementResult[]; version?: string; stateDependent: boolean }> {
     const { database } = request;
     if (request.consistency === 'eventual') {
       const young = this.recentlyConfirmed(database);
       // Eventual applies only to requests that read whatever the version: anything that fails,
       // writes or depends on the copy's state is decided again on the current version.
       const outcome = young && (await this.runRead(request, { version: young, fetch: this.fetcher(database, young, timings) }, timings).catch(ignoreSqlError));
-      if (outcome && outcome.kind === 'done' && !outcome.stateDependent) return { kind: 'done', results: outcome.results, version: versionName(young) };
+      if (outcome && outcome.kind === 'done' && !outcome.stateDependent) return { kind: 'done', results: outcome.results, version: versionName(young), stateDependent: false };
     }
     const checkedAt = this.clock();
     const order = ++this.order;
@@ -266,7 +277,7 @@ export class DatabaseService {
     if (outcome.kind === 'writes') return outcome;
     if (!current.version) throw new DatabaseNotFoundError(database);
     this.confirm(database, current.version, checkedAt, order);
-    return { kind: 'done', results: outcome.results, version: versionName(current.version) };
+    return { kind: 'done', results: outcome.results, version: versionName(current.version), stateDependent: outcome.stateDependent };
   }
 
   private runRead(request: SqlRequest, current: Current, timings: Timings) {
@@ -371,9 +382,13 @@ export class DatabaseService {
         const prior = held.recentKeys.find((r) => r.key === idempotencyKey) ?? (await this.deps.idempotency.find(database, idempotencyKey));
         if (prior) return await this.replay(database, prior, fingerprint!, started, timings);
       }
-      if (held.published?.deleted && !change.revivesDeleted) throw new DatabaseNotFoundError(database, true);
       const forgetKeys = await this.copyRecentKeys(database, held);
-      let base = await this.baseOf(database, held, timings);
+      // Without a record, whatever S3 holds (a version no one published, or a database written
+      // before records existed) is published first, so nothing stored is lost or applied twice.
+      const latest = held.published ? undefined : await this.unpublishedLatest(database);
+      const first = latest ? await this.adoptFor(change, fingerprint, keeper.current, undefined, latest, forgetKeys.splice(0), started, timings) : undefined;
+      if (first?.kind === 'replayed') return first.response;
+      let base = this.baseOf(database, first?.record ?? held.published, change, timings);
       for (let adoptions = 0; ; adoptions++) {
         const produced = await change.produce(sourceOf({ version: base.loaded, fetch: base.fetch }), timings);
         if (produced.kind === 'unchanged') {
@@ -394,6 +409,9 @@ export class DatabaseService {
             ...(change.madeBy && { madeBy: change.madeBy }),
             ...(key && { idempotency: { key: key.key, fingerprint: key.fingerprint, answer: key.answer } }),
           };
+          // A delete marker carries no metadata: its stamp goes beside it, named after the version
+          // it deletes, so whoever adopts the marker knows which write (and key) it was.
+          if (produced.deletes && base.loaded) await this.deps.store.putBlob(this.markerStampKey(database, base.loaded), Buffer.from(JSON.stringify(stamp)));
           stored = await this.timed(timings, 'store_ms', () => this.storeFenced(database, produced, base.loaded, stamp));
         } catch (error) {
           produced.settle(undefined);
@@ -402,12 +420,9 @@ export class DatabaseService {
         if (stored.kind === 'unpublished') {
           produced.settle(undefined);
           if (adoptions >= MAX_ADOPTIONS) throw new WriteConflictError('the database kept changing under this write; nothing was applied, retry');
-          const adopted = await this.adopt(database, keeper.current, base.published, stored, forgetKeys.splice(0));
-          // The unpublished version was an earlier attempt of this very request: it is applied now.
-          if (key && adopted.key?.key === key.key && adopted.key.fingerprint === key.fingerprint) {
-            return await this.replay(database, adopted.key, key.fingerprint, started, timings);
-          }
-          base = { published: adopted.record, loaded: adopted.record.version, fetch: this.fetcher(database, adopted.record.version, timings) };
+          const adopted = await this.adoptFor(change, fingerprint, keeper.current, base.published, stored, forgetKeys.splice(0), started, timings);
+          if (adopted.kind === 'replayed') return adopted.response;
+          base = this.baseOf(database, adopted.record, change, timings);
           continue;
         }
         const next: VersionRecord = { version: stored.version, writeId, ...(produced.deletes && { deleted: true as const }) };
@@ -435,13 +450,61 @@ export class DatabaseService {
     }
   }
 
-  /** What the write builds on: the published version, or for a database without a record, its latest object. */
-  private async baseOf(database: string, held: HeldLease, timings: Timings): Promise<Base> {
-    // A deleted database's delete marker has no bytes: a restore stores on top as on a new key.
-    if (held.published?.deleted) return { published: held.published, fetch: async () => new Uint8Array() };
-    if (held.published) return { published: held.published, loaded: held.published.version, fetch: this.fetcher(database, held.published.version, timings) };
-    const latest = await this.latestObject(database, timings);
-    return { loaded: latest.version, fetch: latest.fetch };
+  /** What the write builds on: the published version, or nothing for a new (or deleted) database. */
+  private baseOf(database: string, record: VersionRecord | undefined, change: Change, timings: Timings): Base {
+    if (record?.deleted) {
+      if (!change.revivesDeleted) throw new DatabaseNotFoundError(database, true);
+      // A deleted database's delete marker has no bytes: a restore stores on top as on a new key.
+      return { published: record, fetch: async () => new Uint8Array() };
+    }
+    if (record) return { published: record, loaded: record.version, fetch: this.fetcher(database, record.version, timings) };
+    return { fetch: async () => new Uint8Array() };
+  }
+
+  private markerStampKey(database: string, deleted: StoredVersion): string {
+    return `${this.options.answerPrefix}${database}/delete-of-${versionName(deleted)}.json`;
+  }
+
+  private async markerStamp(database: string, deleted: StoredVersion): Promise<WriteStamp | undefined> {
+    const blob = await this.deps.store.getBlob(this.markerStampKey(database, deleted));
+    return blob && (JSON.parse(Buffer.from(blob).toString('utf8')) as WriteStamp);
+  }
+
+  /** What S3 holds under a database without a record, as something to adopt (or nothing). */
+  private async unpublishedLatest(database: string): Promise<Unpublished | undefined> {
+    const current = await this.deps.store.head(this.keyOf(database));
+    if (!current) return undefined;
+    return { kind: 'unpublished', version: { etag: current.etag, versionId: current.versionId }, stamp: current.stamp, ...(current.deleted && { deleted: true }) };
+  }
+
+  /**
+   * Adopts an unpublished version before running on top of it. If it was stored by an earlier
+   * attempt of this very request (same key, same meaning), the request is applied: replay it.
+   * The same key with another meaning is refused, after the version is kept.
+   */
+  private async adoptFor(
+    change: Change,
+    fingerprint: string | undefined,
+    lease: Lease,
+    published: VersionRecord | undefined,
+    unpublished: Unpublished,
+    forgetKeys: string[],
+    started: number,
+    timings: Timings,
+  ): Promise<{ kind: 'replayed'; response: SqlResponse } | { kind: 'adopted'; record: VersionRecord }> {
+    if (unpublished.deleted && !unpublished.stamp && published) unpublished = { ...unpublished, stamp: await this.markerStamp(change.database, published.version) };
+    const stamped = unpublished.stamp?.idempotency;
+    const ours = change.idempotencyKey !== undefined && stamped?.key === change.idempotencyKey;
+    let adopted: Awaited<ReturnType<DatabaseService['adopt']>>;
+    try {
+      adopted = await this.adopt(change.database, lease, published, unpublished, forgetKeys);
+    } catch (error) {
+      // Our own earlier attempt is stored; if it cannot be published now, it still may be later.
+      if (ours && stamped?.fingerprint === fingerprint) throw new WriteOutcomeUnknownError(unpublished.stamp!.writeId, { cause: error });
+      throw error;
+    }
+    if (ours && adopted.key) return { kind: 'replayed', response: await this.replay(change.database, adopted.key, fingerprint!, started, timings) };
+    return { kind: 'adopted', record: adopted.record };
   }
 
   /**
@@ -467,7 +530,7 @@ export class DatabaseService {
       }
       if (error instanceof PreconditionFailedError) {
         if (current && current.etag !== loaded?.etag) {
-          return { kind: 'unpublished', version: { etag: current.etag, versionId: current.versionId }, stamp: current.stamp };
+          return { kind: 'unpublished', version: { etag: current.etag, versionId: current.versionId }, stamp: current.stamp, ...(current.deleted && { deleted: true }) };
         }
         throw new WriteConflictError('another writer changed the database since it was loaded; nothing was applied, retry', { cause: error });
       }
@@ -480,10 +543,14 @@ export class DatabaseService {
     database: string,
     lease: Lease,
     published: VersionRecord | undefined,
-    unpublished: Extract<Stored, { kind: 'unpublished' }>,
+    unpublished: Unpublished,
     forgetKeys: string[],
   ): Promise<{ record: VersionRecord; key?: IdempotencyRecord }> {
-    const record: VersionRecord = { version: unpublished.version, writeId: unpublished.stamp?.writeId ?? 'unknown' };
+    const record: VersionRecord = {
+      version: unpublished.version,
+      writeId: unpublished.stamp?.writeId ?? `adopted-${unpublished.version.versionId ?? unpublished.version.etag}`,
+      ...(unpublished.deleted && { deleted: true }),
+    };
     const stamped = unpublished.stamp?.idempotency;
     const key: IdempotencyRecord | undefined = stamped && {
       key: stamped.key,
@@ -551,7 +618,12 @@ export class DatabaseService {
     if (record.fingerprint !== fingerprint) {
       throw new IdempotencyKeyReusedError('this Idempotency-Key was already used for a different request; use a new key for a new request');
     }
-    const encoded = isInline(record.answer) ? record.answer.inline : Buffer.from((await this.deps.store.getBlob(record.answer.blobKey)) ?? []).toString('base64');
+    const blob = isInline(record.answer) ? undefined : await this.deps.store.getBlob(record.answer.blobKey);
+    if (!isInline(record.answer) && blob === undefined) {
+      // Kept past its window: the key's answer is gone, and its write must not run again.
+      throw new IdempotencyKeyReusedError('this Idempotency-Key was used more than a day ago and its answer is no longer kept; use a new key');
+    }
+    const encoded = isInline(record.answer) ? record.answer.inline : Buffer.from(blob!).toString('base64');
     const response = this.respond(database, decodeAnswer(encoded), record.version, record.wrote, started, timings);
     response.meta.replayed = true;
     this.deps.onEvent?.({ kind: 'replayed' });

@@ -45,6 +45,9 @@ export interface WriteStamp {
   idempotency?: { key: string; fingerprint: string; answer: StoredAnswer };
 }
 
+/** What `head` finds current under a key. */
+export type CurrentObject = StoredVersion & { stamp?: WriteStamp; deleted?: true };
+
 export type GetResult =
   | { kind: 'found'; body: Uint8Array; version: StoredVersion }
   | { kind: 'not_modified' }
@@ -64,8 +67,11 @@ export interface ObjectStore {
    * store failed (timeouts, 5xx, a 409 for a conditional write still in flight).
    */
   put(key: string, body: Uint8Array, condition: PutCondition, stamp: WriteStamp): Promise<StoredVersion>;
-  /** The current version and the stamp it was stored with, or undefined when there is none. */
-  head(key: string): Promise<(StoredVersion & { stamp?: WriteStamp }) | undefined>;
+  /**
+   * The current version and the stamp it was stored with; `deleted` when it is a delete marker;
+   * undefined when the key has no version at all.
+   */
+  head(key: string): Promise<CurrentObject | undefined>;
   /** Small side objects (stored answers of keyed writes). */
   putBlob(key: string, body: Uint8Array): Promise<void>;
   getBlob(key: string): Promise<Uint8Array | undefined>;

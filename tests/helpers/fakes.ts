@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { LockTimeoutError, SqlError } from '../../functions/core/errors';
 import {
   LeaseLostError,
+  type CurrentObject,
   PreconditionFailedError,
   type DatabaseFileInspector,
   type EngineRequest,
@@ -62,7 +63,7 @@ export class FakeObjectStore implements ObjectStore, ObjectArchive {
   readonly requests: string[] = [];
   private nextVersion = 1;
   onPut?: (store: Operation<StoredVersion>, body: Uint8Array, condition: PutCondition) => Promise<StoredVersion>;
-  onHead?: (head: Operation<(StoredVersion & { stamp?: WriteStamp }) | undefined>) => Promise<(StoredVersion & { stamp?: WriteStamp }) | undefined>;
+  onHead?: (head: Operation<CurrentObject | undefined>) => Promise<CurrentObject | undefined>;
   /** Bodies that passed through `getVersion` / `getBlob`, to show a copy never did. */
   bytesRead = 0;
 
@@ -94,11 +95,12 @@ export class FakeObjectStore implements ObjectStore, ObjectArchive {
     return this.onPut ? this.onPut(store, body, condition) : store();
   }
 
-  head(key: string): Promise<(StoredVersion & { stamp?: WriteStamp }) | undefined> {
+  head(key: string): Promise<CurrentObject | undefined> {
     this.requests.push('head');
-    const head = async () => {
-      const latest = this.latest(key);
-      return latest && { ...latest.version, stamp: latest.stamp };
+    const head = async (): Promise<CurrentObject | undefined> => {
+      const top = this.objects.get(key)?.at(-1);
+      if (!top) return undefined;
+      return top.deleteMarker ? { ...top.version, deleted: true } : { ...top.version, stamp: top.stamp };
     };
     return this.onHead ? this.onHead(head) : head();
   }

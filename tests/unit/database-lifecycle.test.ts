@@ -4,12 +4,15 @@ import {
   BadRequestError,
   DatabaseExistsError,
   DatabaseNotFoundError,
+  IdempotencyKeyReusedError,
   InvalidDatabaseFileError,
   LockTimeoutError,
   PayloadTooLargeError,
+  StorageUnavailableError,
   VersionNotFoundError,
   VersionReadOnlyError,
   WriteConflictError,
+  WriteOutcomeUnknownError,
 } from '../../functions/core/errors';
 import { PreconditionFailedError } from '../../functions/core/ports';
 import { encode, FakeClock, FakeEngine, FakeIdempotencyStore, FakeInspector, FakeLeaseLock, FakeObjectStore } from '../helpers/fakes';
@@ -335,4 +338,121 @@ it('a write conflict during a restore is retryable and leaves the database as it
   await expect(t.lifecycle.restore(DB, { version: v1 }, {})).rejects.toThrow(WriteConflictError);
   t.store.onPut = undefined;
   expect(await t.items()).toEqual(['a', 'b']);
+});
+
+describe('the write protocol when a step is lost (found in review)', () => {
+  const lostPublish = async () => {
+    throw new StorageUnavailableError('the publish never reached DynamoDB');
+  };
+
+  it('a keyed first write of a new database whose publish was lost applies once on retry', async () => {
+    const t = setup();
+    t.lock.onPublish = lostPublish;
+    await expect(t.run('ADD a', { idempotencyKey: 'K' })).rejects.toBeInstanceOf(WriteOutcomeUnknownError);
+    t.lock.onPublish = undefined;
+    const retry = await t.run('ADD a', { idempotencyKey: 'K' });
+    expect(retry.meta.replayed).toBe(true);
+    expect(await t.items()).toEqual(['a']);
+  });
+
+  it('an unkeyed first write whose publish was lost is kept by the next write', async () => {
+    const t = setup();
+    t.lock.onPublish = lostPublish;
+    await expect(t.run('ADD a')).rejects.toBeInstanceOf(WriteOutcomeUnknownError);
+    t.lock.onPublish = undefined;
+    await t.run('ADD b');
+    expect(await t.items()).toEqual(['a', 'b']);
+  });
+
+  it('a delete whose publish was lost is settled by its keyed retry, and the database then answers 404 until restored', async () => {
+    const t = setup();
+    const v1 = await t.writeLater('ADD a');
+    t.lock.onPublish = lostPublish;
+    await expect(t.lifecycle.delete(DB, DB, { idempotencyKey: 'D' })).rejects.toBeInstanceOf(WriteOutcomeUnknownError);
+    t.lock.onPublish = undefined;
+    // Readers still see the published version; the unpublished delete marker is adopted by the next change.
+    expect(await t.items()).toEqual(['a']);
+    expect((await t.lifecycle.delete(DB, DB, { idempotencyKey: 'D' })).replayed).toBe(true);
+    await expect(t.run('SELECT')).rejects.toBeInstanceOf(DatabaseNotFoundError);
+    await expect(t.run('ADD b')).rejects.toBeInstanceOf(DatabaseNotFoundError);
+    await t.lifecycle.restore(DB, { version: v1 }, {});
+    expect(await t.items()).toEqual(['a']);
+  });
+
+  it('an unkeyed write after a lost delete publish answers 404, not a conflict forever', async () => {
+    const t = setup();
+    await t.writeLater('ADD a');
+    t.lock.onPublish = lostPublish;
+    await expect(t.lifecycle.delete(DB, DB, {})).rejects.toBeInstanceOf(WriteOutcomeUnknownError);
+    t.lock.onPublish = undefined;
+    await expect(t.run('ADD b')).rejects.toBeInstanceOf(DatabaseNotFoundError);
+    await expect(t.run('SELECT')).rejects.toBeInstanceOf(DatabaseNotFoundError);
+  });
+
+  it('our upload landed, our lease ran out and another writer built on it: unknown, never "nothing applied"', async () => {
+    const t = setup();
+    await t.writeLater('ADD a');
+    let first = true;
+    t.store.onPut = async (store) => {
+      if (!first) return store();
+      first = false;
+      await store(); // the first attempt lands; its reply is lost
+      t.clock.advance(31_000); // our lease runs out while the SDK retries
+      await t.run('ADD c'); // another writer adopts our version and builds on it
+      // What the S3 adapter reports for a retried attempt's 412: not definite.
+      throw new StorageUnavailableError('412 on the retried attempt');
+    };
+    await expect(t.run('ADD b')).rejects.toBeInstanceOf(WriteOutcomeUnknownError);
+    t.store.onPut = undefined;
+    expect(await t.items()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('an unpublished version with our key but another request is kept, and our request is refused as a reused key', async () => {
+    const t = setup();
+    await t.writeLater('ADD a');
+    t.lock.onPublish = async (publish, publication) => {
+      if (publication.next) throw new StorageUnavailableError('crash before publish');
+      return publish();
+    };
+    await expect(t.run('ADD x', { idempotencyKey: 'K' })).rejects.toBeInstanceOf(WriteOutcomeUnknownError);
+    t.lock.onPublish = undefined;
+    await expect(t.run('ADD y', { idempotencyKey: 'K' })).rejects.toBeInstanceOf(IdempotencyKeyReusedError);
+    expect((await t.run('ADD x', { idempotencyKey: 'K' })).meta.replayed).toBe(true);
+    expect(await t.items()).toEqual(['a', 'x']);
+  });
+
+  it('a keyed clone retried after its source moved on replays instead of refusing the key', async () => {
+    const t = setup();
+    await t.writeLater('ADD a');
+    t.lock.onPublish = async (publish, publication) => {
+      await publish();
+      if (publication.next && !publication.keepLease) throw new StorageUnavailableError('reply lost');
+    };
+    const clone = await t.lifecycle.clone(DB, 'copy', undefined, { idempotencyKey: 'C' });
+    t.lock.onPublish = undefined;
+    await t.writeLater('ADD b');
+    const retry = await t.lifecycle.clone(DB, 'copy', undefined, { idempotencyKey: 'C' });
+    expect(retry).toMatchObject({ version: clone.version, replayed: true });
+    expect(await t.items('copy')).toEqual(['a']);
+  });
+
+  it('a keyed request that only reads because of today\'s state is recorded, so its retry never applies later', async () => {
+    const t = setup();
+    await t.writeLater('ADD a');
+    const first = await t.run('DROP zzz', { idempotencyKey: 'drop-zzz' });
+    expect(first.meta.wrote).toBe(false);
+    await t.run('ADD zzz');
+    const retry = await t.run('DROP zzz', { idempotencyKey: 'drop-zzz' });
+    expect(retry.meta).toMatchObject({ wrote: false, replayed: true });
+    expect(await t.items()).toEqual(['a', 'zzz']);
+  });
+
+  it('a replay whose stored answer has expired is refused, never re-applied or a 500', async () => {
+    const t = setup();
+    const many = [...Array.from({ length: 200 }, (_, i) => `ADD item-${i}-${'q'.repeat(i % 7)}${i * 7919}`), 'SELECT'].join(';');
+    await t.run(many, { idempotencyKey: 'big' });
+    expect(t.store.blobs.size).toBe(1);
+    t.store.blobs.clear(); // swept by the bucket's lifecycle rule
+    await expect(t.run(many, { idempotencyKey: 'big' })).rejects.toBeInstanceOf(IdempotencyKeyReusedError);
+  });
 });
