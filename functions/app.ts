@@ -1,4 +1,3 @@
-import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createDynamoDbClient, createS3Client } from './adapters/aws-clients';
@@ -10,6 +9,7 @@ import type { Config } from './config';
 import { DatabaseLifecycle, VersionHistory } from './core/database-lifecycle';
 import { DatabaseService, type DatabaseServiceOptions } from './core/database-service';
 import type { Logger } from './core/logger';
+import { createLogger } from './logging';
 import type { SqlEngine } from './core/ports';
 import { createFlightsReplaceHandler, createFlightsSearchHandler } from './flights/flights-routes';
 import { createPreflightHandler } from './http/cors';
@@ -17,6 +17,8 @@ import { createLifecycleRoutes } from './http/database-routes';
 import { createHealthHandler } from './http/health-route';
 import { createOpenApiHandler } from './http/openapi-route';
 import { createSqlHandler } from './http/sql-routes';
+
+export { createLogger };
 
 /**
  * The composition root: the one place that builds the database service from config. Handlers
@@ -92,17 +94,6 @@ export function buildDatabaseService(config: Config, logger: Logger, overrides: 
     { service, store, archive: store, lock, inspector: new SqlJsFileInspector(), clock: overrides.clock },
   );
   return { service, lifecycle, close: () => engine.close() };
-}
-
-/** Structured JSON logs through Powertools, behind the core's small Logger interface. */
-export function createLogger(logLevel: Config['logLevel']): Logger {
-  const powertools = new PowertoolsLogger({ serviceName: 'cloudlite', logLevel });
-  return {
-    debug: (message, fields) => powertools.debug(message, fields ?? {}),
-    info: (message, fields) => powertools.info(message, fields ?? {}),
-    warn: (message, fields) => powertools.warn(message, fields ?? {}),
-    error: (message, fields) => powertools.error(message, fields ?? {}),
-  };
 }
 
 /** Every route served by one process (local server, tests): one service shared by all routes. */
