@@ -34,7 +34,7 @@ const WASM_FILE = 'sql-wasm.wasm';
 const OPENAPI_FILE = 'openapi.yaml';
 const HANDLER_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
-const OUT_DIR = path.join(ROOT, '.build');
+const DEFAULT_OUT_DIR = path.join(ROOT, '.build');
 
 export class BuildError extends Error {
   override readonly name = 'BuildError';
@@ -43,6 +43,8 @@ export class BuildError extends Error {
 export interface BuildOptions {
   /** Handler names (file names in functions/handlers/ without `.ts`); default: every file there. */
   handlers?: string[];
+  /** Where to write (default `.build/`); the bench builds into a directory of its own. */
+  outDir?: string;
 }
 
 export interface BuildResult {
@@ -58,14 +60,15 @@ export interface BuildResult {
 export async function buildBundles(options: BuildOptions = {}): Promise<BuildResult> {
   const started = performance.now();
   const handlers = options.handlers ?? (await listHandlers());
+  const outDir = options.outDir ?? DEFAULT_OUT_DIR;
   checkHandlers(handlers);
 
-  await mkdir(OUT_DIR, { recursive: true });
+  await mkdir(outDir, { recursive: true });
   // The files of an earlier build go first, so a handler removed from serverless.yml never ships.
   // Subdirectories belong to other builds (the load test bundles into .build/loadtest/) and are
   // neither touched here nor packaged (serverless.yml ships `.build/*` only).
-  for (const entry of await readdir(OUT_DIR, { withFileTypes: true })) {
-    if (entry.isFile()) await rm(path.join(OUT_DIR, entry.name));
+  for (const entry of await readdir(outDir, { withFileTypes: true })) {
+    if (entry.isFile()) await rm(path.join(outDir, entry.name));
   }
 
   const common = {
@@ -91,7 +94,7 @@ export async function buildBundles(options: BuildOptions = {}): Promise<BuildRes
   } satisfies EsbuildOptions;
   // Each handler's module graph, found by bundling it alone in memory: those that reach no AWS SDK
   // client go to the light bundle, so they never load the SDK.
-  const graphs = await Promise.all(handlers.map((name) => build({ ...common, entryPoints: [handlerSource(name)], outdir: OUT_DIR, metafile: true, write: false })));
+  const graphs = await Promise.all(handlers.map((name) => build({ ...common, entryPoints: [handlerSource(name)], outdir: outDir, metafile: true, write: false })));
   const usesSdk = (graph: (typeof graphs)[number]) => Object.keys(graph.metafile.inputs).some((input) => input.includes('node_modules/@aws-sdk/'));
   const bundleOf = new Map(handlers.map((name, i) => [name, usesSdk(graphs[i]!) ? SHARED_BUNDLE : LIGHT_BUNDLE]));
   const bundles = [SHARED_BUNDLE, LIGHT_BUNDLE]
@@ -102,10 +105,10 @@ export async function buildBundles(options: BuildOptions = {}): Promise<BuildRes
       build({
         ...common,
         stdin: { contents: sharedEntry(members), resolveDir: ROOT, sourcefile: `${bundle}.js`, loader: 'js' },
-        outfile: path.join(OUT_DIR, `${bundle}.js`),
+        outfile: path.join(outDir, `${bundle}.js`),
       }),
     ),
-    build({ ...common, entryPoints: [WORKER_ENTRY], outfile: path.join(OUT_DIR, `${WORKER_BUNDLE}.js`) }),
+    build({ ...common, entryPoints: [WORKER_ENTRY], outfile: path.join(outDir, `${WORKER_BUNDLE}.js`) }),
   ]);
   const warnings = [...graphs, ...results].flatMap((result) => result.warnings);
   if (warnings.length > 0) {
@@ -114,14 +117,14 @@ export async function buildBundles(options: BuildOptions = {}): Promise<BuildRes
     throw new BuildError(`esbuild warnings:\n${warnings.map((warning) => `- ${warning.text} (${warning.location?.file ?? '?'})`).join('\n')}`);
   }
 
-  for (const name of handlers) await writeFile(path.join(OUT_DIR, `${name}.js`), handlerEntry(name, bundleOf.get(name)!));
-  await copyFile(require.resolve(`sql.js/dist/${WASM_FILE}`), path.join(OUT_DIR, WASM_FILE));
+  for (const name of handlers) await writeFile(path.join(outDir, `${name}.js`), handlerEntry(name, bundleOf.get(name)!));
+  await copyFile(require.resolve(`sql.js/dist/${WASM_FILE}`), path.join(outDir, WASM_FILE));
   // Served by GET /openapi.json (functions/http/openapi-route.ts reads it beside the bundle).
-  await copyFile(path.join(ROOT, 'docs', OPENAPI_FILE), path.join(OUT_DIR, OPENAPI_FILE));
+  await copyFile(path.join(ROOT, 'docs', OPENAPI_FILE), path.join(outDir, OPENAPI_FILE));
 
-  const written = (await readdir(OUT_DIR, { withFileTypes: true })).filter((entry) => entry.isFile()).map((entry) => entry.name);
-  const files = await Promise.all(written.sort().map(async (name) => ({ name, bytes: (await stat(path.join(OUT_DIR, name))).size })));
-  return { outDir: OUT_DIR, handlers, light: handlers.filter((name) => bundleOf.get(name) === LIGHT_BUNDLE), files, durationMs: Math.round(performance.now() - started) };
+  const written = (await readdir(outDir, { withFileTypes: true })).filter((entry) => entry.isFile()).map((entry) => entry.name);
+  const files = await Promise.all(written.sort().map(async (name) => ({ name, bytes: (await stat(path.join(outDir, name))).size })));
+  return { outDir, handlers, light: handlers.filter((name) => bundleOf.get(name) === LIGHT_BUNDLE), files, durationMs: Math.round(performance.now() - started) };
 }
 
 /** One `require()` per handler, inside a function: esbuild then initializes each module on first use. */

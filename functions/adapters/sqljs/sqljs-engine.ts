@@ -127,8 +127,15 @@ export class SqlJsEngine implements SqlEngine {
     const running: RunningJob = { queued, id: this.nextJobId++, commitsSincePosted: [] };
     this.running = running;
     try {
-      const worker = await this.startWorker();
+      const starting = this.startWorker();
       let fetched: Uint8Array | undefined;
+      // Download while a fresh worker compiles the WASM, so a cold start pays for the slower of
+      // the two instead of both. (A bytes job decided now stays one once the worker is up: only
+      // this job's reply changes the mirror.)
+      if (this.jobFor(running.id, queued.request, undefined) === 'needs-bytes') {
+        [fetched] = await Promise.all([this.fetchBytes(queued.request), starting]);
+      }
+      const worker = await starting;
       for (;;) {
         if (this.running !== running) return; // closed meanwhile
         // Decided and posted in one synchronous step: the mirror is exactly what the worker holds.
