@@ -33,6 +33,8 @@ export interface ServiceOverrides {
   wrapEngine?: (engine: SqlEngine) => SqlEngine;
   lock?: Partial<LeaseLockOptions>;
   service?: Partial<DatabaseServiceOptions>;
+  /** Start the SQL worker now (handlers at init: a cold start then overlaps its WASM compile). */
+  prestartEngine?: boolean;
 }
 
 export interface BuiltService {
@@ -93,6 +95,7 @@ export function buildDatabaseService(config: Config, logger: Logger, overrides: 
     },
     { service, store, archive: store, lock, inspector: new SqlJsFileInspector(), clock: overrides.clock },
   );
+  if (overrides.prestartEngine) engine.prestart();
   return { service, lifecycle, close: () => engine.close() };
 }
 

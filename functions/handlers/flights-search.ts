@@ -5,4 +5,6 @@ import { createFlightsSearchHandler } from '../flights/flights-routes';
 const config = loadConfig();
 const logger = createLogger(config.logLevel);
 // Public and read-only: no keys; its role may only read version records and objects.
-export const handler = createFlightsSearchHandler({ config, logger, service: buildDatabaseService(config, logger).service });
+// The SQL worker compiles its WASM while the rest loads and the first request fetches.
+const built = buildDatabaseService(config, logger, { prestartEngine: true });
+export const handler = createFlightsSearchHandler({ config, logger, service: built.service });
