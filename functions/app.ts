@@ -1,4 +1,3 @@
-import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createDynamoDbClient, createS3Client } from './adapters/aws-clients';
@@ -11,6 +10,7 @@ import type { Config } from './config';
 import { DatabaseLifecycle, VersionHistory } from './core/database-lifecycle';
 import { DatabaseService, type DatabaseServiceOptions } from './core/database-service';
 import type { Logger } from './core/logger';
+import { createLogger } from './logging';
 import type { SqlEngine } from './core/ports';
 import { createFlightsReplaceHandler, createFlightsSearchHandler } from './flights/flights-routes';
 import { createPreflightHandler } from './http/cors';
@@ -19,6 +19,8 @@ import { createHealthHandler } from './http/health-route';
 import { metricsOfEvent, noMetrics, type RequestMetrics } from './http/metrics';
 import { createOpenApiHandler } from './http/openapi-route';
 import { createSqlHandler } from './http/sql-routes';
+
+export { createLogger };
 
 /**
  * The composition root: the one place that builds the database service from config. Handlers
@@ -33,6 +35,8 @@ export interface ServiceOverrides {
   wrapEngine?: (engine: SqlEngine) => SqlEngine;
   lock?: Partial<LeaseLockOptions>;
   service?: Partial<DatabaseServiceOptions>;
+  /** Start the SQL worker now (handlers at init: a cold start then overlaps its WASM compile). */
+  prestartEngine?: boolean;
 }
 
 export interface BuiltService {
@@ -95,18 +99,8 @@ export function buildDatabaseService(config: Config, logger: Logger, overrides: 
     },
     { service, store, archive: store, lock, inspector: new SqlJsFileInspector(), clock: overrides.clock },
   );
+  if (overrides.prestartEngine) engine.prestart();
   return { service, lifecycle, close: () => engine.close() };
-}
-
-/** Structured JSON logs through Powertools, behind the core's small Logger interface. */
-export function createLogger(logLevel: Config['logLevel']): Logger {
-  const powertools = new PowertoolsLogger({ serviceName: 'cloudlite', logLevel });
-  return {
-    debug: (message, fields) => powertools.debug(message, fields ?? {}),
-    info: (message, fields) => powertools.info(message, fields ?? {}),
-    warn: (message, fields) => powertools.warn(message, fields ?? {}),
-    error: (message, fields) => powertools.error(message, fields ?? {}),
-  };
 }
 
 /** What the edge counts: embedded metric format inside Lambda, nothing elsewhere (config decides). */

@@ -28,7 +28,7 @@ export const options: Options = {
         { target: BASELINE_RPS, duration: envString('WARMUP', '30s') },
         { target: PEAK_RPS, duration: envString('RAMP', '1m') },
         { target: PEAK_RPS, duration: envString('HOLD', '2m') },
-        { target: 0, duration: '30s' },
+        { target: 0, duration: envString('COOLDOWN', '30s') },
       ],
     },
   },

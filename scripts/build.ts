@@ -4,14 +4,17 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 /**
- * Bundles the Lambda handlers for deployment into `.build/`:
+ * Bundles the Lambda handlers for deployment into `.build/`, minified (a cold start parses every
+ * byte it loads):
  *
- * - `bundle.js`: all handlers and their dependencies (AWS SDK, middy, zod, ...) in one file, so the
- *   zip holds one copy of them instead of one per handler. Each handler module is reached through
- *   its own `require()`, which makes esbuild initialize it lazily: loading one handler never runs
- *   another handler's module-scope code, so a broken handler cannot take the others down.
+ * - `bundle.js`: the handlers that use the AWS SDK and their dependencies (SDK, middy, zod, ...)
+ *   in one file, so the zip holds one copy of them instead of one per handler.
+ * - `light-bundle.js`: the handlers that use no AWS SDK client (health, openapi, preflight), so
+ *   they never parse the SDK and load in a few tens of ms.
  * - `<handler>.js`: a two-line entry per handler (the `.build/<handler>.handler` Lambda names)
- *   that loads its handler from `bundle.js`.
+ *   that loads its handler from its bundle. Each handler module is reached through its own
+ *   `require()`, which makes esbuild initialize it lazily: loading one handler never runs another
+ *   handler's module-scope code, so a broken handler cannot take the others down.
  * - `sql-worker.js` and `sql-wasm.wasm`: what the sql.js engine looks for beside the handler at
  *   run time (functions/adapters/sqljs/sqljs-engine.ts). A bundler cannot see either: the worker
  *   is started from a path and the WASM is read from disk, so both are placed here explicitly.
@@ -25,12 +28,13 @@ const ROOT = path.resolve(__dirname, '..');
 const HANDLERS_DIR = path.join(ROOT, 'functions', 'handlers');
 const WORKER_ENTRY = path.join(ROOT, 'functions', 'adapters', 'sqljs', 'sql-worker.ts');
 const SHARED_BUNDLE = 'bundle';
+const LIGHT_BUNDLE = 'light-bundle';
 const WORKER_BUNDLE = 'sql-worker';
 const WASM_FILE = 'sql-wasm.wasm';
 const OPENAPI_FILE = 'openapi.yaml';
 const HANDLER_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
-const OUT_DIR = path.join(ROOT, '.build');
+const DEFAULT_OUT_DIR = path.join(ROOT, '.build');
 
 export class BuildError extends Error {
   override readonly name = 'BuildError';
@@ -39,11 +43,15 @@ export class BuildError extends Error {
 export interface BuildOptions {
   /** Handler names (file names in functions/handlers/ without `.ts`); default: every file there. */
   handlers?: string[];
+  /** Where to write (default `.build/`); the bench builds into a directory of its own. */
+  outDir?: string;
 }
 
 export interface BuildResult {
   outDir: string;
   handlers: string[];
+  /** The handlers in light-bundle.js (they use no AWS SDK client); the others are in bundle.js. */
+  light: string[];
   /** Every file written into outDir, with its size in bytes. */
   files: { name: string; bytes: number }[];
   durationMs: number;
@@ -52,14 +60,15 @@ export interface BuildResult {
 export async function buildBundles(options: BuildOptions = {}): Promise<BuildResult> {
   const started = performance.now();
   const handlers = options.handlers ?? (await listHandlers());
+  const outDir = options.outDir ?? DEFAULT_OUT_DIR;
   checkHandlers(handlers);
 
-  await mkdir(OUT_DIR, { recursive: true });
+  await mkdir(outDir, { recursive: true });
   // The files of an earlier build go first, so a handler removed from serverless.yml never ships.
   // Subdirectories belong to other builds (the load test bundles into .build/loadtest/) and are
   // neither touched here nor packaged (serverless.yml ships `.build/*` only).
-  for (const entry of await readdir(OUT_DIR, { withFileTypes: true })) {
-    if (entry.isFile()) await rm(path.join(OUT_DIR, entry.name));
+  for (const entry of await readdir(outDir, { withFileTypes: true })) {
+    if (entry.isFile()) await rm(path.join(outDir, entry.name));
   }
 
   const common = {
@@ -68,7 +77,9 @@ export async function buildBundles(options: BuildOptions = {}): Promise<BuildRes
     platform: 'node',
     target: 'node22',
     format: 'cjs',
-    minify: false,
+    minify: true,
+    // Error classes and log lines name themselves through `name` and constructor names.
+    keepNames: true,
     // Maps without the sources: stack traces get file:line (NODE_OPTIONS=--enable-source-maps)
     // while the zip stays small.
     sourcemap: 'linked',
@@ -81,29 +92,39 @@ export async function buildBundles(options: BuildOptions = {}): Promise<BuildRes
     legalComments: 'none',
     logLevel: 'silent',
   } satisfies EsbuildOptions;
+  // Each handler's module graph, found by bundling it alone in memory: those that reach no AWS SDK
+  // client go to the light bundle, so they never load the SDK.
+  const graphs = await Promise.all(handlers.map((name) => build({ ...common, entryPoints: [handlerSource(name)], outdir: outDir, metafile: true, write: false })));
+  const usesSdk = (graph: (typeof graphs)[number]) => Object.keys(graph.metafile.inputs).some((input) => input.includes('node_modules/@aws-sdk/'));
+  const bundleOf = new Map(handlers.map((name, i) => [name, usesSdk(graphs[i]!) ? SHARED_BUNDLE : LIGHT_BUNDLE]));
+  const bundles = [SHARED_BUNDLE, LIGHT_BUNDLE]
+    .map((bundle) => ({ bundle, members: handlers.filter((name) => bundleOf.get(name) === bundle) }))
+    .filter(({ members }) => members.length > 0);
   const results = await Promise.all([
-    build({
-      ...common,
-      stdin: { contents: sharedEntry(handlers), resolveDir: ROOT, sourcefile: `${SHARED_BUNDLE}.js`, loader: 'js' },
-      outfile: path.join(OUT_DIR, `${SHARED_BUNDLE}.js`),
-    }),
-    build({ ...common, entryPoints: [WORKER_ENTRY], outfile: path.join(OUT_DIR, `${WORKER_BUNDLE}.js`) }),
+    ...bundles.map(({ bundle, members }) =>
+      build({
+        ...common,
+        stdin: { contents: sharedEntry(members), resolveDir: ROOT, sourcefile: `${bundle}.js`, loader: 'js' },
+        outfile: path.join(outDir, `${bundle}.js`),
+      }),
+    ),
+    build({ ...common, entryPoints: [WORKER_ENTRY], outfile: path.join(outDir, `${WORKER_BUNDLE}.js`) }),
   ]);
-  const warnings = results.flatMap((result) => result.warnings);
+  const warnings = [...graphs, ...results].flatMap((result) => result.warnings);
   if (warnings.length > 0) {
     // A warning here has meant a require esbuild could not follow: better a failed build than a
     // function that breaks at run time.
     throw new BuildError(`esbuild warnings:\n${warnings.map((warning) => `- ${warning.text} (${warning.location?.file ?? '?'})`).join('\n')}`);
   }
 
-  for (const name of handlers) await writeFile(path.join(OUT_DIR, `${name}.js`), handlerEntry(name));
-  await copyFile(require.resolve(`sql.js/dist/${WASM_FILE}`), path.join(OUT_DIR, WASM_FILE));
+  for (const name of handlers) await writeFile(path.join(outDir, `${name}.js`), handlerEntry(name, bundleOf.get(name)!));
+  await copyFile(require.resolve(`sql.js/dist/${WASM_FILE}`), path.join(outDir, WASM_FILE));
   // Served by GET /openapi.json (functions/http/openapi-route.ts reads it beside the bundle).
-  await copyFile(path.join(ROOT, 'docs', OPENAPI_FILE), path.join(OUT_DIR, OPENAPI_FILE));
+  await copyFile(path.join(ROOT, 'docs', OPENAPI_FILE), path.join(outDir, OPENAPI_FILE));
 
-  const written = (await readdir(OUT_DIR, { withFileTypes: true })).filter((entry) => entry.isFile()).map((entry) => entry.name);
-  const files = await Promise.all(written.sort().map(async (name) => ({ name, bytes: (await stat(path.join(OUT_DIR, name))).size })));
-  return { outDir: OUT_DIR, handlers, files, durationMs: Math.round(performance.now() - started) };
+  const written = (await readdir(outDir, { withFileTypes: true })).filter((entry) => entry.isFile()).map((entry) => entry.name);
+  const files = await Promise.all(written.sort().map(async (name) => ({ name, bytes: (await stat(path.join(outDir, name))).size })));
+  return { outDir, handlers, light: handlers.filter((name) => bundleOf.get(name) === LIGHT_BUNDLE), files, durationMs: Math.round(performance.now() - started) };
 }
 
 /** One `require()` per handler, inside a function: esbuild then initializes each module on first use. */
@@ -120,8 +141,8 @@ function sharedEntry(handlers: string[]): string {
   ].join('\n');
 }
 
-function handlerEntry(name: string): string {
-  return `'use strict';\n// Generated by scripts/build.ts: the code is in ${SHARED_BUNDLE}.js, shared by all handlers.\nmodule.exports = require('./${SHARED_BUNDLE}.js').load(${JSON.stringify(name)});\n`;
+function handlerEntry(name: string, bundle: string): string {
+  return `'use strict';\n// Generated by scripts/build.ts: the code is in ${bundle}.js, shared with other handlers.\nmodule.exports = require('./${bundle}.js').load(${JSON.stringify(name)});\n`;
 }
 
 function handlerSource(name: string): string {
@@ -140,7 +161,7 @@ function checkHandlers(handlers: string[]): void {
   const problems: string[] = [];
   for (const name of handlers) {
     if (!HANDLER_NAME.test(name)) problems.push(`"${name}" is not a kebab-case handler name`);
-    else if (name === WORKER_BUNDLE || name === SHARED_BUNDLE) problems.push(`"${name}" is reserved for a bundle of its own`);
+    else if ([WORKER_BUNDLE, SHARED_BUNDLE, LIGHT_BUNDLE].includes(name)) problems.push(`"${name}" is reserved for a bundle of its own`);
     else if (!existsSync(handlerSource(name))) problems.push(`handler "${name}" has no source file ${path.relative(ROOT, handlerSource(name))}`);
   }
   if (problems.length > 0) throw new BuildError(`cannot build the handlers: ${problems.join('; ')}`);
@@ -152,7 +173,7 @@ if (require.main === module) {
     (result) => {
       const total = result.files.reduce((sum, file) => sum + file.bytes, 0);
       for (const file of result.files) console.log(`${file.name.padEnd(28)} ${(file.bytes / 1024).toFixed(0).padStart(6)} KiB`);
-      console.log(`built ${result.handlers.join(', ')} into ${path.relative(process.cwd(), result.outDir) || '.'} (${(total / 1024).toFixed(0)} KiB) in ${result.durationMs} ms`);
+      console.log(`built ${result.handlers.join(', ')} (without the SDK: ${result.light.join(', ') || 'none'}) into ${path.relative(process.cwd(), result.outDir) || '.'} (${(total / 1024).toFixed(0)} KiB) in ${result.durationMs} ms`);
     },
     (error: unknown) => {
       console.error(error instanceof BuildError ? error.message : error);

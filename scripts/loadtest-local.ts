@@ -1,5 +1,7 @@
 import autocannon from 'autocannon';
+import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { CloudliteError, createClient, type Client } from '../clients/typescript/src/index.ts';
 import {
   accountingQuery,
   accountingVerdict,
@@ -11,7 +13,6 @@ import {
   newRunId,
   nextRequest,
   parseStoredCounts,
-  retryDelayMs,
   SCENARIO_NAMES,
   setupRequests,
   type Endpoint,
@@ -69,7 +70,7 @@ const SETUP_ATTEMPTS = 6;
 
 async function main(): Promise<void> {
   const args = parseCommandLine(process.argv.slice(2));
-  await checkHealth(args.url);
+  await checkHealth(args);
   const reports: ScenarioReport[] = [];
   for (const scenario of args.scenarios) {
     const report = await runScenario(scenario, args);
@@ -130,11 +131,12 @@ function assertLoopback(url: string): void {
   }
 }
 
-async function checkHealth(url: string): Promise<void> {
-  const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5000) }).catch((error: unknown) => {
-    throw new Error(`no cloudlite answers at ${url} (${String(error)}); start one with \`npm start\``);
+async function checkHealth(args: Args): Promise<void> {
+  const client = createClient({ url: args.url, key: args.key, retries: 0, timeoutMs: 5000 });
+  await client.request('GET', '/health').catch((error: unknown) => {
+    if (error instanceof CloudliteError && error.status !== undefined) throw new Error(`${args.url}/health answered ${error.status}; is cloudlite running there?`);
+    throw new Error(`no cloudlite answers at ${args.url} (${String(error)}); start one with \`npm start\``);
   });
-  if (!response.ok) throw new Error(`${url}/health answered ${response.status}; is cloudlite running there?`);
 }
 
 async function runScenario(scenario: ScenarioName, args: Args): Promise<ScenarioReport> {
@@ -255,9 +257,13 @@ async function audit(args: Args, ctx: MixContext, report: ScenarioReport): Promi
   const unknownAnswers = [...(writes?.statuses ?? [])]
     .filter(([key]) => isAmbiguousWriteFailure(Number.parseInt(key, 10)))
     .reduce((n, [, c]) => n + c, 0);
-  const response = await postSql(args, accountingQuery(ctx));
-  if (response.status !== 200) return { ok: false, message: `accounting read failed: ${response.status} ${response.text.slice(0, 200)}` };
-  const stored = parseStoredCounts(JSON.parse(response.text));
+  let answer: unknown;
+  try {
+    answer = await apiClient(args).request('POST', '/sql', { json: accountingQuery(ctx), read: true, idempotencyKey: false });
+  } catch (error) {
+    return { ok: false, message: `accounting read failed: ${describeError(error)}` };
+  }
+  const stored = parseStoredCounts(answer);
   return accountingVerdict({
     ...stored,
     acknowledged: writes?.ok ?? 0,
@@ -265,26 +271,21 @@ async function audit(args: Args, ctx: MixContext, report: ScenarioReport): Promi
   });
 }
 
+/** Setup writes are retried by the client with one Idempotency-Key, so a retry never applies twice. */
 async function setupWrite(args: Args, body: SqlBody): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    const response = await postSql(args, body);
-    const outcome = classifyStatus(response.status);
-    if (outcome === 'ok') return;
-    if (outcome === 'error' || attempt + 1 >= SETUP_ATTEMPTS) {
-      throw new Error(`setup write to "${body.database}" failed: ${response.status} ${response.text.slice(0, 300)}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, retryDelayMs(attempt, response.retryAfter, Math.random, Date.now())));
-  }
+  await apiClient(args, SETUP_ATTEMPTS - 1)
+    .request('POST', '/sql', { json: body, idempotencyKey: `loadtest-setup-${randomUUID()}` })
+    .catch((error: unknown) => {
+      throw new Error(`setup write to "${body.database}" failed: ${describeError(error)}`);
+    });
 }
 
-async function postSql(args: Args, body: SqlBody): Promise<{ status: number; text: string; retryAfter?: string }> {
-  const response = await fetch(`${args.url}/sql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${args.key}` },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(60_000),
-  });
-  return { status: response.status, text: await response.text(), retryAfter: response.headers.get('retry-after') ?? undefined };
+function apiClient(args: Args, retries = 0): Client {
+  return createClient({ url: args.url, key: args.key, retries, timeoutMs: 60_000 });
+}
+
+function describeError(error: unknown): string {
+  return error instanceof CloudliteError ? `${error.status ?? 'no answer'} ${error.code} ${error.message}`.slice(0, 300) : String(error);
 }
 
 // ---- Output ---------------------------------------------------------------------------------

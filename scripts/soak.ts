@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { CloudliteError, createClient } from '../clients/typescript/src/index.ts';
 import { createApp, createRoutes } from '../functions/app';
 import { loadConfig } from '../functions/config';
 import { startLocalApi } from '../infra/local/api-gateway';
@@ -70,22 +71,24 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const databases = Array.from({ length: options.databases }, (_, i) => `soak-${i}`);
   let requests = 0;
 
+  // The soak counts every answer itself and never retries a row: no client retries, no keys.
+  const client = createClient({ url: api.url, key: WRITE_KEY, retries: 0, idempotencyKeys: false });
   async function call(body: unknown): Promise<{ status: number; json: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
     requests += 1;
     try {
-      const response = await fetch(`${api.url}/sql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${WRITE_KEY}` },
-        body: JSON.stringify(body),
-      });
-      const json = await response.json();
-      statuses[response.status] = (statuses[response.status] ?? 0) + 1;
-      if (response.status >= 500 && !RETRYABLE.has(response.status)) problems.push(`${response.status} ${JSON.stringify(json)}`);
-      return { status: response.status, json };
+      const json = await client.request('POST', '/sql', { json: body });
+      statuses[200] = (statuses[200] ?? 0) + 1;
+      return { status: 200, json };
     } catch (error) {
-      statuses.network = (statuses.network ?? 0) + 1;
-      problems.push(`network error: ${String(error)}`);
-      return { status: 0, json: undefined };
+      if (!(error instanceof CloudliteError) || error.status === undefined) {
+        statuses.network = (statuses.network ?? 0) + 1;
+        problems.push(`network error: ${String(error)}`);
+        return { status: 0, json: undefined };
+      }
+      const json = { error: { code: error.code, message: error.message } };
+      statuses[error.status] = (statuses[error.status] ?? 0) + 1;
+      if (error.status >= 500 && !RETRYABLE.has(error.status)) problems.push(`${error.status} ${JSON.stringify(json)}`);
+      return { status: error.status, json };
     }
   }
 

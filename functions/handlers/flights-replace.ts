@@ -5,4 +5,6 @@ import { createFlightsReplaceHandler } from '../flights/flights-routes';
 const config = loadConfig();
 const logger = createLogger(config.logLevel);
 const metrics = createMetrics(config);
-export const handler = createFlightsReplaceHandler({ config, logger, metrics, service: buildDatabaseService(config, logger, {}, metrics).service });
+// The SQL worker compiles its WASM while the rest loads and the first request fetches.
+const built = buildDatabaseService(config, logger, { prestartEngine: true }, metrics);
+export const handler = createFlightsReplaceHandler({ config, logger, metrics, service: built.service });

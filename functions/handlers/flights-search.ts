@@ -6,4 +6,6 @@ const config = loadConfig();
 const logger = createLogger(config.logLevel);
 const metrics = createMetrics(config);
 // Public and read-only: no keys; its role may only read version records and objects.
-export const handler = createFlightsSearchHandler({ config, logger, metrics, service: buildDatabaseService(config, logger, {}, metrics).service });
+// The SQL worker compiles its WASM while the rest loads and the first request fetches.
+const built = buildDatabaseService(config, logger, { prestartEngine: true }, metrics);
+export const handler = createFlightsSearchHandler({ config, logger, metrics, service: built.service });

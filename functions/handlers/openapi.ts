@@ -1,4 +1,4 @@
-import { createLogger } from '../app';
+import { createLogger } from '../logging';
 import { loadConfig } from '../config';
 import { createOpenApiHandler } from '../http/openapi-route';
 

@@ -23,6 +23,7 @@ import {
   parseStoredCounts,
   retryDelayMs,
   setupRequests,
+  writeKey,
 } from './scenarios-data.ts';
 import type { Endpoint, MixContext, RequestSpec, ScenarioName, SqlBody, StoredCounts } from './scenarios-data.ts';
 
@@ -93,12 +94,13 @@ http.setResponseCallback(http.expectedStatuses({ min: 200, max: 299 }, 409, 503)
 // ---- Requests -------------------------------------------------------------------------------
 
 /** One request, recorded under its endpoint tag. Grouped by path so query strings don't each become a series. */
-function send(spec: RequestSpec, endpointTag: string = spec.endpoint): Response {
+function send(spec: RequestSpec, endpointTag: string = spec.endpoint, idempotencyKey?: string): Response {
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (spec.body) {
     headers['Content-Type'] = 'application/json';
     headers.Authorization = `Bearer ${settings.apiKey}`;
   }
+  if (idempotencyKey !== undefined) headers['Idempotency-Key'] = idempotencyKey;
   return http.request(spec.method, `${settings.baseUrl}${spec.path}`, spec.body ? JSON.stringify(spec.body) : null, {
     headers,
     tags: { endpoint: endpointTag, name: `${spec.method} ${spec.path.split('?')[0]}` },
@@ -130,11 +132,17 @@ export function read(spec: RequestSpec): Response {
 
 export type WriteResult = 'acknowledged' | 'abandoned' | 'ambiguous' | 'refused';
 
-/** Sends a write until it is acknowledged, refused, or still retryable after MAX_ATTEMPTS. */
+/**
+ * Sends a write until it is acknowledged, refused, or unsettled after MAX_ATTEMPTS. Every attempt
+ * carries the same Idempotency-Key, so a retry after an unknown outcome (no answer, a 5xx, 503
+ * WRITE_OUTCOME_UNKNOWN) is answered with the first attempt's result or applied once, never twice.
+ */
 export function write(spec: RequestSpec): WriteResult {
   const started = Date.now();
+  const key = writeKey(`vu${exec.vu.idInTest}`, exec.vu.iterationInScenario, Math.random, started);
+  let unsure = false;
   for (let attempt = 0; ; attempt++) {
-    const res = send(spec);
+    const res = send(spec, spec.endpoint, key);
     record(spec, res);
     const outcome = classifyStatus(res.status);
     if (outcome === 'ok') {
@@ -142,18 +150,23 @@ export function write(spec: RequestSpec): WriteResult {
       metrics.writeAckDuration.add(Date.now() - started);
       return 'acknowledged';
     }
-    if (outcome === 'error') {
-      if (!isAmbiguousWriteFailure(res.status)) return 'refused';
-      metrics.writesAmbiguous.add(1);
-      return 'ambiguous';
-    }
+    const ambiguous = isAmbiguousWriteFailure(res.status);
+    if (outcome === 'error' && !ambiguous) return unsure ? settleAmbiguous() : 'refused';
+    unsure = unsure || ambiguous;
     if (attempt + 1 >= settings.maxAttempts) {
+      if (unsure) return settleAmbiguous();
       metrics.writesAbandoned.add(1);
       return 'abandoned';
     }
     metrics.writeRetries.add(1);
     sleep(retryDelayMs(attempt, header(res, 'Retry-After'), Math.random, Date.now()) / 1000);
   }
+}
+
+/** A write whose every attempt failed after one of them may have landed. */
+function settleAmbiguous(): WriteResult {
+  metrics.writesAmbiguous.add(1);
+  return 'ambiguous';
 }
 
 function header(res: Response, name: string): string | undefined {
@@ -178,8 +191,9 @@ export function prepare(scenario: ScenarioName): SetupData {
 
 function setupWrite(body: SqlBody): void {
   const spec: RequestSpec = { endpoint: 'sql_write', method: 'POST', path: '/sql', body };
+  const key = writeKey('setup', 0, Math.random, Date.now());
   for (let attempt = 0; ; attempt++) {
-    const res = send(spec, 'setup');
+    const res = send(spec, 'setup', key);
     const outcome = classifyStatus(res.status);
     if (outcome === 'ok') return;
     if (outcome === 'error' || attempt + 1 >= settings.maxAttempts) {

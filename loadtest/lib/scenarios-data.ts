@@ -326,6 +326,14 @@ export function isAmbiguousWriteFailure(status: number): boolean {
   return status === 0 || (status >= 500 && status !== 503);
 }
 
+/**
+ * An Idempotency-Key for one write: the same on each of its attempts (so a retry is replayed or
+ * applied once), distinct across writers, writes and runs. 1-128 printable characters.
+ */
+export function writeKey(writer: string, seq: number, random: Random, nowMs: number): string {
+  return `lt-${writer}-${seq}-${nowMs.toString(36)}-${Math.floor(random() * 2 ** 32).toString(36)}`;
+}
+
 export const RETRY_BASE_MS = 100;
 export const RETRY_CAP_MS = 5000;
 

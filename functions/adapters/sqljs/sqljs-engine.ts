@@ -104,6 +104,17 @@ export class SqlJsEngine implements SqlEngine {
     this.worker?.postMessage({ type: 'abandon', writeId });
   }
 
+  /**
+   * Starts the worker (and its WASM compile) now instead of at the first job, so a cold start
+   * overlaps it with loading the rest of the handler and with the first request's I/O. The
+   * worker does not keep the process alive until a job needs it; a failed start is retried then.
+   */
+  prestart(): void {
+    if (this.closed) return;
+    this.startWorker().catch(() => undefined);
+    this.worker?.unref();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     const shuttingDown = () => new StorageUnavailableError('the engine is shutting down');
@@ -127,8 +138,16 @@ export class SqlJsEngine implements SqlEngine {
     const running: RunningJob = { queued, id: this.nextJobId++, commitsSincePosted: [] };
     this.running = running;
     try {
-      const worker = await this.startWorker();
+      const starting = this.startWorker();
+      this.worker?.ref();
       let fetched: Uint8Array | undefined;
+      // Download while a fresh worker compiles the WASM, so a cold start pays for the slower of
+      // the two instead of both. (A bytes job decided now stays one once the worker is up: only
+      // this job's reply changes the mirror.)
+      if (this.jobFor(running.id, queued.request, undefined) === 'needs-bytes') {
+        [fetched] = await Promise.all([this.fetchBytes(queued.request), starting]);
+      }
+      const worker = await starting;
       for (;;) {
         if (this.running !== running) return; // closed meanwhile
         // Decided and posted in one synchronous step: the mirror is exactly what the worker holds.

@@ -215,6 +215,12 @@ describe('k6 load scripts', () => {
 
   it('write-contention retries a 409 and its summary audits the stored counter against acknowledged writes', async () => {
     const played = JSON.parse((await play('write-contention', 10)).stdout) as Played;
+    // Every write carries an Idempotency-Key, the retry of the refused first write the same one.
+    const keys = played.requests.filter((r) => r.tags.endpoint === 'sql_write').map((r) => r.headers['Idempotency-Key']);
+    expect(keys).toHaveLength(11);
+    for (const key of keys) expect(key).toMatch(/^[\x21-\x7e]{1,128}$/);
+    expect(keys[1]).toBe(keys[0]);
+    expect(new Set(keys).size).toBe(10);
     expect(played.metrics.retryable_responses?.values.count).toBe(1);
     expect(played.metrics.write_retries?.values.count).toBe(1);
     expect(played.metrics.writes_acknowledged?.values.count).toBe(10);

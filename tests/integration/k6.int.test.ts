@@ -1,0 +1,108 @@
+import { build } from 'esbuild';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { startLocalServer, type LocalServer } from '../../scripts/bench/local-server-process';
+
+/**
+ * The four k6 scenarios, run for real by k6 (v0.47, ../shared/tools/k6) for about ten seconds
+ * each against `npm start` on loopback, with small bounded loads: the scripts users run against
+ * AWS are proven here. Passes when k6 exits 0 (every threshold held) and the contention run's
+ * write audit finds every acknowledged write stored exactly once.
+ */
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const K6 = path.resolve(ROOT, '..', 'shared', 'tools', 'k6');
+const KEY = 'k6-test-write-key-0001';
+
+/** Short, bounded runs: a few dozen requests per second on loopback. */
+const RUNS: Record<string, Record<string, string>> = {
+  'viral-read-spike': { PEAK_RPS: '40', WARMUP: '2s', RAMP: '3s', HOLD: '4s', COOLDOWN: '1s', MAX_VUS: '20' },
+  'write-contention': { VUS: '4', DURATION: '10s' },
+  'mixed-95-5': { RATE: '30', DURATION: '10s', MAX_VUS: '20' },
+  'many-databases': { RATE: '30', DURATION: '10s', DATABASES: '5', MAX_VUS: '20' },
+};
+
+interface Summary {
+  metrics: Record<string, { values: Record<string, number>; thresholds?: Record<string, { ok: boolean }> }>;
+  audit?: { ok: boolean; message: string };
+}
+
+const suite = existsSync(K6) ? describe : describe.skip;
+if (!existsSync(K6)) console.warn(`k6 scenarios skipped: no k6 binary at ${K6}`);
+
+jest.setTimeout(300_000);
+
+suite('the k6 scenarios, run by k6 against npm start', () => {
+  let workDir: string;
+  let server: LocalServer;
+
+  beforeAll(async () => {
+    workDir = await mkdtemp(path.join(os.tmpdir(), 'cloudlite-k6-'));
+    // k6 v0.47 parses ES2017: object spread and the like are lowered here.
+    await build({
+      entryPoints: Object.keys(RUNS).map((script) => path.join(ROOT, 'loadtest', `${script}.ts`)),
+      bundle: true,
+      outdir: workDir,
+      format: 'esm',
+      platform: 'neutral',
+      target: 'es2017',
+      external: ['k6', 'k6/*'],
+      logLevel: 'error',
+    });
+    server = await startLocalServer(KEY);
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.close();
+    if (workDir) await rm(workDir, { recursive: true, force: true });
+  });
+
+  test('the loadtest directory holds exactly the scenarios this test runs', () => {
+    const scripts = readdirSync(path.join(ROOT, 'loadtest')).filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'));
+    expect(scripts.map((file) => file.slice(0, -'.ts'.length)).sort()).toEqual(Object.keys(RUNS).sort());
+  });
+
+  test.each(Object.keys(RUNS))('%s holds every threshold', async (script) => {
+    const { code, output, summary } = await runK6(script);
+
+    const failed = Object.entries(summary.metrics).flatMap(([metric, { thresholds }]) =>
+      Object.entries(thresholds ?? {})
+        .filter(([, result]) => !result.ok)
+        .map(([expression]) => `${metric} ${expression}`),
+    );
+    expect([script, failed]).toEqual([script, []]);
+    expect([script, code, code === 0 ? '' : output.slice(-2000)]).toEqual([script, 0, '']);
+    expect(summary.metrics.http_reqs!.values.count).toBeGreaterThan(50);
+  });
+
+  test('write-contention: every acknowledged write is stored exactly once, and no write was abandoned', async () => {
+    const { summary } = await runK6('write-contention');
+
+    expect(summary.audit).toEqual({ ok: true, message: expect.stringContaining('every acknowledged write is stored exactly once') });
+    expect(summary.metrics.writes_acknowledged!.values.count).toBeGreaterThan(10);
+    expect(summary.metrics.writes_abandoned?.values.count ?? 0).toBe(0);
+  });
+
+  /** Each scenario runs once; its tests share the outcome. */
+  const runs = new Map<string, Promise<{ code: number; output: string; summary: Summary }>>();
+  function runK6(script: string) {
+    if (!runs.has(script)) runs.set(script, runOnce(script));
+    return runs.get(script)!;
+  }
+
+  async function runOnce(script: string): Promise<{ code: number; output: string; summary: Summary }> {
+    const summaryDir = await mkdtemp(path.join(workDir, `${script}-`));
+    const env = { BASE_URL: server.url, API_KEY: KEY, SUMMARY_DIR: summaryDir, ...RUNS[script] };
+    const args = ['run', '--quiet', '--no-usage-report', ...Object.entries(env).flatMap(([name, value]) => ['-e', `${name}=${value}`]), path.join(workDir, `${script}.js`)];
+    const { code, output } = await new Promise<{ code: number; output: string }>((resolve) => {
+      execFile(K6, args, { cwd: workDir, timeout: 120_000, maxBuffer: 16 << 20, env: { PATH: process.env.PATH, HOME: workDir } }, (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, output: `${stdout}${stderr}` });
+      });
+    });
+    const summary = JSON.parse(await readFile(path.join(summaryDir, `${script}.json`), 'utf8')) as Summary;
+    return { code, output, summary };
+  }
+});
