@@ -38,6 +38,16 @@ import {
  * land later.
  */
 
+/** DatabaseService options for tests on these fakes: a long renew interval (no timers fire), small limits. */
+export const SERVICE_OPTIONS = {
+  keyPrefix: 'databases/',
+  answerPrefix: 'idempotency/',
+  eventualMaxAgeMs: 5_000,
+  limits: { maxStatements: 100, maxResultBytes: 1_000_000, maxDatabaseBytes: 1_000_000 },
+  leaseRenewIntervalMs: 60_000,
+  leaseSafetyMarginMs: 2_000,
+};
+
 export class FakeClock {
   constructor(public nowMs = Date.parse('2026-11-30T00:00:00Z')) {}
   readonly now = () => this.nowMs;

@@ -15,7 +15,7 @@ import {
   WriteOutcomeUnknownError,
 } from '../../functions/core/errors';
 import { PreconditionFailedError } from '../../functions/core/ports';
-import { encode, FakeClock, FakeEngine, FakeIdempotencyStore, FakeInspector, FakeLeaseLock, FakeObjectStore } from '../helpers/fakes';
+import { encode, SERVICE_OPTIONS, FakeClock, FakeEngine, FakeIdempotencyStore, FakeInspector, FakeLeaseLock, FakeObjectStore } from '../helpers/fakes';
 
 const DB = 'shop';
 const KEY = 'databases/shop.sqlite';
@@ -25,12 +25,10 @@ function setup(overrides: { inlineTransferBytes?: number; maxDatabaseBytes?: num
   const store = new FakeObjectStore(clock.now);
   const lock = new FakeLeaseLock(clock);
   const engine = new FakeEngine();
-  const limits = { maxStatements: 100, maxResultBytes: 1_000_000, maxDatabaseBytes: 1_000_000 };
-  const options = { keyPrefix: 'databases/', answerPrefix: 'idempotency/', eventualMaxAgeMs: 5_000, limits, leaseRenewIntervalMs: 60_000, leaseSafetyMarginMs: 2_000 };
   // The lifecycle's history is the service's source of past versions: built together, as in production.
   let lifecycle: DatabaseLifecycle | undefined;
   const pastVersions = { resolve: (database: string, selector: Parameters<DatabaseLifecycle['history']['resolve']>[1]) => lifecycle!.history.resolve(database, selector) };
-  const service = new DatabaseService(options, { store, lock, idempotency: new FakeIdempotencyStore(), engine, pastVersions, clock: clock.now });
+  const service = new DatabaseService(SERVICE_OPTIONS, { store, lock, idempotency: new FakeIdempotencyStore(), engine, pastVersions, clock: clock.now });
   lifecycle = new DatabaseLifecycle(
     {
       keyPrefix: 'databases/',

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DatabaseService, type SqlRequest } from '../../functions/core/database-service';
 import { IdempotencyKeyReusedError, StorageThrottledError, StorageUnavailableError, WriteConflictError, WriteOutcomeUnknownError } from '../../functions/core/errors';
 import { PreconditionFailedError } from '../../functions/core/ports';
-import { encode, FakeClock, FakeEngine, FakeIdempotencyStore, FakeLeaseLock, FakeObjectStore } from '../helpers/fakes';
+import { encode, SERVICE_OPTIONS, FakeClock, FakeEngine, FakeIdempotencyStore, FakeLeaseLock, FakeObjectStore } from '../helpers/fakes';
 
 const DB = 'shop';
 const KEY = 'databases/shop.sqlite';
@@ -13,15 +13,7 @@ function setup() {
   const lock = new FakeLeaseLock(clock);
   const idempotency = new FakeIdempotencyStore();
   const engine = new FakeEngine();
-  const options = {
-    keyPrefix: 'databases/',
-    answerPrefix: 'idempotency/',
-    eventualMaxAgeMs: 5_000,
-    limits: { maxStatements: 100, maxResultBytes: 1_000_000, maxDatabaseBytes: 1_000_000 },
-    leaseRenewIntervalMs: 60_000,
-    leaseSafetyMarginMs: 2_000,
-  };
-  const newService = () => new DatabaseService(options, { store, lock, idempotency, engine, clock: clock.now });
+  const newService = () => new DatabaseService(SERVICE_OPTIONS, { store, lock, idempotency, engine, clock: clock.now });
   const service = newService();
   const run = (sql: string, extra: Partial<SqlRequest> = {}, s = service) =>
     s.execute({ database: DB, program: { kind: 'script', sql }, consistency: 'strong', ...extra }, 'write');

@@ -14,7 +14,7 @@ import { silentLogger } from '../../functions/core/logger';
 import { metricsOfEvent, type MetricName, type RequestMetrics } from '../../functions/http/metrics';
 import { httpHandler } from '../../functions/http/middleware';
 import { jsonResponse, type HttpResponse } from '../../functions/http/responses';
-import { FakeClock, FakeEngine, FakeIdempotencyStore, FakeLeaseLock, FakeObjectStore } from '../helpers/fakes';
+import { SERVICE_OPTIONS, FakeClock, FakeEngine, FakeIdempotencyStore, FakeLeaseLock, FakeObjectStore } from '../helpers/fakes';
 
 /**
  * What outsiders see: the edge counts the outcomes of each request into a metrics port and
@@ -109,14 +109,7 @@ describe('the service reports what its answers do not show', () => {
     const lock = new FakeLeaseLock(clock);
     const events: ServiceEvent[] = [];
     const service = new DatabaseService(
-      {
-        keyPrefix: 'databases/',
-        answerPrefix: 'idempotency/',
-        eventualMaxAgeMs: 5_000,
-        limits: { maxStatements: 100, maxResultBytes: 1_000_000, maxDatabaseBytes: 1_000_000 },
-        leaseRenewIntervalMs: 60_000,
-        leaseSafetyMarginMs: 2_000,
-      },
+      SERVICE_OPTIONS,
       { store: new FakeObjectStore(), lock, idempotency: new FakeIdempotencyStore(), engine: new FakeEngine(), clock: clock.now, onEvent: (e) => void events.push(e) },
     );
     const run = (sql: string, idempotencyKey?: string) =>
