@@ -8,8 +8,6 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { StorageThrottledError, StorageUnavailableError } from '../core/errors';
 import {
   PreconditionFailedError,
@@ -220,6 +218,8 @@ export class S3ObjectStore implements ObjectStore, ObjectArchive {
   }
 
   async presignGet(key: string, version: StoredVersion | undefined, expiresInSeconds: number, downloadName: string): Promise<PresignedRequest> {
+    // Loaded on first use: only exports of large files presign, and cold starts should not pay for it.
+    const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');
     const url = await getSignedUrl(
       this.client,
       new GetObjectCommand({
@@ -235,6 +235,7 @@ export class S3ObjectStore implements ObjectStore, ObjectArchive {
 
   async presignUpload(key: string, maxBytes: number, expiresInSeconds: number): Promise<PresignedRequest> {
     // A presigned POST, unlike a presigned PUT, lets S3 itself refuse a body over the limit.
+    const { createPresignedPost } = await import('@aws-sdk/s3-presigned-post');
     const { url, fields } = await createPresignedPost(this.client, {
       Bucket: this.bucket,
       Key: key,

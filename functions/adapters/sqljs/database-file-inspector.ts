@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import initSqlJs, { type Database, type SqlJsStatic } from 'sql.js';
+import type { Database, SqlJsStatic } from 'sql.js';
 import type { DatabaseFileInspector, Inspection } from '../../core/ports';
 import { refusalReason } from './statement-policy';
 
@@ -56,7 +56,8 @@ export class SqlJsFileInspector implements DatabaseFileInspector {
   }
 
   private engine(): Promise<SqlJsStatic> {
-    this.sql ??= initSqlJs({ locateFile: () => wasmPath() });
+    // Loaded on first use: only imports and dumps need sql.js on this thread.
+    this.sql ??= import('sql.js').then(({ default: initSqlJs }) => initSqlJs({ locateFile: () => wasmPath() }));
     return this.sql;
   }
 }
