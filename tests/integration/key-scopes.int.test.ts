@@ -63,6 +63,46 @@ const ACME_READER = 'acme-read-key-01';
     expect([response.status, response.body.error?.code]).toEqual([status, status === 200 ? undefined : 'FORBIDDEN']);
   });
 
+  const call = async (method: string, route: string, key: string, body?: unknown) => {
+    const response = await fetch(`${api.url}${route}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  };
+
+  it('a tenant key lists only the databases in its scope', async () => {
+    const listed = await call('GET', '/databases?limit=1000', ACME_KEY);
+    const names: string[] = listed.body.databases.map((database: { name: string }) => database.name);
+    expect(names).toEqual(expect.arrayContaining([acme, acmeOther]));
+    expect(names.filter((name) => !name.startsWith(`acme-${suffix}`))).toEqual([]);
+  });
+
+  it.each([
+    ['describe', 'GET', (db: string) => `/databases/${db}`, undefined],
+    ['list the versions of', 'GET', (db: string) => `/databases/${db}/versions`, undefined],
+    ['export', 'GET', (db: string) => `/databases/${db}/export`, undefined],
+    ['restore', 'POST', (db: string) => `/databases/${db}/restore`, { version: 'v1' }],
+    ['clone from', 'POST', (db: string) => `/databases/${db}/clone`, { to: `acme-${suffix}-copy` }],
+    ['delete', 'DELETE', (db: string) => `/databases/${db}?confirm=${db}`, undefined],
+  ])("a tenant key cannot %s another tenant's database, with the same 403 whether it exists or not", async (_name, method, route, body) => {
+    const before = s3Requests;
+    const existing = await call(method, route(globex), ACME_KEY, body);
+    const missing = await call(method, route(neverCreated), ACME_KEY, body);
+    expect([existing.status, missing.status]).toEqual([403, 403]);
+    expect(existing.body.error.message.replace(globex, '<db>')).toBe(missing.body.error.message.replace(neverCreated, '<db>'));
+    expect(s3Requests - before).toBe(0);
+  });
+
+  it("a tenant key cannot clone its own database into another tenant's name", async () => {
+    const before = s3Requests;
+    const response = await call('POST', `/databases/${acme}/clone`, ACME_KEY, { to: `globex-${suffix}-stolen` });
+    expect([response.status, response.body.error.code]).toEqual([403, 'FORBIDDEN']);
+    expect(s3Requests - before).toBe(0);
+  });
+
   it("a tenant key cannot read, write or create another tenant's database, and touches no S3 object trying", async () => {
     const before = s3Requests;
     const attempts = [
