@@ -12,13 +12,7 @@ import { DatabaseService, type DatabaseServiceOptions } from './core/database-se
 import type { Logger } from './core/logger';
 import { createLogger } from './logging';
 import type { SqlEngine } from './core/ports';
-import { createFlightsReplaceHandler, createFlightsSearchHandler } from './flights/flights-routes';
-import { createPreflightHandler } from './http/cors';
-import { createLifecycleRoutes } from './http/database-routes';
-import { createHealthHandler } from './http/health-route';
 import { metricsOfEvent, noMetrics, type RequestMetrics } from './http/metrics';
-import { createOpenApiHandler } from './http/openapi-route';
-import { createSqlHandler } from './http/sql-routes';
 
 export { createLogger };
 
@@ -106,42 +100,4 @@ export function buildDatabaseService(config: Config, logger: Logger, overrides: 
 /** What the edge counts: embedded metric format inside Lambda, nothing elsewhere (config decides). */
 export function createMetrics(config: Config): RequestMetrics {
   return config.metrics.sink === 'emf' ? new PowertoolsMetrics(config.metrics.stage) : noMetrics;
-}
-
-/** Every route served by one process (local server, tests): one service shared by all routes. */
-export interface App extends BuiltService {
-  config: Config;
-  logger: Logger;
-  metrics: RequestMetrics;
-}
-
-export function createApp(config: Config, logger: Logger = createLogger(config.logLevel), overrides: ServiceOverrides = {}, metrics = createMetrics(config)): App {
-  return { config, logger, metrics, ...buildDatabaseService(config, logger, overrides, metrics) };
-}
-
-/** Every HTTP route and its handler; serverless.yml declares the same routes for API Gateway. */
-export function createRoutes(app: App) {
-  const deps = { config: app.config, logger: app.logger, metrics: app.metrics, service: app.service };
-  const preflight = createPreflightHandler(deps);
-  const lifecycle = createLifecycleRoutes({ ...deps, lifecycle: app.lifecycle });
-  return {
-    'POST /sql': createSqlHandler(deps),
-    'GET /health': createHealthHandler(deps),
-    'GET /flights': createFlightsSearchHandler(deps),
-    'POST /flights': createFlightsReplaceHandler(deps),
-    'GET /openapi.json': createOpenApiHandler(deps),
-    'OPTIONS /sql': preflight,
-    'OPTIONS /health': preflight,
-    'OPTIONS /flights': preflight,
-    'OPTIONS /openapi.json': preflight,
-    ...lifecycle.read,
-    ...lifecycle.write,
-    'OPTIONS /databases': preflight,
-    'OPTIONS /databases/{name}': preflight,
-    'OPTIONS /databases/{name}/versions': preflight,
-    'OPTIONS /databases/{name}/export': preflight,
-    'OPTIONS /databases/{name}/restore': preflight,
-    'OPTIONS /databases/{name}/import': preflight,
-    'OPTIONS /databases/{name}/clone': preflight,
-  };
 }

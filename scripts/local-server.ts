@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   });
 
   // Imported only now: the app reads and validates its configuration from the environment.
-  const { createApp, createRoutes } = await import('../functions/app');
+  const { createApp, createRoutes } = await import('../functions/all-routes');
   const { loadConfig } = await import('../functions/config');
   const app = createApp(loadConfig());
   const { applyMigrationsInProcess, describeReport } = await import('./migrate');

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { App } from '../functions/app';
+import type { App } from '../functions/all-routes';
 import { applyMigrations, serviceSqlClient, type MigrationFile, type MigrationReport } from '../functions/core/migrations';
 import { matchesDatabase } from '../functions/core/principal';
 import { apiClient, DEFAULT_URL, httpSqlClient, remote, resolveKey, runCli, type ApiTarget } from './api-client';

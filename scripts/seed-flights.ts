@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { App } from '../functions/app';
+import type { App } from '../functions/all-routes';
 import { countOf, FLIGHT_COLUMNS, flightInsertStatements, flightsReplaceProgram, toFlightRows, type Flight } from '../functions/flights/flights';
 import type { StatementInput } from '../functions/core/ports';
 import { DEFAULT_URL, postApi, resolveKey, runCli, sqlBody, type ApiTarget } from './api-client';

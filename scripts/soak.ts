@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CloudliteError, createClient } from '../clients/typescript/src/index.ts';
-import { createApp, createRoutes } from '../functions/app';
+import { createApp, createRoutes } from '../functions/all-routes';
 import { loadConfig } from '../functions/config';
 import { startLocalApi } from '../infra/local/api-gateway';
 import { startLocalStack } from '../infra/local/stack';

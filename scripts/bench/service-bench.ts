@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { createClient, type Client } from '../../clients/typescript/src/index.ts';
 import { createDynamoDbClient, createS3Client } from '../../functions/adapters/aws-clients';
-import { createApp, createRoutes, type App } from '../../functions/app';
+import { createApp, createRoutes, type App } from '../../functions/all-routes';
 import type { Config } from '../../functions/config';
 import { silentLogger } from '../../functions/core/logger';
 import { startLocalApi } from '../../infra/local/api-gateway';

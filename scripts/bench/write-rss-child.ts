@@ -1,5 +1,5 @@
 import { createClient } from '../../clients/typescript/src/index.ts';
-import { createApp, createRoutes } from '../../functions/app';
+import { createApp, createRoutes } from '../../functions/all-routes';
 import { loadConfig } from '../../functions/config';
 import { silentLogger } from '../../functions/core/logger';
 import { startLocalApi } from '../../infra/local/api-gateway';

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { S3Client } from '@aws-sdk/client-s3';
-import { createApp, type ServiceOverrides, createRoutes, type App } from '../../functions/app';
+import type { ServiceOverrides } from '../../functions/app';
+import { createApp, createRoutes, type App } from '../../functions/all-routes';
 import { createDynamoDbClient, createS3Client } from '../../functions/adapters/aws-clients';
 import type { Config } from '../../functions/config';
 import { silentLogger, type Logger } from '../../functions/core/logger';

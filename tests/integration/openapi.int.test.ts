@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createRoutes } from '../../functions/app';
+import { createRoutes } from '../../functions/all-routes';
 import { openApiDocumentPath } from '../../functions/http/openapi-route';
 import { CORS_ROUTES } from '../../functions/http/cors';
 import { applyMigrationsInProcess } from '../../scripts/migrate';
