@@ -91,7 +91,7 @@ export function buildDatabaseService(config: Config, logger: Logger, overrides: 
       rowCountLimit: 10_000,
       restoreWindowDays: config.restoreWindowDays,
     },
-    { service, store, archive: store, lock, inspector: new SqlJsFileInspector(), clock: overrides.clock },
+    { service, history: pastVersions, store, archive: store, lock, inspector: new SqlJsFileInspector() },
   );
   if (overrides.prestartEngine) engine.prestart();
   return { service, lifecycle, close: () => engine.close() };

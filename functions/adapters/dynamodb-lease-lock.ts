@@ -4,6 +4,7 @@ import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } fr
 import { LockTimeoutError, StorageThrottledError, StorageUnavailableError } from '../core/errors';
 import { IDEMPOTENCY_RETENTION_MS } from '../core/idempotency';
 import type { Logger } from '../core/logger';
+import { attemptsOf } from './sdk-errors';
 import {
   LeaseLostError,
   type HeldLease,
@@ -107,7 +108,7 @@ export class DynamoDbLeaseLock implements LeaseLock {
         // The SDK retried an update whose reply was lost, and our own first attempt is what
         // refused it. Not every backend returns the old item on a failed condition (dynalite
         // does not), so ask for the item whenever the SDK sent more than once.
-        if ((error.$metadata.attempts ?? 1) > 1) {
+        if (attemptsOf(error) > 1) {
           const item = await this.item(name);
           if (item?.[A.owner] === owner) return held({ ...lease, expiresAtMs: Number(item[A.expiresAtMs]) }, item);
         }

@@ -23,7 +23,7 @@ import {
   type StoredVersion,
   type WriteStamp,
 } from '../core/ports';
-import { statusOf } from './sdk-errors';
+import { attemptsOf, statusOf } from './sdk-errors';
 
 /** Object metadata that stamps each stored version with the write that made it. */
 const META = {
@@ -87,13 +87,7 @@ export class S3ObjectStore implements ObjectStore, ObjectArchive {
       );
       return { etag: response.ETag!, versionId: response.VersionId };
     } catch (error) {
-      const status = statusOf(error);
-      // A 412 is definite only for the first attempt: the SDK's retry may have been refused by
-      // that very attempt, which then landed. The caller resolves it by looking at the object.
-      const retried = ((error as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1) > 1;
-      if (!retried && (status === 412 || (status === 404 && 'ifMatch' in condition))) {
-        throw new PreconditionFailedError(`conditional write to ${key} refused (${status})`, { cause: error });
-      }
+      if (refusedForSure(error, 'ifMatch' in condition)) throw new PreconditionFailedError(`conditional write to ${key} refused (${statusOf(error)})`, { cause: error });
       throw unavailable('write', error);
     }
   }
@@ -192,7 +186,7 @@ export class S3ObjectStore implements ObjectStore, ObjectArchive {
       );
       return { etag: response.CopyObjectResult!.ETag!, versionId: response.VersionId };
     } catch (error) {
-      if (statusOf(error) === 412) throw new PreconditionFailedError(`conditional copy to ${to} refused`, { cause: error });
+      if (refusedForSure(error, 'ifMatch' in condition)) throw new PreconditionFailedError(`conditional copy to ${to} refused`, { cause: error });
       throw unavailable('copy', error);
     }
   }
@@ -202,7 +196,7 @@ export class S3ObjectStore implements ObjectStore, ObjectArchive {
       const response = await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, IfMatch: ifMatch }));
       return { etag: `delete-marker:${response.VersionId}`, versionId: response.VersionId };
     } catch (error) {
-      if (statusOf(error) === 412) throw new PreconditionFailedError(`conditional delete of ${key} refused`, { cause: error });
+      if (refusedForSure(error, true)) throw new PreconditionFailedError(`conditional delete of ${key} refused`, { cause: error });
       throw unavailable('delete', error);
     }
   }
@@ -293,6 +287,16 @@ function stampOf(metadata: Record<string, string>): WriteStamp | undefined {
   const blobKey = metadata[META.answerBlob];
   if (!key || !fingerprint || (inline === undefined && blobKey === undefined)) return { writeId, ...(madeBy && { madeBy }) };
   return { writeId, ...(madeBy && { madeBy }), idempotency: { key, fingerprint, answer: inline !== undefined ? { inline } : { blobKey: blobKey! } } };
+}
+
+/**
+ * Whether S3 refused a conditional request for sure: a 412 (or a 404 for If-Match on a key that is
+ * gone) to its first attempt. A retried attempt may have been refused by the first one, which
+ * landed; the caller settles that by looking at the object, so it is reported as unavailable.
+ */
+function refusedForSure(error: unknown, ifMatch: boolean): boolean {
+  const status = statusOf(error);
+  return attemptsOf(error) === 1 && (status === 412 || (status === 404 && ifMatch));
 }
 
 function unavailable(action: string, error: unknown): StorageUnavailableError {

@@ -5,7 +5,7 @@ export function statusOf(error: unknown): number | undefined {
   return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
 }
 
-/** One line for the log. */
-export function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+/** How many times the SDK sent the request (its retries included). */
+export function attemptsOf(error: unknown): number {
+  return (error as { $metadata?: { attempts?: number } })?.$metadata?.attempts ?? 1;
 }

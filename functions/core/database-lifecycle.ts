@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { assertDatabaseName, DATABASE_NAME_PATTERN } from './database-name';
-import type { Change, DatabaseService, PastVersions, SqlResponse, VersionSelector } from './database-service';
+import type { Change, Changed, DatabaseService, PastVersions, SqlResponse, VersionSelector } from './database-service';
 import { BadRequestError, DatabaseExistsError, DatabaseNotFoundError, InvalidDatabaseFileError, PayloadTooLargeError, VersionNotFoundError } from './errors';
 import type {
   DatabaseFileInspector,
@@ -43,11 +43,12 @@ export interface LifecycleOptions {
 
 export interface LifecycleDeps {
   service: DatabaseService;
+  /** The committed versions; the service reads past versions through the same history. */
+  history: VersionHistory;
   store: ObjectStore;
   archive: ObjectArchive;
   lock: LeaseLock;
   inspector: DatabaseFileInspector;
-  clock?: () => number;
 }
 
 /** Who asks, for changes: recorded with the version and, with a key, applied at most once. */
@@ -139,14 +140,12 @@ export class VersionHistory implements PastVersions {
 
 export class DatabaseLifecycle {
   readonly history: VersionHistory;
-  private readonly clock: () => number;
 
   constructor(
     private readonly options: LifecycleOptions,
     private readonly deps: LifecycleDeps,
   ) {
-    this.history = new VersionHistory(deps.archive, deps.lock, options.keyPrefix);
-    this.clock = deps.clock ?? Date.now;
+    this.history = deps.history;
   }
 
   /** Databases in name order; deleted ones only when asked. */
@@ -390,7 +389,7 @@ export class DatabaseLifecycle {
   }
 }
 
-function changed(results: StatementResult[], store: Extract<Awaited<ReturnType<Change['produce']>>, { kind: 'changed' }>['store']) {
+function changed(results: StatementResult[], store: Changed['store']) {
   return { kind: 'changed' as const, results, writeId: randomUUID(), store, settle: () => undefined };
 }
 

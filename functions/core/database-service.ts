@@ -212,9 +212,10 @@ export class DatabaseService {
       if (role !== 'write') throw new ForbiddenError('this API key may only read, and the request writes');
       return this.runWrite(request, started, timings);
     };
-    // A request whose first statement writes (judged on the warm copy, whatever its age) goes
-    // straight to the write path: no freshness check it would not use.
-    if (await this.deps.engine.firstStatementWrites(request.database, request.program)) return writeNow();
+    // A strong request whose first statement writes (judged on the warm copy, whatever its age)
+    // goes straight to the write path: no freshness check it would not use. An eventual request
+    // learns that from its read of the warm copy, which costs no request either.
+    if (request.consistency === 'strong' && (await this.deps.engine.firstStatementWrites(request.database, request.program))) return writeNow();
     const read = await this.read(request, timings);
     if (read.kind === 'writes') return writeNow();
     // With a key, a request that only reads because of today's state (DROP TABLE IF EXISTS of a
@@ -264,6 +265,8 @@ export class DatabaseService {
       // writes or depends on the copy's state is decided again on the current version.
       const outcome = young && (await this.runRead(request, { version: young, fetch: this.fetcher(database, young, timings) }, timings).catch(ignoreSqlError));
       if (outcome && outcome.kind === 'done' && !outcome.stateDependent) return { kind: 'done', results: outcome.results, version: versionName(young), stateDependent: false };
+      // Which statements write does not depend on the copy's age; the write runs on the current version.
+      if (outcome && outcome.kind === 'writes') return outcome;
     }
     const checkedAt = this.clock();
     const order = ++this.order;
@@ -394,7 +397,7 @@ export class DatabaseService {
         if (produced.kind === 'unchanged') {
           const version = base.loaded ? versionName(base.loaded) : null;
           const key = await this.keyRecord(change, fingerprint, produced.results, version, false, randomUUID());
-          await this.publishOrUnknown(keeper.current, { base: base.published, key, forgetKeys }, undefined, 'nothing-changed');
+          await this.publishOrUnknown(keeper.current, { base: base.published, key, forgetKeys });
           leaseSettled = true;
           return this.respond(database, produced.results, version, false, started, timings);
         }
@@ -428,7 +431,7 @@ export class DatabaseService {
         const next: VersionRecord = { version: stored.version, writeId, ...(produced.deletes && { deleted: true as const }) };
         if (key) key.version = versionName(stored.version);
         try {
-          await this.publishOrUnknown(keeper.current, { base: base.published, next, key, forgetKeys }, next, writeId);
+          await this.publishOrUnknown(keeper.current, { base: base.published, next, key, forgetKeys });
         } catch (error) {
           produced.settle(undefined);
           throw error;
@@ -570,16 +573,18 @@ export class DatabaseService {
    * says whether it names our version (published, perhaps by a writer that adopted it); if it
    * does not, the bytes may still be adopted later, so the outcome is unknown.
    */
-  private async publishOrUnknown(lease: Lease, publication: Publication, next: VersionRecord | undefined, writeId: string): Promise<void> {
+  private async publishOrUnknown(lease: Lease, publication: Publication): Promise<void> {
+    const { next } = publication;
     try {
       await this.deps.lock.publish(lease, publication);
     } catch (error) {
       if (!next) return lostLeaseIsConflict(error); // nothing was stored: nothing applied
       const record = await this.deps.lock.published(lease.name).catch(() => undefined);
       if (record?.writeId === next.writeId) return;
-      throw new WriteOutcomeUnknownError(writeId, { cause: error });
+      throw new WriteOutcomeUnknownError(next.writeId, { cause: error });
     }
   }
+
 
   /** Copies the item's recent keys to their own items, so this commit may drop them from it. */
   private async copyRecentKeys(database: string, held: HeldLease): Promise<string[]> {

@@ -78,7 +78,7 @@ export class VersionNotFoundError extends CloudliteError {
   readonly code = 'VERSION_NOT_FOUND';
 }
 
-/** A clone's target already exists (or is deleted but restorable). */
+/** A clone's target already exists. */
 export class DatabaseExistsError extends CloudliteError {
   readonly code = 'DATABASE_EXISTS';
 }

@@ -37,9 +37,9 @@ export function createFlightsSearchHandler({ config, logger, metrics, service }:
     logFields.database = database;
     const search = parseFlightsQuery(event.queryStringParameters);
     // Eventual consistency: the data changes once a day, and under viral traffic a strong read
-    // would send one conditional GET to S3 per request. An eventual read answers from the warm
-    // copy when S3 confirmed it at most EVENTUAL_MAX_AGE_MS ago, so an answer is at most that
-    // stale; count and page still come from one version (one program).
+    // would read the version record (one DynamoDB GetItem) per request. An eventual read answers
+    // from the warm copy when its version was confirmed current at most EVENTUAL_MAX_AGE_MS ago,
+    // so an answer is at most that stale; count and page still come from one version (one program).
     const response = await flightsData(() => service.execute({ database, program: flightSearchProgram(search), consistency: 'eventual' }, 'read'));
     const etag = pageEtag(response.meta.version, search);
     const headers = { 'cache-control': cacheControl, etag };

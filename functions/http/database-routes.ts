@@ -1,9 +1,10 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createAuthenticator, type AuthConfig } from '../auth-composition';
+import type { Authenticator } from './auth';
 import type { Config } from '../config';
 import type { ChangeAnswer, DatabaseLifecycle, Transfer } from '../core/database-lifecycle';
 import type { VersionSelector } from '../core/database-service';
-import { BadRequestError, UnsupportedMediaTypeError } from '../core/errors';
+import { BadRequestError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import type { MadeBy } from '../core/ports';
 import type { Principal, Role } from '../core/principal';
@@ -40,8 +41,11 @@ interface Call {
   logFields: LogFields;
 }
 
-function route(app: LifecycleApp, method: string, path: string, role: Role, handle: (call: Call) => Promise<HttpResponse>, body?: Omit<BodyOptions, 'maxBytes'>) {
-  const auth = createAuthenticator(app.config, app.logger);
+/** The routes of one Lambda share one authenticator: one key cache, one secret cache, one client. */
+type Routes = LifecycleApp & { auth: Authenticator };
+
+function route(app: Routes, method: string, path: string, role: Role, handle: (call: Call) => Promise<HttpResponse>, body?: Omit<BodyOptions, 'maxBytes'>) {
+  const { auth } = app;
   const options = { cors: corsPolicy(method, path, app.config.corsAllowedOrigins), metrics: app.metrics };
   const handler = async (event: APIGatewayProxyEventV2, { logFields, requestId, body }: { logFields: LogFields; requestId: string; body?: RequestBody }) => {
     const principal = await auth.authenticate(event.headers.authorization);
@@ -60,7 +64,7 @@ function route(app: LifecycleApp, method: string, path: string, role: Role, hand
 }
 
 /** `GET /databases?limit=&cursor=&deleted=true` */
-export function createListDatabasesHandler(app: LifecycleApp) {
+function createListDatabasesHandler(app: Routes) {
   return route(app, 'GET', '/databases', 'read', async ({ query, principal }) => {
     const listed = await app.lifecycle.list({ limit: integerParam(query.limit, 'limit', 100), cursor: query.cursor, includeDeleted: query.deleted === 'true' });
     // A key sees only the databases in its scope; the page keeps its cursor.
@@ -69,19 +73,19 @@ export function createListDatabasesHandler(app: LifecycleApp) {
 }
 
 /** `GET /databases/{name}` */
-export function createDatabaseInfoHandler(app: LifecycleApp) {
+function createDatabaseInfoHandler(app: Routes) {
   return route(app, 'GET', '/databases/{name}', 'read', async ({ name }) => jsonResponse(200, await app.lifecycle.info(name)));
 }
 
 /** `GET /databases/{name}/versions?limit=&before=` */
-export function createDatabaseVersionsHandler(app: LifecycleApp) {
+function createDatabaseVersionsHandler(app: Routes) {
   return route(app, 'GET', '/databases/{name}/versions', 'read', async ({ name, query }) =>
     jsonResponse(200, await app.lifecycle.versions(name, { limit: integerParam(query.limit, 'limit', 20), before: query.before })),
   );
 }
 
 /** `GET /databases/{name}/export?format=sqlite|sql&version=&as_of=` */
-export function createExportHandler(app: LifecycleApp) {
+function createExportHandler(app: Routes) {
   return route(app, 'GET', '/databases/{name}/export', 'read', async ({ name, query }) => {
     const format = query.format ?? 'sqlite';
     if (format !== 'sqlite' && format !== 'sql') throw new BadRequestError('format must be "sqlite" or "sql"');
@@ -91,7 +95,7 @@ export function createExportHandler(app: LifecycleApp) {
 }
 
 /** `POST /databases/{name}/restore` `{"version"}` or `{"as_of"}` */
-export function createRestoreHandler(app: LifecycleApp) {
+function createRestoreHandler(app: Routes) {
   return route(
     app,
     'POST',
@@ -109,7 +113,7 @@ export function createRestoreHandler(app: LifecycleApp) {
  * `POST /databases/{name}/import`: the file itself (`Content-Type: application/vnd.sqlite3`), or
  * JSON `{"upload": true}` for a presigned upload of a larger file, then `{"staged": "<key>"}`.
  */
-export function createImportHandler(app: LifecycleApp) {
+function createImportHandler(app: Routes) {
   return route(
     app,
     'POST',
@@ -134,7 +138,7 @@ export function createImportHandler(app: LifecycleApp) {
 }
 
 /** `POST /databases/{name}/clone` `{"to", "version"?, "as_of"?}` */
-export function createCloneHandler(app: LifecycleApp) {
+function createCloneHandler(app: Routes) {
   // The source is only read; the target is created: `read` on the source, `write` on the target.
   return route(
     app,
@@ -153,7 +157,7 @@ export function createCloneHandler(app: LifecycleApp) {
 }
 
 /** `DELETE /databases/{name}?confirm={name}` */
-export function createDeleteHandler(app: LifecycleApp) {
+function createDeleteHandler(app: Routes) {
   return route(app, 'DELETE', '/databases/{name}', 'write', async ({ name, query, context }) => changeResponse(await app.lifecycle.delete(name, query.confirm, context)));
 }
 
@@ -206,7 +210,8 @@ function transferResponse(transfer: Transfer, version: string, fileName: string)
 }
 
 /** Every lifecycle route by its API Gateway route key; serverless.yml declares the same. */
-export function createLifecycleRoutes(app: LifecycleApp) {
+export function createLifecycleRoutes(lifecycleApp: LifecycleApp) {
+  const app: Routes = { ...lifecycleApp, auth: createAuthenticator(lifecycleApp.config, lifecycleApp.logger) };
   return {
     read: {
       'GET /databases': createListDatabasesHandler(app),

@@ -26,7 +26,8 @@ export async function startLocalServer(key: string): Promise<LocalServer> {
       out += chunk.toString();
       // The banner's last line: by then migrations and the seed have run.
       const running = /cloudlite is running on (http:\/\/\S+)/.exec(out);
-      if (running && out.includes('Try:')) {
+      // The banner ends with the /sql curl line; stdout may deliver it in a later chunk than 'Try:'.
+      if (running && out.includes('sqlite_version()')) {
         clearTimeout(timer);
         resolve(running[1]!);
       }

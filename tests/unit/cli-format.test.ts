@@ -27,7 +27,7 @@ describe('results print in three modes', () => {
   const result = { columns: ['id', 'id', 'note'], rows: [[1, 9223372036854775807n, 'a,"b"']], changes: 0, lastInsertRowid: null };
 
   it('json keys a repeated column like the client does, and keeps 64-bit integers exact', () => {
-    expect(formatResult(result, 'json')).toBe('[{"id":1,"id:2":"9223372036854775807","note":"a,\\"b\\""}]');
+    expect(formatResult(result, 'json')).toBe('[{"id":1,"id:1":"9223372036854775807","note":"a,\\"b\\""}]');
   });
 
   it('csv quotes fields with commas and quotes', () => {

@@ -1,4 +1,5 @@
 import { decodeCell, encodeParam, objectKeys } from '../../clients/typescript/src/index.ts';
+import { objectKeys as serverObjectKeys } from '../../functions/http/sql-routes';
 import { json, okAnswer, scriptedClient } from '../helpers/fake-fetch';
 
 describe('the client codec', () => {
@@ -48,13 +49,15 @@ describe('the client codec', () => {
   it("rows: 'objects' keys cells by column, numbering a repeated name", async () => {
     interface Pair {
       id: number;
-      'id:2': number;
+      'id:1': number;
       name: string;
     }
     const { client } = scriptedClient([okAnswer([[1, 2, 'a']], ['id', 'id', 'name'])]);
     const { rows } = await client.query<Pair>('SELECT a.id, b.id, a.name FROM a JOIN b', undefined, { rows: 'objects' });
-    expect(rows).toEqual([{ id: 1, 'id:2': 2, name: 'a' }]);
-    expect(objectKeys(['x', 'x', 'x:2', 'x'])).toEqual(['x', 'x:2', 'x:2:2', 'x:3']);
+    expect(rows).toEqual([{ id: 1, 'id:1': 2, name: 'a' }]);
+    // The server's rule exactly (functions/http/sql-routes.ts), so both name a column alike.
+    expect(objectKeys(['x', 'x', 'x:1', 'x'])).toEqual(['x', 'x:2', 'x:1', 'x:3']);
+    expect(objectKeys(['x', 'x', 'x:1', 'x'])).toEqual(serverObjectKeys(['x', 'x', 'x:1', 'x']));
   });
 
   it('reads rows the server already sent as objects, in column order', async () => {

@@ -1,4 +1,4 @@
-import { DatabaseLifecycle } from '../../functions/core/database-lifecycle';
+import { DatabaseLifecycle, VersionHistory } from '../../functions/core/database-lifecycle';
 import { DatabaseService, type SqlRequest } from '../../functions/core/database-service';
 import {
   BadRequestError,
@@ -25,11 +25,10 @@ function setup(overrides: { inlineTransferBytes?: number; maxDatabaseBytes?: num
   const store = new FakeObjectStore(clock.now);
   const lock = new FakeLeaseLock(clock);
   const engine = new FakeEngine();
-  // The lifecycle's history is the service's source of past versions: built together, as in production.
-  let lifecycle: DatabaseLifecycle | undefined;
-  const pastVersions = { resolve: (database: string, selector: Parameters<DatabaseLifecycle['history']['resolve']>[1]) => lifecycle!.history.resolve(database, selector) };
-  const service = new DatabaseService(SERVICE_OPTIONS, { store, lock, idempotency: new FakeIdempotencyStore(), engine, pastVersions, clock: clock.now });
-  lifecycle = new DatabaseLifecycle(
+  // One history of committed versions serves the service's past reads and the lifecycle, as in production.
+  const history = new VersionHistory(store, lock, 'databases/');
+  const service = new DatabaseService(SERVICE_OPTIONS, { store, lock, idempotency: new FakeIdempotencyStore(), engine, pastVersions: history, clock: clock.now });
+  const lifecycle = new DatabaseLifecycle(
     {
       keyPrefix: 'databases/',
       stagingPrefix: 'staging/',
@@ -40,7 +39,7 @@ function setup(overrides: { inlineTransferBytes?: number; maxDatabaseBytes?: num
       rowCountLimit: 10_000,
       restoreWindowDays: 30,
     },
-    { service, store, archive: store, lock, inspector: new FakeInspector(), clock: clock.now },
+    { service, history, store, archive: store, lock, inspector: new FakeInspector() },
   );
   const run = (sql: string, extra: Partial<SqlRequest> = {}, database = DB) =>
     service.execute({ database, program: { kind: 'script', sql }, consistency: 'strong', ...extra }, 'write');
@@ -50,7 +49,7 @@ function setup(overrides: { inlineTransferBytes?: number; maxDatabaseBytes?: num
     clock.advance(1_000);
     return (await run(sql)).meta.version!;
   };
-  return { clock, store, lock, engine, service, lifecycle: lifecycle!, run, items, writeLater };
+  return { clock, store, lock, engine, service, lifecycle, run, items, writeLater };
 }
 
 describe('reads of past versions', () => {

@@ -80,15 +80,19 @@ export function decodeRowid(value: unknown): number | bigint | null {
 }
 
 /**
- * Keys for rows as objects: a column name used again gets `:2`, `:3`, … by its occurrence
- * (`SELECT a.id, b.id` -> `id`, `id:2`), so no value is silently overwritten. A suffixed name
- * that is itself taken moves on to the next number.
+ * Keys for rows as objects, the same rule as the server's `?rows=objects`: each column's own
+ * name, except that a name seen before gets the first free suffix `:1`, `:2`, ... that is not
+ * itself a column name (`SELECT a.id, b.id` -> `id`, `id:1`), so no value is ever overwritten.
  */
 export function objectKeys(columns: readonly string[]): string[] {
+  const reserved = new Set(columns);
   const used = new Set<string>();
-  return columns.map((column) => {
-    let key = column;
-    for (let n = 2; used.has(key); n++) key = `${column}:${n}`;
+  return columns.map((name) => {
+    let key = name;
+    for (let n = 1; used.has(key); n++) {
+      key = `${name}:${n}`;
+      if (reserved.has(key)) key = name; // a column's own name: try the next suffix
+    }
     used.add(key);
     return key;
   });

@@ -1,8 +1,7 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import type { Database, SqlJsStatic } from 'sql.js';
 import type { DatabaseFileInspector, Inspection } from '../../core/ports';
 import { refusalReason } from './statement-policy';
+import { SQLITE_MAGIC, wasmPath } from './sqlite-files';
 
 /**
  * Judges database files from outside (imports) and writes SQL dumps (exports), with its own
@@ -18,7 +17,6 @@ import { refusalReason } from './statement-policy';
  * without its -wal, so its last checkpoint is all it holds either way, and the answer says so.
  */
 
-const MAGIC = 'SQLite format 3\u0000';
 const HEADER_BYTES = 100;
 const REFUSED_FUNCTIONS = /\b(load_extension|fts3_tokenizer|readfile|writefile|edit|sqlite_dbpage|zipfile|fts5_source_id)\s*\(/i;
 const ALLOWED_MODULES = new Set(['fts3', 'fts4', 'fts5', 'rtree', 'rtree_i32']);
@@ -68,7 +66,7 @@ function refused(reason: string): Inspection {
 
 /** The fixed 100-byte header: magic, page size, journal mode bytes, and the size the file claims. */
 function checkHeader(bytes: Uint8Array): { kind: 'ok'; convertedFromWal: boolean } | Extract<Inspection, { kind: 'refused' }> {
-  if (bytes.byteLength < HEADER_BYTES || Buffer.from(bytes.subarray(0, 16)).toString('latin1') !== MAGIC) {
+  if (bytes.byteLength < HEADER_BYTES || Buffer.from(bytes.subarray(0, 16)).toString('latin1') !== SQLITE_MAGIC) {
     return { kind: 'refused', reason: 'it is not a SQLite database file (the header does not start with "SQLite format 3")' };
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -158,8 +156,3 @@ function quoteLiteral(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }
 
-/** Beside the bundle when deployed; from the package in tests and `npm start`. */
-function wasmPath(): string {
-  const bundled = path.join(__dirname, 'sql-wasm.wasm');
-  return existsSync(bundled) ? bundled : require.resolve('sql.js/dist/sql-wasm.wasm');
-}

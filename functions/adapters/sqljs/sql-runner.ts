@@ -12,13 +12,13 @@ import type { BoundParams, ExecutionLimits, Program, ReadOutcome, SqlValue, Stat
 import { compiledProgramFacts, isStateDependent, type ProgramFacts } from './compiled-program';
 import { leadingStatement, parameterTokens, type ParameterToken } from './sql-lexer';
 import { refusalReason } from './statement-policy';
+import { SQLITE_MAGIC } from './sqlite-files';
 
 /**
  * Runs programs on a sql.js database. Pure and synchronous: the worker thread calls it, and
  * unit tests call it directly.
  */
 
-const SQLITE_MAGIC = 'SQLite format 3\u0000';
 const CORRUPTION_MESSAGES = ['file is not a database', 'database disk image is malformed', 'malformed database schema'];
 const MAINTENANCE = /^(VACUUM|ANALYZE|REINDEX|PRAGMA\s+(\w+\.)?optimize)\b/i;
 const EXPLAIN = /^EXPLAIN\b/i;

@@ -68,7 +68,7 @@ function evictBeyondBudget(keep: string): void {
   }
 }
 
-/** Opens the job's database; `keep` says whether it stays open after the job (it is the warm copy). */
+/** Opens the job's database; `warm` says whether it stays open after the job (it is the warm copy). */
 function open(SQL: SqlJsStatic, database: string, source: WorkerSource): { db: Database; warm: boolean } {
   if (source.kind === 'empty') return { db: openDatabase(SQL), warm: false };
   if (source.kind === 'bytes') {

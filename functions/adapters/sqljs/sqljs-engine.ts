@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { ResourceLimitError, StatementTimeoutError, StorageUnavailableError } from '../../core/errors';
 import type { EngineRequest, Program, ReadOutcome, SqlEngine, StoredVersion, WriteOutcome } from '../../core/ports';
 import { rebuildError, type JobOutcome, type WorkerJob, type WorkerReply, type WorkerSettings, type WorkerSource } from './worker-protocol';
+import { wasmPath } from './sqlite-files';
 
 export interface SqlJsEngineOptions {
   /** A statement still running after this long is stopped and answered with STATEMENT_TIMEOUT. */
@@ -313,7 +314,3 @@ function workerEntry(): { code: string } {
   return { code: `require('tsx/cjs/api').register(); require(${JSON.stringify(source)});` };
 }
 
-function wasmPath(): string {
-  const bundled = path.join(__dirname, 'sql-wasm.wasm');
-  return existsSync(bundled) ? bundled : require.resolve('sql.js/dist/sql-wasm.wasm');
-}
