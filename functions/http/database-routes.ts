@@ -3,13 +3,12 @@ import { createAuthenticator, type AuthConfig } from '../auth-composition';
 import type { Authenticator } from './auth';
 import type { Config } from '../config';
 import type { ChangeAnswer, DatabaseLifecycle, Transfer } from '../core/database-lifecycle';
-import type { VersionSelector } from '../core/database-service';
 import { BadRequestError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import type { MadeBy } from '../core/ports';
 import type { Principal, Role } from '../core/principal';
 import { corsPolicy } from './cors';
-import { checkIdempotencyKey, parseIsoTime } from './field-rules';
+import { checkIdempotencyKey, pastVersionOf } from './field-rules';
 import type { RequestMetrics } from './metrics';
 import { httpHandler, type LogFields } from './middleware';
 import type { BodyOptions, RequestBody } from './request-body';
@@ -89,7 +88,7 @@ function createExportHandler(app: Routes) {
   return route(app, 'GET', '/databases/{name}/export', 'read', async ({ name, query }) => {
     const format = query.format ?? 'sqlite';
     if (format !== 'sqlite' && format !== 'sql') throw new BadRequestError('format must be "sqlite" or "sql"');
-    const exported = await app.lifecycle.export(name, format, selectorOf(query.version, query.as_of, false));
+    const exported = await app.lifecycle.export(name, format, pastVersionOf(query.version, query.as_of, false));
     return transferResponse(exported.transfer, exported.version, format === 'sqlite' ? `${name}.sqlite` : `${name}.sql`);
   });
 }
@@ -103,7 +102,7 @@ function createRestoreHandler(app: Routes) {
     'write',
     async ({ body, name, context }) => {
       const fields = jsonFields(body, ['version', 'as_of']);
-      return changeResponse(await app.lifecycle.restore(name, selectorOf(fields.version, fields.as_of, true)!, context));
+      return changeResponse(await app.lifecycle.restore(name, pastVersionOf(fields.version, fields.as_of, true)!, context));
     },
     JSON_ONLY,
   );
@@ -150,7 +149,7 @@ function createCloneHandler(app: Routes) {
       if (typeof fields.to !== 'string') throw new BadRequestError('"to" must name the new database');
       logFields.to = fields.to;
       principal.authorize('write', fields.to);
-      return changeResponse(await app.lifecycle.clone(name, fields.to, selectorOf(fields.version, fields.as_of, false), context));
+      return changeResponse(await app.lifecycle.clone(name, fields.to, pastVersionOf(fields.version, fields.as_of, false), context));
     },
     JSON_ONLY,
   );
@@ -162,21 +161,6 @@ function createDeleteHandler(app: Routes) {
 }
 
 // ---------------------------------------------------------------------------------------------
-
-/** `version` or `as_of` (ISO-8601), at most one; `required` for a restore. */
-export function selectorOf(version: unknown, asOf: unknown, required: boolean): VersionSelector | undefined {
-  if (version !== undefined && asOf !== undefined) throw new BadRequestError('send "version" or "as_of", not both');
-  if (version !== undefined) {
-    if (typeof version !== 'string' || version.length === 0 || version.length > 1024) throw new BadRequestError('"version" must be a version id from /versions');
-    return { version };
-  }
-  if (asOf !== undefined) {
-    if (typeof asOf !== 'string') throw new BadRequestError('"as_of" must be an ISO-8601 date-time, e.g. 2026-11-30T12:00:00Z');
-    return { asOfMs: parseIsoTime(asOf, 'as_of').getTime() };
-  }
-  if (required) throw new BadRequestError('send "version" (from /versions) or "as_of" (an ISO-8601 time)');
-  return undefined;
-}
 
 const JSON_ONLY = { rawSql: false };
 

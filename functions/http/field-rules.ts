@@ -1,3 +1,4 @@
+import type { VersionSelector } from '../core/database-service';
 import { BadRequestError } from '../core/errors';
 
 /**
@@ -75,4 +76,26 @@ export function parseIsoTime(value: string, field: string): Date {
   const time = new Date(match[4] === undefined ? `${match[1]}-${match[2]}-${match[3]}T00:00:00Z` : value);
   if (Number.isNaN(time.getTime())) throw refuse();
   return time;
+}
+
+const MAX_VERSION_LENGTH = 1024;
+
+/**
+ * A past state of a database, as `version` (an id from `meta.version` or `/versions`) or `as_of`
+ * (an ISO-8601 time), at most one of them; `required` where a request needs one (a restore).
+ */
+export function pastVersionOf(version: unknown, asOf: unknown, required: boolean): VersionSelector | undefined {
+  if (version !== undefined && asOf !== undefined) throw new BadRequestError('send "version" or "as_of", not both');
+  if (version !== undefined) {
+    if (typeof version !== 'string' || !/^[\x21-\x7e]+$/.test(version) || version.length > MAX_VERSION_LENGTH) {
+      throw new BadRequestError('"version" must be a version id as "meta.version" or GET /databases/{name}/versions reports it');
+    }
+    return { version };
+  }
+  if (asOf !== undefined) {
+    if (typeof asOf !== 'string') throw new BadRequestError('"as_of" must be an ISO-8601 date-time, e.g. 2026-11-30T12:00:00Z');
+    return { asOfMs: parseIsoTime(asOf, 'as_of').getTime() };
+  }
+  if (required) throw new BadRequestError('send "version" (from /versions) or "as_of" (an ISO-8601 time)');
+  return undefined;
 }

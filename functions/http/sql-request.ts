@@ -4,7 +4,7 @@ import type { SqlRequest } from '../core/database-service';
 import { BadRequestError } from '../core/errors';
 import type { BoundParams, Program } from '../core/ports';
 import { decodeParams } from '../core/value-codec';
-import { checkIdempotencyKey, parseIsoTime, unknownName } from './field-rules';
+import { checkIdempotencyKey, pastVersionOf, unknownName } from './field-rules';
 import type { RequestBody } from './request-body';
 
 /**
@@ -48,7 +48,6 @@ const BODY_FIELDS = Object.keys(Body.shape);
 /** What a raw-SQL body cannot carry comes from the query string; any body may use it. */
 const QUERY_FIELDS = ['database', 'consistency', 'version', 'as_of', 'rows'] as const;
 /** S3 version ids are short; this only keeps a garbage value from travelling far. */
-const MAX_VERSION_LENGTH = 1024;
 
 export interface SqlHttpInput {
   body: RequestBody;
@@ -107,18 +106,10 @@ export function parseSqlRequest(fields: unknown, limits: RequestLimits): ParsedS
   const database = input.database ?? DEFAULT_DATABASE;
   assertDatabaseName(database);
   const request: SqlRequest = { database, program: toProgram(input, limits), consistency: input.consistency ?? 'strong' };
-  if (input.version !== undefined && input.as_of !== undefined) throw new BadRequestError('send "version" or "as_of", not both');
-  if (input.version !== undefined) request.at = { version: checkVersion(input.version) };
-  if (input.as_of !== undefined) request.at = { asOfMs: parseIsoTime(input.as_of, 'as_of').getTime() };
+  const at = pastVersionOf(input.version, input.as_of, false);
+  if (at) request.at = at;
   if (input.idempotency_key !== undefined) request.idempotencyKey = checkIdempotencyKey(input.idempotency_key, '"idempotency_key"');
   return { request, rows: input.rows ?? 'arrays' };
-}
-
-function checkVersion(version: string): string {
-  if (!/^[\x21-\x7e]+$/.test(version) || version.length > MAX_VERSION_LENGTH) {
-    throw new BadRequestError(`"version" must be a version id as "meta.version" or GET /databases/{name}/versions reports it`);
-  }
-  return version;
 }
 
 function toProgram(input: z.infer<typeof Body>, limits: RequestLimits): Program {
