@@ -1,7 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDynamoDbClient } from './adapters/aws-clients';
 import { DynamoDbKeyTable } from './adapters/dynamodb-key-table';
-import { createSsmClient, SsmParameterStore } from './adapters/ssm-secrets';
 import { ConfigError, parseApiKeys, type Config } from './config';
 import type { Logger } from './core/logger';
 import { fixedSecret, ParameterSecret, type ParameterStore, type Secret } from './core/secrets';
@@ -39,7 +38,7 @@ export function createAuthenticator(config: AuthConfig, logger: Logger, override
   }
   let parameters = overrides.parameters;
   const fromParameter = <T>(name: string, parse: (raw: string | undefined) => T): Secret<T> => {
-    parameters ??= new SsmParameterStore(createSsmClient(config));
+    parameters ??= ssmOnFirstUse(config);
     return new ParameterSecret(parameters, name, parse, { maxAgeMs: config.secretCacheTtlMs, clock: overrides.clock, logger });
   };
   const apiKeys: Secret<readonly DigestedKey[]> = config.apiKeysParameter
@@ -53,4 +52,18 @@ export function createAuthenticator(config: AuthConfig, logger: Logger, override
     : fixedSecret(config.flightsPassword);
   const keyStore = config.keyTable ? new DynamoDbKeyTable(overrides.dynamoDbClient ?? createDynamoDbClient(config), config.keyTable) : undefined;
   return new Authenticator({ apiKeys, flightsPassword, keyStore, keyCacheTtlMs: config.keyCacheTtlMs, clock: overrides.clock });
+}
+
+/**
+ * SSM Parameter Store, loaded on first use: a stage whose keys come from API_KEYS never loads the
+ * SSM client, and one that reads SSM loads it with its first secret.
+ */
+function ssmOnFirstUse(config: AuthConfig): ParameterStore {
+  let store: Promise<ParameterStore> | undefined;
+  return {
+    get: async (name) => {
+      store ??= import('./adapters/ssm-secrets').then(({ SsmParameterStore, createSsmClient }) => new SsmParameterStore(createSsmClient(config)));
+      return (await store).get(name);
+    },
+  };
 }
