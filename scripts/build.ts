@@ -1,4 +1,4 @@
-import { build, type BuildOptions as EsbuildOptions } from 'esbuild';
+import { build, type BuildOptions as EsbuildOptions, type Plugin } from 'esbuild';
 import { copyFile, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -91,6 +91,7 @@ export async function buildBundles(options: BuildOptions = {}): Promise<BuildRes
     external: [`sql.js/dist/${WASM_FILE}`],
     legalComments: 'none',
     logLevel: 'silent',
+    plugins: [zodEnglishOnly],
   } satisfies EsbuildOptions;
   // Each handler's module graph, found by bundling it alone in memory: those that reach no AWS SDK
   // client go to the light bundle, so they never load the SDK.
@@ -126,6 +127,27 @@ export async function buildBundles(options: BuildOptions = {}): Promise<BuildRes
   const files = await Promise.all(written.sort().map(async (name) => ({ name, bytes: (await stat(path.join(outDir, name))).size })));
   return { outDir, handlers, light: handlers.filter((name) => bundleOf.get(name) === LIGHT_BUNDLE), files, durationMs: Math.round(performance.now() - started) };
 }
+
+/**
+ * zod's main entry re-exports the messages of every locale (`z.locales`, about 300 KiB minified)
+ * where tree shaking cannot drop them, and a cold start parses every byte it loads. cloudlite
+ * only ever uses English, zod's default (registered by zod's schemas module itself), so the
+ * bundle's locale index holds English alone.
+ */
+const zodEnglishOnly: Plugin = {
+  name: 'zod-english-only',
+  setup(build) {
+    const zodDir = `${path.sep}node_modules${path.sep}zod${path.sep}`;
+    build.onResolve({ filter: /locales\/index\.js$/ }, (args) =>
+      args.importer.includes(zodDir) ? { path: path.resolve(args.resolveDir, args.path), namespace: 'zod-english-only' } : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'zod-english-only' }, (args) => ({
+      contents: "export { default as en } from './en.js';",
+      resolveDir: path.dirname(args.path),
+      loader: 'js',
+    }));
+  },
+};
 
 /** One `require()` per handler, inside a function: esbuild then initializes each module on first use. */
 function sharedEntry(handlers: string[]): string {
