@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { assertDatabaseName, DATABASE_NAME_PATTERN } from './database-name';
-import type { Change, Changed, DatabaseService, PastVersions, SqlResponse, VersionSelector } from './database-service';
+import type { Change, Changed, DatabaseService, PastState, PastVersions, SqlResponse, VersionSelector } from './database-service';
 import { BadRequestError, DatabaseExistsError, DatabaseNotFoundError, InvalidDatabaseFileError, PayloadTooLargeError, VersionNotFoundError } from './errors';
 import type {
   DatabaseFileInspector,
@@ -183,7 +183,8 @@ export class DatabaseLifecycle {
   async info(database: string) {
     assertDatabaseName(database);
     const current = await this.currentVersion(database);
-    const at = { version: current.versionId };
+    // Both reads run on the version just found: no second or third walk of the history.
+    const at = { stored: { etag: current.etag, versionId: current.versionId } };
     const schema = await this.read(database, at, "SELECT type, name FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name");
     const objects = schema.results[0]!.rows.map(([type, name]) => ({ type: String(type) as 'table' | 'view', name: String(name) }));
     const limit = this.options.rowCountLimit;
@@ -369,7 +370,7 @@ export class DatabaseLifecycle {
     throw new DatabaseNotFoundError(database);
   }
 
-  private read(database: string, at: VersionSelector, sql: string | string[]): Promise<SqlResponse> {
+  private read(database: string, at: PastState, sql: string | string[]): Promise<SqlResponse> {
     const program = typeof sql === 'string' ? { kind: 'script' as const, sql } : { kind: 'batch' as const, statements: sql.map((s) => ({ sql: s })) };
     return this.deps.service.execute({ database, program, consistency: 'strong', at }, 'read');
   }

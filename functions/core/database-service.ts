@@ -48,13 +48,16 @@ export interface SqlRequest {
   /** A retry with the same key replays the first answer instead of writing again. */
   idempotencyKey?: string;
   /** A read of a past state instead of the current one (never writes). */
-  at?: VersionSelector;
+  at?: PastState;
   /** Recorded with the version a write stores. */
   madeBy?: MadeBy;
 }
 
 /** A past state of a database: a version id, or the newest version at or before a time. */
 export type VersionSelector = { version: string } | { asOfMs: number };
+
+/** What a read of the past names: a selector, or a version already resolved (the lifecycle reading one version twice). */
+export type PastState = VersionSelector | { stored: StoredVersion };
 
 /** Finds committed past versions (implemented by the lifecycle's version history). */
 export interface PastVersions {
@@ -243,10 +246,10 @@ export class DatabaseService {
   // Reads
 
   /** A read of a committed past version: history is read-only, so a request that writes is refused. */
-  private async readPast(request: SqlRequest, selector: VersionSelector, started: number, timings: Timings): Promise<SqlResponse> {
-    if (!this.deps.pastVersions) throw new Error('DatabaseService was built without pastVersions; it cannot read past versions');
+  private async readPast(request: SqlRequest, selector: PastState, started: number, timings: Timings): Promise<SqlResponse> {
+    if (!this.deps.pastVersions && !('stored' in selector)) throw new Error('DatabaseService was built without pastVersions; it cannot read past versions');
     const { database } = request;
-    const version = await this.timed(timings, 'load_ms', () => this.deps.pastVersions!.resolve(database, selector));
+    const version = 'stored' in selector ? selector.stored : await this.timed(timings, 'load_ms', () => this.deps.pastVersions!.resolve(database, selector));
     const outcome = await this.runRead(request, { version, fetch: this.fetcher(database, version, timings) }, timings);
     if (outcome.kind === 'writes') {
       throw new VersionReadOnlyError('a past version can only be read; to write on it, restore it first (POST /databases/{name}/restore)');
