@@ -171,6 +171,11 @@ export async function runBench(quick: boolean, log: (line: string) => void = () 
     }
     const smallest = sizes[0]!;
     const largest = sizes[sizes.length - 1]!;
+    if (largest !== smallest && largest.peakWriteRssBytes !== undefined && smallest.peakWriteRssBytes !== undefined) {
+      // What each further MB of database costs a write, without the fixed cost any request has.
+      const perByte = (largest.peakWriteRssBytes - smallest.peakWriteRssBytes) / (largest.fileBytes - smallest.fileBytes);
+      rows.push({ item: '3', measure: `peak RSS of a cold write per MB of database, ${smallest.sizeMb} MB → ${largest.sizeMb} MB`, result: `${ratio(perByte)} the added size` });
+    }
     if (largest !== smallest) {
       const growth = largest.warmReadMs / smallest.warmReadMs;
       rows.push({ item: '3', measure: `warm read ${largest.sizeMb} MB / ${smallest.sizeMb} MB`, result: ratio(growth), target: '≤ 1.5', met: growth <= 1.5 });

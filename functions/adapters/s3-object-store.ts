@@ -2,12 +2,14 @@ import {
   CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  type GetObjectCommandOutput,
   HeadObjectCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
 import { StorageThrottledError, StorageUnavailableError } from '../core/errors';
 import {
   PreconditionFailedError,
@@ -24,6 +26,26 @@ import {
   type WriteStamp,
 } from '../core/ports';
 import { attemptsOf, statusOf } from './sdk-errors';
+
+/**
+ * A GetObject body read into one buffer of its announced length. The SDK's own collector keeps
+ * every chunk and then concatenates them, which holds the file twice at once; a database file
+ * can be most of a function's memory, so it is read into its final place as it arrives.
+ */
+async function readBody(response: GetObjectCommandOutput): Promise<Uint8Array> {
+  const body = response.Body!;
+  const length = response.ContentLength;
+  if (length === undefined || !(body instanceof Readable)) return body.transformToByteArray();
+  const bytes = new Uint8Array(length);
+  let filled = 0;
+  for await (const chunk of body as AsyncIterable<Uint8Array>) {
+    if (filled + chunk.byteLength > length) throw new Error(`the object body is longer than its Content-Length (${length} bytes)`);
+    bytes.set(chunk, filled);
+    filled += chunk.byteLength;
+  }
+  if (filled !== length) throw new Error(`the object body ended after ${filled} of its ${length} bytes`);
+  return bytes;
+}
 
 /** Object metadata that stamps each stored version with the write that made it. */
 const META = {
@@ -52,7 +74,7 @@ export class S3ObjectStore implements ObjectStore, ObjectArchive {
   async get(key: string, options: { ifNoneMatch?: string } = {}): Promise<GetResult> {
     try {
       const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, IfNoneMatch: options.ifNoneMatch }));
-      const body = await response.Body!.transformToByteArray();
+      const body = await readBody(response);
       return { kind: 'found', body, version: { etag: response.ETag!, versionId: response.VersionId } };
     } catch (error) {
       // A 304 has no body, so the SDK cannot name it: it surfaces as an error with that status.
@@ -67,7 +89,7 @@ export class S3ObjectStore implements ObjectStore, ObjectArchive {
       const response = await this.client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: key, VersionId: version.versionId, IfMatch: version.versionId ? undefined : version.etag }),
       );
-      return await response.Body!.transformToByteArray();
+      return await readBody(response);
     } catch (error) {
       throw unavailable('read', error);
     }

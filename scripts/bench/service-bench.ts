@@ -179,7 +179,8 @@ async function writeComponents(SQL: SqlJs, s3: S3Client, bucket: string, scratch
 /** Peak RSS of one cold write, in a fresh process, above that process's warmed-up baseline. */
 async function peakWriteRss(database: string, key: string, env: Record<string, string>): Promise<number> {
   const tsx = path.resolve(__dirname, '..', '..', 'node_modules', '.bin', 'tsx');
-  const { stdout } = await promisify(execFile)(tsx, [path.join(__dirname, 'write-rss-child.ts'), database, key], {
+  // --expose-gc: the child collects garbage before it takes its baseline.
+  const { stdout } = await promisify(execFile)(tsx, ['--expose-gc', path.join(__dirname, 'write-rss-child.ts'), database, key], {
     env: { ...process.env, ...env },
     timeout: 300_000,
     maxBuffer: 1 << 20,

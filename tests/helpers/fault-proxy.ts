@@ -35,7 +35,9 @@ export type Fault =
   /** Never answer (the client's request timeout fires); the request is not forwarded. */
   | { kind: 'hang' }
   /** Forward, let the server apply it, then cut the connection before the client sees the answer. */
-  | { kind: 'drop-response' };
+  | { kind: 'drop-response' }
+  /** Forward, then answer with the real status and headers but cut the connection halfway through the body. */
+  | { kind: 'truncate-body' };
 
 interface Rule {
   matches: (request: ProxiedRequest) => boolean;
@@ -101,6 +103,10 @@ export class FaultProxy {
       return;
     }
     res.writeHead(upstream.status, upstream.headers);
+    if (fault?.kind === 'truncate-body') {
+      res.write(upstream.body.subarray(0, upstream.body.byteLength >> 1), () => req.socket.destroy());
+      return;
+    }
     res.end(upstream.body);
   }
 }

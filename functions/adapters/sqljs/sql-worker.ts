@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import initSqlJs, { type Database, type SqlJsStatic } from 'sql.js';
 import type { StoredVersion } from '../../core/ports';
@@ -29,6 +31,17 @@ interface WarmCopy {
   /** File size: what the copy costs in memory. */
   bytes: number;
 }
+
+const COLLECT_AFTER_RECEIVING_BYTES = 8 * 1024 * 1024;
+
+/**
+ * V8's collector, for releaseReceivedBytes. A worker cannot be given V8 flags (`execArgv` rejects
+ * them) and a Lambda's command line is not ours, so the flag is set for the moment it takes to
+ * make one context that exposes `gc`, and unset again.
+ */
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+setFlagsFromString('--no-expose-gc');
 
 /** Warm copies in least-recently-used order (a Map iterates in insertion order). */
 const warm = new Map<string, WarmCopy>();
@@ -73,7 +86,9 @@ function open(SQL: SqlJsStatic, database: string, source: WorkerSource): { db: D
   if (source.kind === 'empty') return { db: openDatabase(SQL), warm: false };
   if (source.kind === 'bytes') {
     const db = openDatabase(SQL, source.bytes);
-    setWarm(database, { version: source.version, db, bytes: source.bytes.byteLength });
+    const bytes = source.bytes.byteLength;
+    releaseReceivedBytes(source);
+    setWarm(database, { version: source.version, db, bytes });
     warmChanges.push({ database, version: source.version });
     return { db, warm: true };
   }
@@ -83,6 +98,22 @@ function open(SQL: SqlJsStatic, database: string, source: WorkerSource): { db: D
   }
   setWarm(database, copy); // most recently used
   return { db: copy.db, warm: true };
+}
+
+/**
+ * sql.js copies a file into its own memory when it opens it, so the bytes the main thread sent
+ * are garbage from then on. Left to V8 they outlive the job, beside the open copy and, in a
+ * write, beside the exported file: three copies of the database at once, the peak that decides
+ * how large a database a function's memory can take. A large file is therefore collected at
+ * once: two passes, because the first hands the freed buffers to a concurrent sweeper and the
+ * second waits for it. That costs a few ms, next to the download of tens of MB it follows.
+ */
+function releaseReceivedBytes(source: { bytes?: Uint8Array }): void {
+  const received = source.bytes?.byteLength ?? 0;
+  source.bytes = undefined;
+  if (received < COLLECT_AFTER_RECEIVING_BYTES) return;
+  collectGarbage();
+  collectGarbage();
 }
 
 function sameVersion(a: StoredVersion, b: StoredVersion): boolean {
