@@ -136,7 +136,7 @@ export async function runBench(quick: boolean, log: (line: string) => void = () 
         const slower = kind.sqlJsMs / kind.nativeMs;
         rows.push({
           item: '2',
-          measure: `sql.js / native, ${kind.kind}, ${plan.compareRows} rows (${ms(kind.sqlJsMs)} vs ${ms(kind.nativeMs)})`,
+          measure: `sql.js / native on the same file, ${kind.kind}, ${plan.compareRows} rows (${ms(kind.sqlJsMs)} vs ${ms(kind.nativeMs)})`,
           result: ratio(slower),
           ...(kind.target !== undefined && { target: `≤ ${kind.target}×`, met: slower <= kind.target }),
         });
