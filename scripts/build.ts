@@ -15,6 +15,9 @@ import path from 'node:path';
  *   that loads its handler from its bundle. Each handler module is reached through its own
  *   `require()`, which makes esbuild initialize it lazily: loading one handler never runs another
  *   handler's module-scope code, so a broken handler cannot take the others down.
+ * - `lazy-<module>.js`: each module our code loads with a dynamic `import()` (the SSM client, the
+ *   S3 presigners, sql.js for the import inspector), bundled on its own and `require()`d the
+ *   first time a request needs it, so a cold start never parses them (see `lazyModules`).
  * - `sql-worker.js` and `sql-wasm.wasm`: what the sql.js engine looks for beside the handler at
  *   run time (functions/adapters/sqljs/sqljs-engine.ts). A bundler cannot see either: the worker
  *   is started from a path and the WASM is read from disk, so both are placed here explicitly.
@@ -101,17 +104,31 @@ export async function buildBundles(options: BuildOptions = {}): Promise<BuildRes
   const bundles = [SHARED_BUNDLE, LIGHT_BUNDLE]
     .map((bundle) => ({ bundle, members: handlers.filter((name) => bundleOf.get(name) === bundle) }))
     .filter(({ members }) => members.length > 0);
+  const lazy = new Map<string, string>();
   const results = await Promise.all([
     ...bundles.map(({ bundle, members }) =>
       build({
         ...common,
         stdin: { contents: sharedEntry(members), resolveDir: ROOT, sourcefile: `${bundle}.js`, loader: 'js' },
         outfile: path.join(outDir, `${bundle}.js`),
+        plugins: [...common.plugins, lazyModules(lazy)],
+        // An `import()` of a lazy bundle becomes a plain `require()` of the file beside it.
+        supported: { 'dynamic-import': false },
       }),
     ),
     build({ ...common, entryPoints: [WORKER_ENTRY], outfile: path.join(outDir, `${WORKER_BUNDLE}.js`) }),
   ]);
-  const warnings = [...graphs, ...results].flatMap((result) => result.warnings);
+  const lazyResults = await Promise.all(
+    [...lazy].map(([name, entry]) => build({ ...common, entryPoints: [entry], outfile: path.join(outDir, `${name}.js`), metafile: true })),
+  );
+  for (const [i, [name, entry]] of [...lazy].entries()) {
+    const ours = Object.keys(lazyResults[i]!.metafile.inputs).filter((input) => isOwnSource(path.resolve(ROOT, input)) && path.resolve(ROOT, input) !== entry);
+    if (ours.length > 0) {
+      // Its own copy of these modules would be a second class identity and a second cache.
+      throw new BuildError(`${name}.js (a dynamic import of ${path.relative(ROOT, entry)}) must not bundle our modules, but holds ${ours.join(', ')}: import only types from them`);
+    }
+  }
+  const warnings = [...graphs, ...results, ...lazyResults].flatMap((result) => result.warnings);
   if (warnings.length > 0) {
     // A warning here has meant a require esbuild could not follow: better a failed build than a
     // function that breaks at run time.
@@ -149,6 +166,37 @@ const zodEnglishOnly: Plugin = {
   },
 };
 
+const FUNCTIONS_DIR = path.join(ROOT, 'functions') + path.sep;
+const LAZY_PREFIX = 'lazy-';
+
+function isOwnSource(file: string): boolean {
+  return file.startsWith(FUNCTIONS_DIR);
+}
+
+/**
+ * A dynamic `import()` in our code marks what a request needs only on a rare path (a secret in
+ * SSM, a presigned transfer, an imported file). In one bundle it would still be parsed by every
+ * cold start; here each such module gets a bundle file of its own (`lazy-<specifier>.js`) that
+ * the import `require()`s on first use. Collects the modules in `found` (file name -> entry).
+ */
+function lazyModules(found: Map<string, string>): Plugin {
+  return {
+    name: 'lazy-modules',
+    setup(build) {
+      build.onResolve({ filter: /.*/ }, async (args) => {
+        if (args.kind !== 'dynamic-import' || !isOwnSource(args.importer)) return undefined;
+        const resolved = await build.resolve(args.path, { resolveDir: args.resolveDir, importer: args.importer, kind: 'import-statement' });
+        if (resolved.errors.length > 0) return { errors: resolved.errors };
+        const name = LAZY_PREFIX + args.path.replace(/^(\.\.?\/)+|^@/, '').replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+        const earlier = found.get(name);
+        if (earlier !== undefined && earlier !== resolved.path) return { errors: [{ text: `${earlier} and ${resolved.path} would both be ${name}.js` }] };
+        found.set(name, resolved.path);
+        return { path: `./${name}.js`, external: true };
+      });
+    },
+  };
+}
+
 /** One `require()` per handler, inside a function: esbuild then initializes each module on first use. */
 function sharedEntry(handlers: string[]): string {
   const cases = handlers.map((name) => `    case ${JSON.stringify(name)}: return require(${JSON.stringify(`./${path.relative(ROOT, handlerSource(name))}`)});`);
@@ -183,7 +231,7 @@ function checkHandlers(handlers: string[]): void {
   const problems: string[] = [];
   for (const name of handlers) {
     if (!HANDLER_NAME.test(name)) problems.push(`"${name}" is not a kebab-case handler name`);
-    else if ([WORKER_BUNDLE, SHARED_BUNDLE, LIGHT_BUNDLE].includes(name)) problems.push(`"${name}" is reserved for a bundle of its own`);
+    else if ([WORKER_BUNDLE, SHARED_BUNDLE, LIGHT_BUNDLE].includes(name) || name.startsWith(LAZY_PREFIX)) problems.push(`"${name}" is reserved for a bundle of its own`);
     else if (!existsSync(handlerSource(name))) problems.push(`handler "${name}" has no source file ${path.relative(ROOT, handlerSource(name))}`);
   }
   if (problems.length > 0) throw new BuildError(`cannot build the handlers: ${problems.join('; ')}`);
