@@ -15,6 +15,9 @@ export function createS3Client(config: Pick<Config, 'region' | 's3Endpoint' | 's
     forcePathStyle: config.s3Endpoint !== undefined,
     requestHandler: { requestTimeout: config.s3RequestTimeoutMs, connectionTimeout: 3_000, throwOnRequestTimeout: true },
     maxAttempts: 3,
+    // The middleware stack is resolved once per command, not on every request: nothing changes
+    // a stack after its first request. (lib-dynamodb's document client refuses this option.)
+    cacheMiddleware: true,
   });
 }
 
