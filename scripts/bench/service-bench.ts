@@ -85,10 +85,12 @@ export interface SizeReport {
   components: { loadMs: number; execMs: number; exportMs: number; uploadMs: number };
   peakWriteRssBytes?: number;
   /** Present for the database the download-per-request comparison ran on. */
-  downloadPerRequestMs?: number;
+  downloadComparison?: DownloadComparison;
 }
 
 export interface SizePlan {
+  /** Reads before the timed ones: "warm" means a process whose JIT has seen the read path too. */
+  warmUpReads: number;
   reads: number;
   writes: number;
   componentRuns: number;
@@ -121,7 +123,9 @@ export async function sizeReport(
     const { client } = service;
     const options = { database };
     const coldLoadMs = await timed(() => client.query(POINT_QUERY, [42], options));
-    const reads = await samples(plan.reads, (i) => client.query(POINT_QUERY, [1 + ((i * 7919) % 900)], options));
+    const read = (i: number) => client.query(POINT_QUERY, [1 + ((i * 7919) % 900)], options);
+    await samples(plan.warmUpReads, read);
+    const reads = await samples(plan.reads, read);
     const phases: SizeReport['writePhases'][] = [];
     const writes = await samples(plan.writes, async (i) => {
       const answer = await client.request<{ meta: { timings: SizeReport['writePhases'] } }>('POST', '/sql', {
@@ -139,7 +143,7 @@ export async function sizeReport(
       writePhases: { lock_ms: phase('lock_ms'), load_ms: phase('load_ms'), exec_ms: phase('exec_ms'), store_ms: phase('store_ms') },
       components: await writeComponents(SQL, s3, config.bucket, `bench-scratch/${database}.sqlite`, bytes, plan.componentRuns),
     };
-    if (plan.compareDownload) report.downloadPerRequestMs = await downloadPerRequest(SQL, s3, config.bucket, objectKey, plan.downloadRuns);
+    if (plan.compareDownload) report.downloadComparison = await compareWithDownload(SQL, service, s3, { bucket: config.bucket, objectKey, database }, plan);
     if (plan.measureRss) report.peakWriteRssBytes = await peakWriteRss(database, key, plan.rssEnv);
     return report;
   } finally {
@@ -147,7 +151,29 @@ export async function sizeReport(
   }
 }
 
-/** What a service without a warm copy would do per request: download, open, query, close. */
+/** Item 1, both sides in this process and without HTTP, which either design would put in front. */
+export interface DownloadComparison {
+  /** The service's strong read on its warm copy: the version record's GetItem, then the engine. */
+  warmStrongReadMs: number;
+  /** What a service without a warm copy does per request: download, open, query, close. */
+  downloadPerRequestMs: number;
+}
+
+async function compareWithDownload(
+  SQL: SqlJs,
+  service: BenchService,
+  s3: S3Client,
+  target: { bucket: string; objectKey: string; database: string },
+  plan: SizePlan,
+): Promise<DownloadComparison> {
+  const read = (i: number) =>
+    service.app.service.execute({ database: target.database, program: { kind: 'script', sql: POINT_QUERY, params: [1 + ((i * 7919) % 900)] }, consistency: 'strong' }, 'read');
+  await samples(plan.warmUpReads, read);
+  const warm = await samples(plan.reads, read);
+  await downloadPerRequest(SQL, s3, target.bucket, target.objectKey, 2); // its warm-up
+  return { warmStrongReadMs: median(warm), downloadPerRequestMs: await downloadPerRequest(SQL, s3, target.bucket, target.objectKey, plan.downloadRuns) };
+}
+
 async function downloadPerRequest(SQL: SqlJs, s3: S3Client, bucket: string, objectKey: string, runs: number): Promise<number> {
   const taken = await samples(runs, async (i) => {
     const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: objectKey }));
