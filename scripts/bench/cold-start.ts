@@ -8,8 +8,11 @@ import { median } from './measure';
 /**
  * Cold start, side by side in fresh processes: the floor (the S3 and DynamoDB clients loaded and
  * sql.js initialised, from a minified bundle) against the product (the packaged sql handler
- * loaded and answering a strong read). Both are timed from spawn to their answer, so both pay
- * Node's own start the same way. Runs alternate, so a busy machine slows both alike.
+ * loaded and answering a strong read). Both are timed from their process's start to their answer
+ * by the process's own clock (performance.now() counts from Node's start), so both pay Node's own
+ * start the same way, and neither pays for forking this process: a bench holding a gigabyte adds
+ * about 50 ms to every spawn, which would flatter the ratio. Runs alternate, so a busy machine
+ * slows both alike.
  */
 
 export interface ColdStartReport {
@@ -52,10 +55,10 @@ export async function measureColdStart(outDir: string, target: ColdStartTarget, 
   const product: number[] = [];
   let productStatus = 0;
   for (let run = 0; run < runs; run++) {
-    floor.push((await spawnUntilDone(outDir, ['floor.js'], env)).elapsedMs);
-    const answered = await spawnUntilDone(outDir, [DRIVER, event], env);
-    product.push(answered.elapsedMs);
-    productStatus = Number(answered.detail);
+    floor.push(Number((await spawnUntilDone(outDir, ['floor.js'], env)).detail));
+    const [answeredAtMs, status] = (await spawnUntilDone(outDir, [DRIVER, event], env)).detail.split(' ').map(Number);
+    product.push(answeredAtMs!);
+    productStatus = status!;
   }
   const loadMs: Record<string, number> = {};
   for (const handler of ['health', 'sql']) {
@@ -79,23 +82,23 @@ function driverSource(): string {
 const { handler } = require('./sql.js');
 const context = { awsRequestId: 'bench-cold-start', functionName: 'bench', getRemainingTimeInMillis: () => 29000 };
 handler(JSON.parse(process.argv[2]), context).then(
-  (response) => { process.stdout.write('done ' + response.statusCode + '\\n'); process.exit(0); },
+  (response) => { process.stdout.write('done ' + performance.now() + ' ' + response.statusCode + '\\n'); process.exit(0); },
   (error) => { console.error(error); process.exit(1); },
 );
 `;
 }
 
-function spawnUntilDone(cwd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ elapsedMs: number; detail: string }> {
+/** Runs a script until it prints `done <detail>`; resolves with the detail. */
+function spawnUntilDone(cwd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ detail: string }> {
   return new Promise((resolve, reject) => {
-    const started = performance.now();
     const child = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    let done: { elapsedMs: number; detail: string } | undefined;
+    let done: { detail: string } | undefined;
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const line = /^done ?(.*)$/m.exec(out);
-      if (line && !done) done = { elapsedMs: performance.now() - started, detail: line[1]!.trim() };
+      if (line && !done) done = { detail: line[1]!.trim() };
     });
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
     child.on('error', reject);
