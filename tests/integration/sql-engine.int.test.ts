@@ -108,6 +108,18 @@ describe('the sql.js worker engine', () => {
     }
   });
 
+  // The worker briefly switches a process-wide V8 flag at start (sql-worker.ts, garbageCollector):
+  // workers starting side by side must all come up, whichever of them switches it last.
+  it('many engines started at once all answer', async () => {
+    const engines = Array.from({ length: 12 }, () => new SqlJsEngine(options));
+    try {
+      const answers = await Promise.all(engines.map((engine) => engine.read(onEmpty(script('SELECT 1')))));
+      expect(answers.map((answer) => answer.kind === 'done' && answer.results[0]!.rows)).toEqual(Array(12).fill([[1n]]));
+    } finally {
+      await Promise.all(engines.map((engine) => engine.close()));
+    }
+  });
+
   it('errors keep their domain class across the thread boundary', async () => {
     const engine = new SqlJsEngine(options);
     try {

@@ -32,16 +32,36 @@ interface WarmCopy {
   bytes: number;
 }
 
+/**
+ * From this size a received file is collected at once: below it, the copy left to V8 costs less
+ * memory than a full collection costs time (a few ms).
+ */
 const COLLECT_AFTER_RECEIVING_BYTES = 8 * 1024 * 1024;
 
 /**
- * V8's collector, for releaseReceivedBytes. A worker cannot be given V8 flags (`execArgv` rejects
- * them) and a Lambda's command line is not ours, so the flag is set for the moment it takes to
- * make one context that exposes `gc`, and unset again.
+ * V8's collector, for releaseReceivedBytes: `gc` where the process runs with --expose-gc, else
+ * the one of a context made while that flag is briefly on. A worker cannot be given V8 flags
+ * (`execArgv` rejects them) and a Lambda's command line is not ours. The flag is process-wide,
+ * so a worker starting beside another may see it switched off again before its context is made:
+ * it tries again, and after a few tries leaves the bytes to V8 (freed later, never kept).
  */
-setFlagsFromString('--expose-gc');
-const collectGarbage = runInNewContext('gc') as () => void;
-setFlagsFromString('--no-expose-gc');
+function garbageCollector(): () => void {
+  const exposed = (globalThis as { gc?: () => void }).gc;
+  if (exposed) return exposed;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    setFlagsFromString('--expose-gc');
+    try {
+      return runInNewContext('gc') as () => void;
+    } catch {
+      // Another worker switched the flag off in between.
+    } finally {
+      setFlagsFromString('--no-expose-gc');
+    }
+  }
+  return () => undefined;
+}
+
+const collectGarbage = garbageCollector();
 
 /** Warm copies in least-recently-used order (a Map iterates in insertion order). */
 const warm = new Map<string, WarmCopy>();
