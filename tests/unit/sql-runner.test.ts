@@ -1,5 +1,5 @@
 import { freshDatabaseEachTest } from '../helpers/sqljs-database';
-import { runRead, runWrite } from '../../functions/adapters/sqljs/sql-runner';
+import { openDatabase, runRead, runWrite } from '../../functions/adapters/sqljs/sql-runner';
 import { rebuildError, serializeError } from '../../functions/adapters/sqljs/worker-protocol';
 import * as errors from '../../functions/core/errors';
 import type { BoundParams, Program, StatementResult } from '../../functions/core/ports';
@@ -44,6 +44,25 @@ describe('parameters bind exactly', () => {
   it('"params" on a script of several statements is refused before anything runs', () => {
     expect(() => runWrite(sqlite.db, script('CREATE TABLE a(x); SELECT ?', [1]), LIMITS)).toThrow(/"params" needs a single statement/);
     expect(sqlite.db.exec("SELECT count(*) FROM sqlite_master WHERE name = 'a'")[0]!.values).toEqual([[0]]);
+  });
+});
+
+describe('the connection a stored file is opened with', () => {
+  it('holds its lock and truncates its journal at each commit, and still rolls a failed write back', () => {
+    const source = new sqlite.SQL.Database();
+    source.run('CREATE TABLE t(x); INSERT INTO t VALUES (1)');
+    const db = openDatabase(sqlite.SQL, source.export());
+    source.close();
+    try {
+      expect(db.exec('PRAGMA locking_mode')[0]!.values).toEqual([['exclusive']]);
+      expect(db.exec('PRAGMA journal_mode')[0]!.values).toEqual([['truncate']]);
+      expect(() => runWrite(db, script('INSERT INTO t VALUES (2); INSERT INTO missing VALUES (3)'), LIMITS)).toThrow(/no such table: missing/);
+      expect(runWrite(db, script('INSERT INTO t VALUES (4)'), LIMITS).changed).toBe(true);
+      const outcome = runRead(db, script('SELECT x FROM t ORDER BY x'), LIMITS);
+      expect(outcome.kind === 'done' && outcome.results[0]!.rows).toEqual([[1n], [4n]]);
+    } finally {
+      db.close();
+    }
   });
 });
 
