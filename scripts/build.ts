@@ -15,9 +15,10 @@ import path from 'node:path';
  *   that loads its handler from its bundle. Each handler module is reached through its own
  *   `require()`, which makes esbuild initialize it lazily: loading one handler never runs another
  *   handler's module-scope code, so a broken handler cannot take the others down.
- * - `lazy-<module>.js`: each module our code loads with a dynamic `import()` (the SSM client, the
- *   S3 presigners, sql.js for the import inspector), bundled on its own and `require()`d the
- *   first time a request needs it, so a cold start never parses them (see `lazyModules`).
+ * - `lazy-<module>.js`: each module our code loads with a dynamic `import()` for a rare request
+ *   (the S3 presigners, sql.js for the import inspector), bundled on its own and `require()`d the
+ *   first time a request needs it, so a cold start never parses them (see `lazyModules`; the SSM
+ *   client stays in the shared bundle, see KEPT_IN_SHARED_BUNDLE).
  * - `sql-worker.js` and `sql-wasm.wasm`: what the sql.js engine looks for beside the handler at
  *   run time (functions/adapters/sqljs/sqljs-engine.ts). A bundler cannot see either: the worker
  *   is started from a path and the WASM is read from disk, so both are placed here explicitly.
@@ -167,6 +168,15 @@ const zodEnglishOnly: Plugin = {
 };
 
 const FUNCTIONS_DIR = path.join(ROOT, 'functions') + path.sep;
+
+/**
+ * Dynamic imports that stay in the shared bundle, loaded on first use all the same. A deployed
+ * stage reads its keys from SSM with its first request (serverless.yml sets API_KEYS_PARAMETER),
+ * so the SSM client is no rare path there, and a file of its own would carry a second copy of
+ * the SDK core: loading that one cost about 46 ms, where the client inside bundle.js costs its
+ * 221 KB of parsing (about 8 ms) and its own setup.
+ */
+const KEPT_IN_SHARED_BUNDLE = new Set(['./adapters/ssm-secrets']);
 const LAZY_PREFIX = 'lazy-';
 
 function isOwnSource(file: string): boolean {
@@ -174,8 +184,8 @@ function isOwnSource(file: string): boolean {
 }
 
 /**
- * A dynamic `import()` in our code marks what a request needs only on a rare path (a secret in
- * SSM, a presigned transfer, an imported file). In one bundle it would still be parsed by every
+ * A dynamic `import()` in our code marks what a request needs only on a rare path (a presigned
+ * transfer, an imported file). In one bundle it would still be parsed by every
  * cold start; here each such module gets a bundle file of its own (`lazy-<specifier>.js`) that
  * the import `require()`s on first use. Collects the modules in `found` (file name -> entry).
  */
@@ -184,7 +194,7 @@ function lazyModules(found: Map<string, string>): Plugin {
     name: 'lazy-modules',
     setup(build) {
       build.onResolve({ filter: /.*/ }, async (args) => {
-        if (args.kind !== 'dynamic-import' || !isOwnSource(args.importer)) return undefined;
+        if (args.kind !== 'dynamic-import' || !isOwnSource(args.importer) || KEPT_IN_SHARED_BUNDLE.has(args.path)) return undefined;
         const resolved = await build.resolve(args.path, { resolveDir: args.resolveDir, importer: args.importer, kind: 'import-statement' });
         if (resolved.errors.length > 0) return { errors: resolved.errors };
         const name = LAZY_PREFIX + args.path.replace(/^(\.\.?\/)+|^@/, '').replace(/[^a-z0-9]+/gi, '-').toLowerCase();
