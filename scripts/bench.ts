@@ -123,13 +123,21 @@ export async function runBench(quick: boolean, log: (line: string) => void = () 
     }
     const compared = sizes.find((size) => size.downloadComparison !== undefined)!;
     const { warmStrongReadMs, downloadPerRequestMs } = compared.downloadComparison!;
-    const speedup = downloadPerRequestMs / warmStrongReadMs;
+    // A service downloading per request would sit behind the same HTTP layer: what that layer costs
+    // the warm read here (over HTTP, item 3, less in process) is added to the download's side.
+    const httpMs = Math.max(0, compared.warmReadMs - warmStrongReadMs);
+    const speedupOverHttp = (downloadPerRequestMs + httpMs) / compared.warmReadMs;
     rows.push({
       item: '1',
-      measure: `warm strong read vs download-per-request, indexed query, ${compared.sizeMb} MB database, both in process without HTTP (${ms(warmStrongReadMs)} vs ${ms(downloadPerRequestMs)})`,
-      result: `${ratio(speedup)} faster`,
+      measure: `warm strong read vs download-per-request, indexed query, ${compared.sizeMb} MB database, both behind the HTTP layer (${ms(compared.warmReadMs)} vs ${ms(downloadPerRequestMs)} + ${ms(httpMs)} of HTTP)`,
+      result: `${ratio(speedupOverHttp)} faster`,
       target: '≥ 20×',
-      met: speedup >= 20,
+      met: speedupOverHttp >= 20,
+    });
+    rows.push({
+      item: '1',
+      measure: `the same, both in process without HTTP (${ms(warmStrongReadMs)} vs ${ms(downloadPerRequestMs)})`,
+      result: `${ratio(downloadPerRequestMs / warmStrongReadMs)} faster`,
     });
 
     log('sql.js against native SQLite...');
@@ -140,7 +148,7 @@ export async function runBench(quick: boolean, log: (line: string) => void = () 
         const slower = kind.sqlJsMs / kind.nativeMs;
         rows.push({
           item: '2',
-          measure: `sql.js / native on the same file, ${kind.kind}, ${plan.compareRows} rows (${ms(kind.sqlJsMs)} vs ${ms(kind.nativeMs)})`,
+          measure: `sql.js (as the service opens a copy) / native in memory, ${kind.kind}, ${plan.compareRows} rows (${ms(kind.sqlJsMs)} vs ${ms(kind.nativeMs)})`,
           result: ratio(slower),
           ...(kind.target !== undefined && { target: `≤ ${kind.target}×`, met: slower <= kind.target }),
         });

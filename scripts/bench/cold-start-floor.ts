@@ -9,5 +9,5 @@ import initSqlJs from 'sql.js';
  */
 new S3Client({ region: 'us-east-1' });
 new DynamoDBClient({ region: 'us-east-1' });
-// performance.now(): time since this process began, by its own clock (see cold-start.ts).
+// By its own clock, from its own start: not from when the bench forked it (cold-start.ts says why).
 void initSqlJs({ locateFile: () => path.join(__dirname, 'sql-wasm.wasm') }).then(() => process.stdout.write(`done ${performance.now()}\n`));

@@ -1,21 +1,15 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
-import path from 'node:path';
+import { configureConnection } from '../../functions/adapters/sqljs/sql-runner';
 import { ITEMS_SCHEMA, itemRow, median, timedSync, type SqlJs } from './measure';
 
 const ROUNDS = 5;
 
 /**
  * sql.js (the engine, WebAssembly) against native SQLite (better-sqlite3, a dev dependency used
- * here only) on the same database file and the same statements, both in this process: the price
- * of running SQLite as WebAssembly, without any I/O around it.
- *
- * Both read the same file through SQLite's pager with the same default page cache, as a service
- * would (sql.js holds the file in memory, native SQLite a downloaded copy in the OS's page
- * cache). An in-memory native database would instead hold every page in the pager and skip the
- * file layer sql.js cannot skip. Native writes skip fsync (synchronous = OFF): sql.js has no disk
- * to wait for either.
+ * here only) on the same table and the same statements, both in this process: the price of
+ * running SQLite as WebAssembly, without any I/O around it. sql.js runs with the connection
+ * settings the service gives its copies (configureConnection); native SQLite holds its database
+ * in memory, every page in its pager, the fastest it can be.
  */
 
 export interface EngineComparison {
@@ -42,26 +36,13 @@ export async function compareEngines(SQL: SqlJs, options: { rows: number; lookup
   } catch (error) {
     return `native SQLite unavailable (better-sqlite3: ${String(error).split('\n')[0]})`;
   }
-  const db = new SQL.Database();
-  const sqlJs = sqlJsRunner(db);
-  sqlJs.exec(ITEMS_SCHEMA);
-  sqlJs.insertMany('INSERT INTO items(category, price, payload) VALUES (?, ?, ?)', Array.from({ length: options.rows }, (_, i) => itemRow(i)));
-  const directory = mkdtempSync(path.join(os.tmpdir(), 'cloudlite-engines-'));
-  const file = path.join(directory, 'items.sqlite');
-  writeFileSync(file, db.export());
-  const nativeDb = new Native(file);
-  nativeDb.pragma('synchronous = OFF');
-  const native = nativeRunner(nativeDb);
-  try {
-    return runComparison(sqlJs, native, options);
-  } finally {
-    sqlJs.close();
-    native.close();
-    rmSync(directory, { recursive: true, force: true });
+  const sqlJs = sqlJsRunner(SQL);
+  const native = nativeRunner(new Native(':memory:'));
+  const rows = Array.from({ length: options.rows }, (_, i) => itemRow(i));
+  for (const runner of [sqlJs, native]) {
+    runner.exec(ITEMS_SCHEMA);
+    runner.insertMany('INSERT INTO items(category, price, payload) VALUES (?, ?, ?)', rows);
   }
-}
-
-function runComparison(sqlJs: Runner, native: Runner, options: { rows: number; lookups: number; scans: number }): EngineComparison[] {
   const id = (i: number) => 1 + ((i * 7_919) % options.rows);
   const kinds: { kind: string; sql: string; times: number; params: (i: number) => unknown[]; target?: number }[] = [
     { kind: 'indexed lookup (primary key)', sql: 'SELECT id, category, price FROM items WHERE id = ?', times: options.lookups, params: (i) => [id(i)], target: 3 },
@@ -88,10 +69,14 @@ function runComparison(sqlJs: Runner, native: Runner, options: { rows: number; l
   };
   const insertSamples = (runner: Runner) => [insertTime(runner), insertTime(runner), insertTime(runner)].sort((a, b) => a - b);
   results.push({ kind: '10 000-row insert (one transaction)', sqlJsMs: median(insertSamples(sqlJs)), nativeMs: median(insertSamples(native)) });
+  sqlJs.close();
+  native.close();
   return results;
 }
 
-function sqlJsRunner(db: InstanceType<SqlJs['Database']>): Runner {
+function sqlJsRunner(SQL: SqlJs): Runner {
+  const db = new SQL.Database();
+  configureConnection(db);
   return {
     exec: (sql) => db.run(sql),
     query: (sql, times, paramsOf) => {

@@ -99,6 +99,8 @@ export interface SizePlan {
 }
 
 const POINT_QUERY = 'SELECT id, category, price FROM items WHERE id = ?';
+/** The point query's id for the i-th read: spread over the first rows, which every size has. */
+const pointId = (i: number) => 1 + ((i * 7919) % 900);
 
 export async function sizeReport(
   SQL: SqlJs,
@@ -123,7 +125,7 @@ export async function sizeReport(
     const { client } = service;
     const options = { database };
     const coldLoadMs = await timed(() => client.query(POINT_QUERY, [42], options));
-    const read = (i: number) => client.query(POINT_QUERY, [1 + ((i * 7919) % 900)], options);
+    const read = (i: number) => client.query(POINT_QUERY, [pointId(i)], options);
     await samples(plan.warmUpReads, read);
     const reads = await samples(plan.reads, read);
     const phases: SizeReport['writePhases'][] = [];
@@ -167,10 +169,10 @@ async function compareWithDownload(
   plan: SizePlan,
 ): Promise<DownloadComparison> {
   const read = (i: number) =>
-    service.app.service.execute({ database: target.database, program: { kind: 'script', sql: POINT_QUERY, params: [1 + ((i * 7919) % 900)] }, consistency: 'strong' }, 'read');
+    service.app.service.execute({ database: target.database, program: { kind: 'script', sql: POINT_QUERY, params: [pointId(i)] }, consistency: 'strong' }, 'read');
   await samples(plan.warmUpReads, read);
   const warm = await samples(plan.reads, read);
-  await downloadPerRequest(SQL, s3, target.bucket, target.objectKey, 2); // its warm-up
+  await downloadPerRequest(SQL, s3, target.bucket, target.objectKey, plan.downloadRuns); // untimed, like the reads'
   return { warmStrongReadMs: median(warm), downloadPerRequestMs: await downloadPerRequest(SQL, s3, target.bucket, target.objectKey, plan.downloadRuns) };
 }
 
