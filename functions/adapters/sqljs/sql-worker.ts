@@ -3,7 +3,7 @@ import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import initSqlJs, { type Database, type SqlJsStatic } from 'sql.js';
 import type { StoredVersion } from '../../core/ports';
-import { configureConnection, firstStatementWrites, openDatabase, runRead, runWrite } from './sql-runner';
+import { closeDatabase, configureConnection, firstStatementWrites, openDatabase, runRead, runWrite } from './sql-runner';
 import {
   serializeError,
   type JobOutcome,
@@ -73,7 +73,7 @@ let warmChanges: WarmChange[] = [];
 
 function setWarm(database: string, copy: WarmCopy): void {
   const previous = warm.get(database);
-  if (previous && previous.db !== copy.db) previous.db.close();
+  if (previous && previous.db !== copy.db) closeDatabase(previous.db);
   warm.delete(database);
   warm.set(database, copy);
 }
@@ -81,7 +81,7 @@ function setWarm(database: string, copy: WarmCopy): void {
 function dropWarm(database: string, closeIt: boolean): void {
   const copy = warm.get(database);
   if (!copy) return;
-  if (closeIt) copy.db.close();
+  if (closeIt) closeDatabase(copy.db);
   warm.delete(database);
   warmChanges.push({ database });
 }
@@ -157,7 +157,7 @@ function run(SQL: SqlJsStatic, job: WorkerJob): JobOutcome {
     keepOpen = true;
     return { kind: 'done', results, changed: true, writeId: job.writeId, bytes };
   } finally {
-    if (!keepOpen) opened.db.close();
+    if (!keepOpen) closeDatabase(opened.db);
   }
 }
 
@@ -167,7 +167,7 @@ function handleNotice(notice: WorkerNotice): void {
   if (!pending) return;
   pendingWrites.delete(notice.writeId);
   if (notice.type === 'commit') setWarm(pending.database, { version: notice.version, db: pending.db, bytes: pending.bytes });
-  else pending.db.close();
+  else closeDatabase(pending.db);
 }
 
 async function main(): Promise<void> {
