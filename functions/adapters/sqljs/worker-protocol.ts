@@ -12,7 +12,8 @@ export interface WorkerSettings {
 
 /**
  * The database a job runs on. The main thread mirrors which version the worker holds warm, so
- * it sends the bytes exactly when the worker lacks that version.
+ * it sends the bytes exactly when the worker lacks that version. The worker lets go of `bytes`
+ * as soon as sql.js has copied them (sql-worker.ts, releaseReceivedBytes).
  */
 export type WorkerSource =
   | { kind: 'warm'; version: StoredVersion }
