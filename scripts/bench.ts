@@ -251,10 +251,15 @@ export async function runBench(quick: boolean, log: (line: string) => void = () 
     const coldRatio = cold.productMs / cold.floorMs;
     rows.push({
       item: '6',
-      measure: `cold start: packaged sql handler answering a strong read of a 1 MB database (status ${cold.productStatus}) vs the floor (SDK clients + sql.js, minified), process start to answer by its own clock, median of ${plan.coldRuns}: ${ms(cold.productMs)} vs ${ms(cold.floorMs)}`,
+      measure: `cold start: packaged sql handler, its keys in SSM as deployed, answering a strong read of a 1 MB database (status ${cold.productStatus}) vs the floor (SDK clients + sql.js, minified), process start to answer by its own clock, median of ${plan.coldRuns}: ${ms(cold.productMs)} vs ${ms(cold.floorMs)}`,
       result: ratio(coldRatio),
       target: '≤ 1.25×',
       met: coldRatio <= 1.25,
+    });
+    rows.push({
+      item: '6',
+      measure: `the same with its keys in API_KEYS (no SSM request): ${ms(cold.productWithEnvKeysMs)}`,
+      result: ratio(cold.productWithEnvKeysMs / cold.floorMs),
     });
     rows.push({ item: '6', measure: 'health handler module load (require, fresh process)', result: ms(cold.loadMs.health!), target: '< 50 ms', met: cold.loadMs.health! < 50 });
     rows.push({ item: '6', measure: 'sql handler module load (require, fresh process)', result: ms(cold.loadMs.sql!) });

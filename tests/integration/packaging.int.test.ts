@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import initSqlJs from 'sql.js';
 import { METRICS_NAMESPACE, METRICS_SERVICE } from '../../functions/adapters/powertools-metrics';
 import { metricsOfFailure } from '../../functions/http/metrics';
+import { startLocalParameterStore } from '../../infra/local/ssm';
 
 /**
  * Packages the service the way a deploy does (`sls package --stage ci`), with no AWS credentials
@@ -484,7 +485,7 @@ describe('the deployment zip of the ci package', () => {
   });
 
   test('the bundled sql handler reads its API keys from SSM at run time, decrypted, through the shipped Powertools utility', async () => {
-    const ssm = await startFakeSsm({ '/cloudlite/ci/api-keys': 'write@only-this:ssm-key-123' });
+    const ssm = await startLocalParameterStore({ '/cloudlite/ci/api-keys': 'write@only-this:ssm-key-123' });
     const s3 = await startFakeS3({});
     try {
       const env = { API_KEYS: '', API_KEYS_PARAMETER: '/cloudlite/ci/api-keys', AWS_ENDPOINT_URL_SSM: ssm.url, S3_ENDPOINT: s3.url };
@@ -505,7 +506,7 @@ describe('the deployment zip of the ci package', () => {
   });
 
   test('the bundled sql handler answers 503 with Retry-After when SSM cannot give it its keys, and never shows the cause', async () => {
-    const ssm = await startFakeSsm({});
+    const ssm = await startLocalParameterStore({});
     try {
       const response = await invokeBundled('sql', httpEvent('POST', '/sql', { sql_statement: 'SELECT 1' }, WRITE_KEY), {
         API_KEYS: '',
@@ -785,29 +786,6 @@ async function startThrottlingDynamoDb(): Promise<{ url: string; close(): Promis
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
-}
-
-/** Just enough of SSM for GetParameter (JSON protocol): the given parameters, ParameterNotFound for the rest. */
-async function startFakeSsm(parameters: Record<string, string>): Promise<{ url: string; requests: Json[]; close(): Promise<void> }> {
-  const requests: Json[] = [];
-  const server: Server = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
-    request.on('end', () => {
-      const input = JSON.parse(body || '{}') as { Name?: string; WithDecryption?: boolean };
-      requests.push({ target: request.headers['x-amz-target'], name: input.Name, withDecryption: input.WithDecryption });
-      const value = input.Name === undefined ? undefined : parameters[input.Name];
-      response.writeHead(value === undefined ? 400 : 200, { 'content-type': 'application/x-amz-json-1.1' });
-      response.end(
-        JSON.stringify(
-          value === undefined
-            ? { __type: 'ParameterNotFound', message: 'not found' }
-            : { Parameter: { Name: input.Name, Type: 'SecureString', Value: value, Version: 1 } },
-        ),
-      );
-    });
-  });
-  return { ...(await listening(server)), requests };
 }
 
 /** Just enough of S3 for one GetObject: serves the given objects by path, 404 for the rest. */
