@@ -153,7 +153,7 @@ export async function sizeReport(
   }
 }
 
-/** Item 1, both sides in this process and without HTTP, which either design would put in front. */
+/** Item 1's two sides in this process, without HTTP (bench.ts adds what the HTTP layer costs to judge the target). */
 export interface DownloadComparison {
   /** The service's strong read on its warm copy: the version record's GetItem, then the engine. */
   warmStrongReadMs: number;

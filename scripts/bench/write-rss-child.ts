@@ -20,10 +20,10 @@ async function main(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 200));
   const peak = startPeakTracking();
   await client.execute('UPDATE items SET price = price + 1 WHERE id = 7', undefined, { database });
-  const { baselineBytes, peakBytes, method } = peak.stop();
+  const { baselineBytes, peakBytes } = peak.stop();
   await api.close();
   await app.close();
-  console.log(JSON.stringify({ baselineBytes, peakAboveBaselineBytes: peakBytes - baselineBytes, method }));
+  console.log(JSON.stringify({ baselineBytes, peakAboveBaselineBytes: peakBytes - baselineBytes }));
 }
 
 /**
@@ -31,19 +31,19 @@ async function main(): Promise<void> {
  * (Linux: writing 5 to clear_refs), so the peak is exact and belongs to the write alone. Where
  * that is unavailable, RSS sampled every 5 ms, which can miss a short peak.
  */
-function startPeakTracking(): { stop(): { baselineBytes: number; peakBytes: number; method: string } } {
+function startPeakTracking(): { stop(): { baselineBytes: number; peakBytes: number } } {
   (globalThis as { gc?: () => void }).gc?.();
   const baselineBytes = process.memoryUsage.rss();
   try {
     writeFileSync('/proc/self/clear_refs', '5');
-    return { stop: () => ({ baselineBytes, peakBytes: highWaterMark(), method: 'VmHWM' }) };
+    return { stop: () => ({ baselineBytes, peakBytes: highWaterMark() }) };
   } catch {
     let peakBytes = baselineBytes;
     const sampler = setInterval(() => (peakBytes = Math.max(peakBytes, process.memoryUsage.rss())), 5);
     return {
       stop: () => {
         clearInterval(sampler);
-        return { baselineBytes, peakBytes: Math.max(peakBytes, process.memoryUsage.rss()), method: 'sampled every 5 ms' };
+        return { baselineBytes, peakBytes: Math.max(peakBytes, process.memoryUsage.rss()) };
       },
     };
   }
