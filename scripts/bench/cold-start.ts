@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { startLocalParameterStore } from '../../infra/local/ssm';
-import { buildBundles } from '../build';
+import { buildBundles, MAIN_FIELDS } from '../build';
 import { median } from './measure';
 
 /**
@@ -48,6 +48,8 @@ export async function measureColdStart(outDir: string, target: ColdStartTarget, 
     platform: 'node',
     target: 'node22',
     format: 'cjs',
+    // Resolved as the product's bundles are, so the floor gets the same trimmed SDK clients.
+    mainFields: MAIN_FIELDS,
     outfile: path.join(outDir, 'floor.js'),
     logLevel: 'silent',
   });
