@@ -51,6 +51,12 @@ export interface SqlRequest {
   at?: PastState;
   /** Recorded with the version a write stores. */
   madeBy?: MadeBy;
+  /**
+   * What a keyed write means, for its idempotency fingerprint, when its program is not that: a
+   * program holding values made afresh for each attempt (the uuids POST /flights generates)
+   * would make a retry look like another request. Default: the program.
+   */
+  meaning?: Change['meaning'];
 }
 
 /** A past state of a database: a version id, or the newest version at or before a time. */
@@ -350,7 +356,7 @@ export class DatabaseService {
     return this.runChange(
       {
         database,
-        meaning: program,
+        meaning: request.meaning ?? program,
         idempotencyKey: request.idempotencyKey,
         madeBy: request.madeBy,
         produce: async (source) => {

@@ -85,14 +85,17 @@ export function createFlightsReplaceHandler({ config, logger, metrics, service }
     const principal = await authenticateReplace(event, auth, database);
     logFields.keyId = principal.keyId;
     principal.authorize('write', database);
-    const rows = toFlightRows(parseFlightItems(body.kind === 'json' ? body.value : undefined));
+    const items = parseFlightItems(body.kind === 'json' ? body.value : undefined);
+    const rows = toFlightRows(items);
     const header = event.headers['idempotency-key'];
     const idempotencyKey = header === undefined ? undefined : checkIdempotencyKey(header, 'the Idempotency-Key header');
-    // One write of one batch (DELETE + INSERTs): one transaction, one stored version.
+    // One write of one batch (DELETE + INSERTs): one transaction, one stored version. A retry is
+    // the same request when the flights sent are: the uuids generated for this attempt differ.
     const program = flightsReplaceProgram(rows);
-    await flightsData(() => service.write({ database, program, idempotencyKey, madeBy: { keyId: principal.keyId, requestId } }));
+    const meaning = { kind: 'flights-replace', flights: items };
+    const written = await flightsData(() => service.write({ database, program, idempotencyKey, meaning, madeBy: { keyId: principal.keyId, requestId } }));
     logFields.inserted = rows.length;
-    return jsonResponse(200, { status: 'success', inserted: rows.length });
+    return jsonResponse(200, { status: 'success', inserted: rows.length, ...(written.meta.replayed && { replayed: true }) });
   });
 }
 

@@ -339,6 +339,42 @@ describe('POST /flights', () => {
     ]);
   });
 
+  describe('retries with an Idempotency-Key', () => {
+    const postKeyed = async (body: unknown, idempotencyKey: string): Promise<SqlCall> => {
+      const response = await fetch(`${api.url}/flights`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${WRITE_KEY}`, 'idempotency-key': idempotencyKey },
+        body: JSON.stringify(body),
+      });
+      return { status: response.status, headers: response.headers, body: await response.json() };
+    };
+    const uuids = async () => (await getFlights(api.url, { sort_by: 'date' })).body.data.map((f) => f.uuid);
+
+    it('the same flights sent again replay the first answer, though each attempt generates other uuids', async () => {
+      const withoutUuids = two.map((item) => ({ ...item, uuid: undefined }));
+      const first = await postKeyed(withoutUuids, 'flights-retry-1');
+      expect(first.status).toBe(200);
+      expect(first.body).toEqual({ status: 'success', inserted: 2 });
+      const stored = await uuids();
+
+      const retry = await postKeyed(withoutUuids, 'flights-retry-1');
+
+      expect(retry).toMatchObject({ status: 200, body: { status: 'success', inserted: 2, replayed: true } });
+      expect(await uuids()).toEqual(stored);
+    });
+
+    it('other flights under the same key are refused and change nothing', async () => {
+      expect((await postKeyed(two, 'flights-retry-2')).status).toBe(200);
+      const stored = await uuids();
+
+      const other = await postKeyed(FIXTURE.slice(2, 4), 'flights-retry-2');
+
+      expect(other.status).toBe(422);
+      expect(other.body.error.code).toBe('IDEMPOTENCY_KEY_REUSED');
+      expect(await uuids()).toEqual(stored);
+    });
+  });
+
   it('readers see the old set or the new one, never a mix, while a replace runs', async () => {
     const setA = generateFlights({ rows: 1_000, seed: 101, startDate: '2024-01-01' });
     const setB = generateFlights({ rows: 1_500, seed: 202, startDate: '2024-02-01' });
