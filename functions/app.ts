@@ -91,7 +91,12 @@ export function buildDatabaseService(config: Config, logger: Logger, overrides: 
       rowCountLimit: 10_000,
       restoreWindowDays: config.restoreWindowDays,
     },
-    { service, history: pastVersions, store, archive: store, lock, inspector: new SqlJsFileInspector() },
+    { service, history: pastVersions, store, archive: store, lock, inspector: new SqlJsFileInspector({
+        timeoutMs: config.statementTimeoutMs,
+        heapLimitMb: config.engineHeapLimitMb,
+        sqliteHeapLimitBytes: config.sqliteHeapLimitBytes,
+      }),
+    },
   );
   if (overrides.prestartEngine) engine.prestart();
   return { service, lifecycle, close: () => engine.close() };

@@ -16,12 +16,13 @@ import path from 'node:path';
  *   `require()`, which makes esbuild initialize it lazily: loading one handler never runs another
  *   handler's module-scope code, so a broken handler cannot take the others down.
  * - `lazy-<module>.js`: each module our code loads with a dynamic `import()` for a rare request
- *   (the S3 presigners, sql.js for the import inspector), bundled on its own and `require()`d the
- *   first time a request needs it, so a cold start never parses them (see `lazyModules`; the SSM
- *   client stays in the shared bundle, see KEPT_IN_SHARED_BUNDLE).
- * - `sql-worker.js` and `sql-wasm.wasm`: what the sql.js engine looks for beside the handler at
- *   run time (functions/adapters/sqljs/sqljs-engine.ts). A bundler cannot see either: the worker
- *   is started from a path and the WASM is read from disk, so both are placed here explicitly.
+ *   (the S3 presigners), bundled on its own and `require()`d the first time a request needs it,
+ *   so a cold start never parses them (see `lazyModules`; the SSM client stays in the shared
+ *   bundle, see KEPT_IN_SHARED_BUNDLE).
+ * - `sql-worker.js`, `file-inspector-worker.js` and `sql-wasm.wasm`: what the sql.js engine and
+ *   the file inspector look for beside the handler at run time (functions/adapters/sqljs/). A
+ *   bundler cannot see them: a worker is started from a path and the WASM is read from disk, so
+ *   they are placed here explicitly.
  *
  * `npm run build` bundles every file of functions/handlers/; the Serverless plugin
  * (infra/build-plugin.js) passes the handlers serverless.yml names, so a function whose source
@@ -30,10 +31,11 @@ import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..');
 const HANDLERS_DIR = path.join(ROOT, 'functions', 'handlers');
-const WORKER_ENTRY = path.join(ROOT, 'functions', 'adapters', 'sqljs', 'sql-worker.ts');
+/** Each worker thread's entry: bundled as `<name>.js` (sqlite-files.ts `workerEntry` starts them). */
+const WORKERS = ['sql-worker', 'file-inspector-worker'];
+const WORKERS_DIR = path.join(ROOT, 'functions', 'adapters', 'sqljs');
 const SHARED_BUNDLE = 'bundle';
 const LIGHT_BUNDLE = 'light-bundle';
-const WORKER_BUNDLE = 'sql-worker';
 const WASM_FILE = 'sql-wasm.wasm';
 const OPENAPI_FILE = 'openapi.yaml';
 const HANDLER_NAME = /^[a-z0-9][a-z0-9-]*$/;
@@ -126,7 +128,7 @@ export async function buildBundles(options: BuildOptions = {}): Promise<BuildRes
         supported: { 'dynamic-import': false },
       }),
     ),
-    build({ ...common, entryPoints: [WORKER_ENTRY], outfile: path.join(outDir, `${WORKER_BUNDLE}.js`) }),
+    ...WORKERS.map((worker) => build({ ...common, entryPoints: [path.join(WORKERS_DIR, `${worker}.ts`)], outfile: path.join(outDir, `${worker}.js`) })),
   ]);
   const lazyResults = await Promise.all(
     [...lazy].map(([name, entry]) => build({ ...common, entryPoints: [entry], outfile: path.join(outDir, `${name}.js`), metafile: true })),
@@ -251,7 +253,7 @@ function checkHandlers(handlers: string[]): void {
   const problems: string[] = [];
   for (const name of handlers) {
     if (!HANDLER_NAME.test(name)) problems.push(`"${name}" is not a kebab-case handler name`);
-    else if ([WORKER_BUNDLE, SHARED_BUNDLE, LIGHT_BUNDLE].includes(name) || name.startsWith(LAZY_PREFIX)) problems.push(`"${name}" is reserved for a bundle of its own`);
+    else if ([...WORKERS, SHARED_BUNDLE, LIGHT_BUNDLE].includes(name) || name.startsWith(LAZY_PREFIX)) problems.push(`"${name}" is reserved for a bundle of its own`);
     else if (!existsSync(handlerSource(name))) problems.push(`handler "${name}" has no source file ${path.relative(ROOT, handlerSource(name))}`);
   }
   if (problems.length > 0) throw new BuildError(`cannot build the handlers: ${problems.join('; ')}`);

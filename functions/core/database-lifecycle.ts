@@ -271,9 +271,11 @@ export class DatabaseLifecycle {
       return { version: version.versionId, transfer: { kind: 'inline', body: await this.deps.store.getVersion(key, version) } };
     }
     const dump = await this.deps.inspector.dump(await this.deps.store.getVersion(key, version));
-    if (Buffer.byteLength(dump) <= this.options.inlineTransferBytes) return { version: version.versionId, transfer: { kind: 'inline', body: dump } };
+    if (dump.byteLength <= this.options.inlineTransferBytes) {
+      return { version: version.versionId, transfer: { kind: 'inline', body: Buffer.from(dump.buffer, dump.byteOffset, dump.byteLength).toString('utf8') } };
+    }
     const dumpKey = `${this.options.exportPrefix}${database}/${randomUUID()}.sql`;
-    await this.deps.store.putBlob(dumpKey, Buffer.from(dump));
+    await this.deps.store.putBlob(dumpKey, dump);
     return { version: version.versionId, transfer: { kind: 'presigned', request: await this.deps.archive.presignGet(dumpKey, undefined, expiry, `${database}.sql`) } };
   }
 

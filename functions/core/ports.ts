@@ -285,8 +285,11 @@ export type Inspection =
   | { kind: 'refused'; reason: string };
 
 export interface DatabaseFileInspector {
-  /** Checks a file as a database this service could serve: header, integrity, journal mode, schema. */
+  /**
+   * Checks a file as a database this service could serve: header, integrity, journal mode,
+   * schema. It may take `bytes` (move them elsewhere): use the valid inspection's `bytes`.
+   */
   inspect(bytes: Uint8Array): Promise<Inspection>;
-  /** A SQL text that rebuilds the database exactly (schema, rows, indexes, triggers, views, user_version). */
-  dump(bytes: Uint8Array): Promise<string>;
+  /** The UTF-8 SQL text that rebuilds the database exactly (schema, rows, indexes, triggers, views, user_version). It may take `bytes`. */
+  dump(bytes: Uint8Array): Promise<Uint8Array>;
 }

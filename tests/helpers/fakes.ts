@@ -435,7 +435,7 @@ export class FakeInspector implements DatabaseFileInspector {
     return { kind: 'valid', bytes: convertedFromWal ? encode(items.filter((item) => item !== 'WAL')) : bytes, convertedFromWal, tables: 1 };
   }
 
-  async dump(bytes: Uint8Array): Promise<string> {
-    return (JSON.parse(Buffer.from(bytes).toString('utf8')) as string[]).map((item) => `ADD ${item};`).join('\n');
+  async dump(bytes: Uint8Array): Promise<Uint8Array> {
+    return Buffer.from((JSON.parse(Buffer.from(bytes).toString('utf8')) as string[]).map((item) => `ADD ${item};`).join('\n'));
   }
 }

@@ -1,4 +1,5 @@
-import { postJson, READ_KEY, startTestApi, uniqueDatabase, WRITE_KEY, type TestApi } from '../helpers/test-app';
+import initSqlJs from 'sql.js';
+import { postJson, READ_KEY, startTestApi, testConfig, uniqueDatabase, WRITE_KEY, type TestApi } from '../helpers/test-app';
 
 /**
  * The lifecycle end to end: real handlers behind the local API gateway, real SDK against the
@@ -142,5 +143,55 @@ describe('database lifecycle over HTTP', () => {
     expect((await fetch(staged.upload.url, { method: 'POST', body: form })).ok).toBe(true);
     expect((await call('POST', `/databases/${copy}/import`, { staged: staged.staged })).status).toBe(200);
     expect((await sql(copy, 'SELECT count(*) FROM t')).body.results[0].rows).toEqual([[5000]]);
+  });
+});
+
+describe('a file whose checks never end', () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    // The inspection stops at the statement timeout: short here, so the test waits one second.
+    api = await startTestApi(testConfig({ statementTimeoutMs: 1_000 }));
+  });
+  afterAll(async () => {
+    await api.close();
+  });
+
+  /** A valid file whose CHECK constraint makes PRAGMA integrity_check compute for minutes. */
+  async function slowToCheck(): Promise<Uint8Array> {
+    const SQL = await initSqlJs();
+    const db = new SQL.Database();
+    db.run('CREATE TABLE t(x INTEGER); INSERT INTO t WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 2000) SELECT 1000000 FROM c;');
+    // Written into the schema as another SQLite could have: a constraint checked only from now on.
+    db.run('PRAGMA writable_schema = ON');
+    db.run("UPDATE sqlite_schema SET sql = 'CREATE TABLE t(x INTEGER CHECK (length(replace(replace(hex(zeroblob(x)), ''0'', ''00''), ''0'', ''00'')) > 0))' WHERE name = 't'");
+    const file = db.export();
+    db.close();
+    return file;
+  }
+
+  it('is stopped at the statement timeout with 504, stores nothing, and the service answers meanwhile', async () => {
+    const db = uniqueDatabase('slowcheck');
+    const settled: string[] = [];
+    const importing = fetch(`${api.url}/databases/${db}/import`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${WRITE_KEY}`, 'content-type': 'application/vnd.sqlite3' },
+      body: await slowToCheck(),
+    }).then(async (response) => {
+      settled.push('import');
+      return { status: response.status, body: (await response.json()) as { error: { code: string; message: string } } };
+    });
+    const health = await fetch(`${api.url}/health`);
+    settled.push('health');
+    const read = await postJson(api.url, { database: uniqueDatabase('bystander'), sql_statement: 'SELECT 1' });
+    settled.push('read');
+
+    const imported = await importing;
+
+    expect(health.status).toBe(200);
+    expect(read.status).toBe(404); // answered: that database does not exist
+    expect(settled).toEqual(['health', 'read', 'import']);
+    expect(imported.status).toBe(504);
+    expect(imported.body.error).toMatchObject({ code: 'STATEMENT_TIMEOUT', message: expect.stringMatching(/^checking the file took longer than 1000 ms/) });
+    expect((await postJson(api.url, { database: db, sql_statement: 'SELECT count(*) FROM t' })).body.error.code).toBe('DATABASE_NOT_FOUND');
   });
 });

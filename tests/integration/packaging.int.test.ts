@@ -422,10 +422,11 @@ describe('the CloudFormation template of the ci package', () => {
 });
 
 describe('the deployment zip of the ci package', () => {
-  test('holds every handler, the shared bundle, the lazily loaded bundles, the SQL worker, the sql.js WASM and the OpenAPI document, and nothing else', () => {
+  test('holds every handler, the shared bundle, the lazily loaded bundles, the two workers, the sql.js WASM and the OpenAPI document, and nothing else', () => {
     const names = new AdmZip(zipPath).getEntries().map((entry) => entry.entryName);
-    const lazy = ['lazy-aws-sdk-s3-presigned-post.js', 'lazy-aws-sdk-s3-request-presigner.js', 'lazy-sql-js.js'];
-    for (const name of [...HANDLERS.map((handler) => `${handler}.js`), 'bundle.js', ...lazy, 'sql-worker.js', 'sql-wasm.wasm', 'openapi.yaml']) {
+    const lazy = ['lazy-aws-sdk-s3-presigned-post.js', 'lazy-aws-sdk-s3-request-presigner.js'];
+    const workers = ['sql-worker.js', 'file-inspector-worker.js'];
+    for (const name of [...HANDLERS.map((handler) => `${handler}.js`), 'bundle.js', ...lazy, ...workers, 'sql-wasm.wasm', 'openapi.yaml']) {
       expect(names).toContain(`.build/${name}`);
     }
     expect(names.filter((name) => !/^\.build\/[^/]+$/.test(name))).toEqual([]);
@@ -549,6 +550,26 @@ describe('the deployment zip of the ci package', () => {
       expect(url.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
       // Presigning signs locally: the only requests are the export's look-up of the current version.
       expect(aws.requests).toEqual(['DynamoDB_20120810.GetItem', 'GET /test-bucket/?versions']);
+    } finally {
+      await aws.close();
+    }
+  });
+
+  test('the bundled import handler checks a file in the shipped inspector thread, before any request to AWS', async () => {
+    const SQL = await initSqlJs();
+    const db = new SQL.Database();
+    db.run("CREATE TABLE t(x); CREATE VIEW evil AS SELECT load_extension('/tmp/evil.so');");
+    const file = db.export();
+    db.close();
+    const aws = await startFakeS3({});
+    try {
+      const event = routeEvent('POST', '/databases/{name}/import', 'shop');
+      const upload = { ...event, headers: { ...event.headers, 'content-type': 'application/vnd.sqlite3' }, body: Buffer.from(file).toString('base64'), isBase64Encoded: true };
+      const response = await invokeBundled('databases-write', upload, { S3_ENDPOINT: aws.url, DYNAMODB_ENDPOINT: aws.url, API_KEYS: `write:${WRITE_KEY}` });
+
+      expect(response.statusCode).toBe(400);
+      expect(JSON.parse(response.body).error).toMatchObject({ code: 'INVALID_DATABASE_FILE', message: expect.stringContaining('calls load_extension()') });
+      expect(aws.requests).toEqual([]);
     } finally {
       await aws.close();
     }

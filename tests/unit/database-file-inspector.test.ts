@@ -1,8 +1,15 @@
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
-import { SqlJsFileInspector } from '../../functions/adapters/sqljs/database-file-inspector';
+import { dumpFile, inspectFile } from '../../functions/adapters/sqljs/file-inspection';
 
+/**
+ * What the file inspector's thread runs, called directly (tests/integration/lifecycle.int.test.ts
+ * drives the thread itself: its time limit, and the service answering meanwhile).
+ */
 let SQL: SqlJsStatic;
-const inspector = new SqlJsFileInspector();
+const inspector = {
+  inspect: async (bytes: Uint8Array) => inspectFile(SQL, bytes),
+  dump: async (bytes: Uint8Array) => Buffer.from(dumpFile(SQL, bytes)).toString('utf8'),
+};
 
 beforeAll(async () => {
   SQL = await initSqlJs();
@@ -79,6 +86,19 @@ describe('the database file inspector', () => {
   ])('refuses a schema with %s', async (_, script, reason) => {
     expect(await inspector.inspect(databaseFile(script))).toEqual({ kind: 'refused', reason: expect.stringMatching(reason) });
   });
+
+  it.each(['fts5', 'rtree'])('refuses a virtual table of module %s, which this engine cannot query, and accepts FTS4', async (module) => {
+    // sql.js cannot create these tables either: write the schema row by hand, as another SQLite would.
+    const db = new SQL.Database();
+    db.run("CREATE VIRTUAL TABLE docs USING fts4(body); INSERT INTO docs VALUES ('hello')");
+    const withFts4 = db.export();
+    db.run('CREATE TABLE stand_in(x); PRAGMA writable_schema = ON');
+    db.run(`UPDATE sqlite_schema SET sql = 'CREATE VIRTUAL TABLE other USING ${module}(a, b, c)', name = 'other', tbl_name = 'other' WHERE name = 'stand_in'`);
+    const withOther = db.export();
+    db.close();
+    expect(await inspector.inspect(withFts4)).toMatchObject({ kind: 'valid' });
+    expect(await inspector.inspect(withOther)).toEqual({ kind: 'refused', reason: expect.stringContaining(`uses module ${module}; only fts3, fts4 are served`) });
+  });
 });
 
 describe('the SQL dump', () => {
@@ -93,5 +113,19 @@ describe('the SQL dump', () => {
     expect(query(rebuilt, 'SELECT * FROM sqlite_sequence')).toEqual(query(file, 'SELECT * FROM sqlite_sequence'));
     // The trigger came back and works: it was created after the rows, so the dump fired it never.
     expect(query(rebuilt, 'SELECT count(*) FROM log')).toEqual([[0]]);
+  });
+
+  it('keeps a text whole past a NUL byte inside it', async () => {
+    const file = databaseFile("CREATE TABLE notes(body TEXT); INSERT INTO notes VALUES ('it''s' || char(10) || 'new' || char(0) || 'line'), ('plain');");
+    const rebuilt = databaseFile(await inspector.dump(file));
+    const exact = 'SELECT typeof(body), hex(CAST(body AS BLOB)) FROM notes ORDER BY rowid';
+    expect(query(rebuilt, exact)).toEqual(query(file, exact));
+    expect(query(rebuilt, exact)[0]).toEqual(['text', Buffer.from("it's\nnew\0line").toString('hex').toUpperCase()]);
+  });
+
+  it('writes a table of 150 000 rows (too many for one array of lines)', async () => {
+    const file = databaseFile('CREATE TABLE n(i INTEGER PRIMARY KEY); INSERT INTO n WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 150000) SELECT i FROM c;');
+    const rebuilt = databaseFile(await inspector.dump(file));
+    expect(query(rebuilt, 'SELECT count(*), sum(i) FROM n')).toEqual([[150_000, (150_000 * 150_001) / 2]]);
   });
 });

@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ResourceLimitError, StatementTimeoutError, StorageUnavailableError } from '../../core/errors';
 import type { EngineRequest, Program, ReadOutcome, SqlEngine, StoredVersion, WriteOutcome } from '../../core/ports';
 import { rebuildError, type JobOutcome, type WorkerJob, type WorkerReply, type WorkerSettings, type WorkerSource } from './worker-protocol';
-import { wasmPath } from './sqlite-files';
+import { ownedCopy, wasmPath, workerEntry } from './sqlite-files';
 
 export interface SqlJsEngineOptions {
   /** A statement still running after this long is stopped and answered with STATEMENT_TIMEOUT. */
@@ -253,13 +251,12 @@ export class SqlJsEngine implements SqlEngine {
 
   private startWorker(): Promise<Worker> {
     if (this.workerReady) return this.workerReady;
-    const entry = workerEntry();
-    const settings: WorkerSettings = {
+        const settings: WorkerSettings = {
       wasmPath: wasmPath(),
       sqliteHeapLimitBytes: this.options.sqliteHeapLimitBytes,
       warmCacheBytes: this.options.warmCacheBytes,
     };
-    const worker = new Worker(entry.code, {
+    const worker = new Worker(workerEntry('sql-worker'), {
       eval: true,
       workerData: settings,
       resourceLimits: { maxOldGenerationSizeMb: this.options.workerHeapLimitMb },
@@ -296,21 +293,3 @@ export class SqlJsEngine implements SqlEngine {
     if (worker) await worker.terminate();
   }
 }
-
-/** Transfers move the memory to the worker; only a buffer the bytes own entirely may be moved. */
-function ownedCopy(bytes: Uint8Array): Uint8Array {
-  const ownsBuffer = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
-  return ownsBuffer ? bytes : bytes.slice();
-}
-
-/**
- * The bundle ships `sql-worker.js` beside the handler; from source (tests, `npm start`) the
- * TypeScript file is loaded through tsx's require hook.
- */
-function workerEntry(): { code: string } {
-  const bundled = path.join(__dirname, 'sql-worker.js');
-  if (existsSync(bundled)) return { code: `require(${JSON.stringify(bundled)});` };
-  const source = path.join(__dirname, 'sql-worker.ts');
-  return { code: `require('tsx/cjs/api').register(); require(${JSON.stringify(source)});` };
-}
-

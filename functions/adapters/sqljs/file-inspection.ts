@@ -1,0 +1,191 @@
+import type { Database, SqlJsStatic, Statement } from 'sql.js';
+import type { Inspection } from '../../core/ports';
+import { refusalReason } from './statement-policy';
+import { SQLITE_MAGIC } from './sqlite-files';
+
+/**
+ * What the file inspector's worker runs (file-inspector-worker.ts): judging a database file from
+ * outside (an import) and writing a SQL dump (an export). Synchronous and pure over a sql.js
+ * instance, so unit tests call it directly.
+ *
+ * An imported file is never trusted. Refused: anything whose 100-byte header is not SQLite's, a
+ * file shorter than its header says (truncated), one failing PRAGMA integrity_check, and a
+ * schema holding what the statement policy refuses or functions that reach outside SQLite
+ * (e.g. a trigger calling load_extension or fts3_tokenizer), a virtual table of a module this
+ * engine does not have (it has FTS3 and FTS4: a file with FTS5 or R*Tree tables could be stored
+ * but never queried), or a view that does not compile. A WAL-mode file (header bytes 18/19 = 2)
+ * is converted to rollback-journal mode by setting them to 1: the upload is one file without
+ * its -wal, so its last checkpoint is all it holds either way, and the answer says so.
+ */
+
+const HEADER_BYTES = 100;
+const REFUSED_FUNCTIONS = /\b(load_extension|fts3_tokenizer|readfile|writefile|edit|sqlite_dbpage|zipfile|fts5_source_id)\s*\(/i;
+const ALLOWED_MODULES = new Set(['fts3', 'fts4']);
+
+/** The cheap part of an inspection, run before any worker starts: most files that are no database fail here. */
+export function checkHeader(bytes: Uint8Array): { kind: 'ok'; convertedFromWal: boolean } | Extract<Inspection, { kind: 'refused' }> {
+  if (bytes.byteLength < HEADER_BYTES || Buffer.from(bytes.subarray(0, 16)).toString('latin1') !== SQLITE_MAGIC) {
+    return refused('it is not a SQLite database file (the header does not start with "SQLite format 3")');
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const rawPageSize = view.getUint16(16);
+  const pageSize = rawPageSize === 1 ? 65536 : rawPageSize;
+  if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0) return refused(`its header names an invalid page size (${rawPageSize})`);
+  const write = bytes[18]!;
+  const read = bytes[19]!;
+  if (![1, 2].includes(write) || ![1, 2].includes(read)) return refused(`its header names an unknown file format (${write}/${read})`);
+  // The page count in the header is valid only when the version-valid-for number matches the change counter.
+  const pageCount = view.getUint32(92) === view.getUint32(24) ? view.getUint32(28) : 0;
+  if (bytes.byteLength % pageSize !== 0 || (pageCount > 0 && bytes.byteLength < pageCount * pageSize)) {
+    return refused(`it is truncated: ${bytes.byteLength} bytes, but its header says ${pageCount} pages of ${pageSize} bytes`);
+  }
+  return { kind: 'ok', convertedFromWal: write === 2 || read === 2 };
+}
+
+export function inspectFile(SQL: SqlJsStatic, bytes: Uint8Array): Inspection {
+  const header = checkHeader(bytes);
+  if (header.kind === 'refused') return header;
+  const file = header.convertedFromWal ? walToRollback(bytes) : bytes;
+  let db: Database | undefined;
+  try {
+    db = new SQL.Database(file);
+    const verdict = db.exec('PRAGMA integrity_check')[0]?.values.map((row) => String(row[0])) ?? [];
+    if (verdict.length !== 1 || verdict[0] !== 'ok') return refused(`it fails PRAGMA integrity_check: ${verdict.slice(0, 3).join('; ')}`);
+    const schemaRefusal = refuseSchema(db);
+    if (schemaRefusal) return refused(schemaRefusal);
+    const tables = Number(db.exec("SELECT count(*) FROM sqlite_schema WHERE type = 'table'")[0]!.values[0]![0]);
+    return { kind: 'valid', bytes: file, convertedFromWal: header.convertedFromWal, tables };
+  } catch (error) {
+    return refused(`SQLite cannot open it: ${(error as Error).message}`);
+  } finally {
+    db?.close();
+  }
+}
+
+function refused(reason: string): Extract<Inspection, { kind: 'refused' }> {
+  return { kind: 'refused', reason };
+}
+
+function walToRollback(bytes: Uint8Array): Uint8Array {
+  const copy = bytes.slice();
+  copy[18] = 1;
+  copy[19] = 1;
+  return copy;
+}
+
+function refuseSchema(db: Database): string | undefined {
+  const objects = rows(db, 'SELECT type, name, sql FROM sqlite_schema WHERE sql IS NOT NULL');
+  for (const [type, name, sql] of objects as [string, string, string][]) {
+    const policy = refusalReason(sql);
+    if (policy) return `its ${type} "${name}" holds a statement this service refuses: ${policy}`;
+    const call = REFUSED_FUNCTIONS.exec(sql);
+    if (call) return `its ${type} "${name}" calls ${call[1]}(), which this service refuses`;
+    const module = /^\s*CREATE\s+VIRTUAL\s+TABLE\s+.*?\bUSING\s+(\w+)/is.exec(sql)?.[1]?.toLowerCase();
+    if (module !== undefined && !ALLOWED_MODULES.has(module)) return `its virtual table "${name}" uses module ${module}; only ${[...ALLOWED_MODULES].join(', ')} are served`;
+    if (type === 'view') {
+      try {
+        db.exec(`SELECT * FROM ${quoteIdentifier(name)} LIMIT 0`);
+      } catch (error) {
+        return `its view "${name}" does not compile here: ${(error as Error).message}`;
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A dump that rebuilds the database exactly, as UTF-8 SQL text: tables with their rows (integers
+ * of any size, reals with 17 significant digits, text, blobs as X'..'), sqlite_sequence, then
+ * indexes, triggers and views in creation order, and user_version. Virtual tables' shadow tables
+ * are left out: creating the virtual table creates them, and its rows are inserted through it.
+ * Rows are read one at a time and the text is kept in pieces of about a MB, so a table of any
+ * length fits (one string or one array of lines per table would not).
+ */
+export function dumpFile(SQL: SqlJsStatic, bytes: Uint8Array): Uint8Array {
+  const db = new SQL.Database(bytes);
+  try {
+    const out = new DumpWriter();
+    out.line('PRAGMA foreign_keys=OFF;');
+    out.line('BEGIN TRANSACTION;');
+    const shadow = new Set(rows(db, "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow'").map((r) => String(r[0])));
+    const schema = rows(db, "SELECT type, name, sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY rowid") as [string, string, string][];
+    for (const [type, name, sql] of schema) {
+      if (type !== 'table' || shadow.has(name)) continue;
+      out.line(`${sql};`);
+      writeInserts(db, name, out);
+    }
+    if (rows(db, "SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_sequence'").length > 0) {
+      out.line('DELETE FROM sqlite_sequence;');
+      writeInserts(db, 'sqlite_sequence', out);
+    }
+    for (const [type, , sql] of schema) if (type !== 'table') out.line(`${sql};`);
+    out.line(`PRAGMA user_version=${Number(rows(db, 'PRAGMA user_version')[0]![0])};`);
+    out.line('COMMIT;');
+    return out.finish();
+  } finally {
+    db.close();
+  }
+}
+
+function writeInserts(db: Database, table: string, out: DumpWriter): void {
+  const columns = rows(db, `SELECT name FROM pragma_table_xinfo(${quoteLiteral(table)}) WHERE hidden IN (0, 1)`).map((r) => quoteIdentifier(String(r[0])));
+  if (columns.length === 0) return;
+  // Literals come from SQLite itself, so every value reads back exactly as stored. quote() ends
+  // a text at its first NUL byte, so a text holding one is written as its bytes, cast back.
+  const literal = (column: string) =>
+    `CASE WHEN typeof(${column}) = 'real' THEN (CASE WHEN ${column} = 9e999 THEN '9e999' WHEN ${column} = -9e999 THEN '-9e999' ELSE printf('%!.17g', ${column}) END)` +
+    ` WHEN typeof(${column}) = 'text' AND instr(CAST(${column} AS BLOB), X'00') > 0 THEN 'CAST(X''' || hex(CAST(${column} AS BLOB)) || ''' AS TEXT)'` +
+    ` ELSE quote(${column}) END`;
+  const prefix = `INSERT INTO ${quoteIdentifier(table)}(${columns.join(',')}) VALUES(`;
+  const statement: Statement = db.prepare(`SELECT ${columns.map(literal).join(" || ',' || ")} FROM ${quoteIdentifier(table)}`);
+  try {
+    while (statement.step()) out.line(`${prefix}${String(statement.get()[0])});`);
+  } finally {
+    statement.free();
+  }
+}
+
+/** Collects the dump's lines in UTF-8 pieces of about a MB, joined once at the end. */
+class DumpWriter {
+  private static readonly PIECE_CHARS = 1 << 20;
+  private readonly pieces: Buffer[] = [];
+  private lines: string[] = [];
+  private chars = 0;
+
+  line(text: string): void {
+    this.lines.push(text);
+    this.chars += text.length + 1;
+    if (this.chars >= DumpWriter.PIECE_CHARS) this.flush();
+  }
+
+  /** In a buffer of its own, so the worker can hand it over without a copy. */
+  finish(): Uint8Array {
+    this.flush();
+    const text = new Uint8Array(this.pieces.reduce((total, piece) => total + piece.byteLength, 0));
+    let at = 0;
+    for (const piece of this.pieces) {
+      text.set(piece, at);
+      at += piece.byteLength;
+    }
+    return text;
+  }
+
+  private flush(): void {
+    if (this.lines.length === 0) return;
+    this.pieces.push(Buffer.from(`${this.lines.join('\n')}\n`, 'utf8'));
+    this.lines = [];
+    this.chars = 0;
+  }
+}
+
+function rows(db: Database, sql: string): unknown[][] {
+  return db.exec(sql)[0]?.values ?? [];
+}
+
+function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+function quoteLiteral(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}

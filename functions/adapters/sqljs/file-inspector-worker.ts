@@ -1,0 +1,37 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import initSqlJs from 'sql.js';
+import { dumpFile, inspectFile } from './file-inspection';
+import { serializeError } from './worker-protocol';
+import type { FileJob, FileJobReply, FileWorkerSettings } from './database-file-inspector';
+
+/**
+ * A thread for one inspection or one dump (database-file-inspector.ts starts it and ends it). It runs
+ * SQLite over a file nobody vouches for, so it never shares a thread with the service: a
+ * CHECK constraint that computes for minutes, or a view that never finishes, is stopped by
+ * terminating this thread, and the service keeps answering meanwhile.
+ */
+async function main(): Promise<void> {
+  const settings = workerData as FileWorkerSettings;
+  const SQL = await initSqlJs({ locateFile: () => settings.wasmPath });
+  // Process-wide in SQLite: a zeroblob or group_concat bomb in the file fails with "out of memory".
+  const scratch = new SQL.Database();
+  scratch.run(`PRAGMA hard_heap_limit = ${Math.floor(settings.sqliteHeapLimitBytes)}`);
+  scratch.close();
+  const port = parentPort!;
+  port.once('message', (job: FileJob) => {
+    const answer = (reply: FileJobReply, transfer: ArrayBuffer[] = []) => port.postMessage(reply, transfer);
+    try {
+      if (job.op === 'inspect') {
+        const inspection = inspectFile(SQL, job.bytes);
+        answer({ ok: true, inspection }, inspection.kind === 'valid' ? [inspection.bytes.buffer as ArrayBuffer] : []);
+      } else {
+        const dump = dumpFile(SQL, job.bytes);
+        answer({ ok: true, dump }, [dump.buffer as ArrayBuffer]);
+      }
+    } catch (error) {
+      answer({ ok: false, error: serializeError(error) });
+    }
+  });
+}
+
+void main();

@@ -1,0 +1,46 @@
+import initSqlJs, { type SqlJsStatic } from 'sql.js';
+import { SqlJsFileInspector } from '../../functions/adapters/sqljs/database-file-inspector';
+import { ResultTooLargeError } from '../../functions/core/errors';
+
+/**
+ * The file inspector's own thread (file-inspector-worker.ts) with the real sql.js: what the
+ * inspection hands back, and what a dump too large for its limits answers. What it checks is in
+ * tests/unit/database-file-inspector.test.ts; its time limit over HTTP in lifecycle.int.test.ts.
+ */
+let SQL: SqlJsStatic;
+beforeAll(async () => {
+  SQL = await initSqlJs();
+});
+
+function databaseFile(script: string): Uint8Array {
+  const db = new SQL.Database();
+  db.run(script);
+  const bytes = db.export();
+  db.close();
+  return bytes;
+}
+
+const limits = { timeoutMs: 30_000, heapLimitMb: 256, sqliteHeapLimitBytes: 64 * 1024 * 1024 };
+
+it('hands back the file it checked, converted from WAL mode, and a dump of it', async () => {
+  const inspector = new SqlJsFileInspector(limits);
+  const file = databaseFile("CREATE TABLE t(x TEXT); INSERT INTO t VALUES ('kept');");
+  file[18] = 2;
+  file[19] = 2;
+
+  const inspection = await inspector.inspect(file.slice());
+  if (inspection.kind !== 'valid') throw new Error(`refused: ${inspection.reason}`);
+  const dump = Buffer.from(await inspector.dump(inspection.bytes.slice())).toString('utf8');
+
+  expect(inspection).toMatchObject({ convertedFromWal: true, tables: 1 });
+  expect([inspection.bytes[18], inspection.bytes[19]]).toEqual([1, 1]);
+  expect(dump).toContain("INSERT INTO \"t\"(\"x\") VALUES('kept');");
+});
+
+it('answers RESULT_TOO_LARGE for a dump that needs more memory than SQLite may use', async () => {
+  // A 6 MB blob is 12 MB of hex: more than an 8 MB heap limit lets SQLite build.
+  const inspector = new SqlJsFileInspector({ ...limits, sqliteHeapLimitBytes: 8 * 1024 * 1024 });
+  const file = databaseFile('CREATE TABLE t(b BLOB); INSERT INTO t VALUES (randomblob(6000000));');
+
+  await expect(inspector.dump(file)).rejects.toThrow(ResultTooLargeError);
+});
