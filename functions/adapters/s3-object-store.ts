@@ -10,7 +10,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
-import { StorageThrottledError, StorageUnavailableError } from '../core/errors';
+import { StorageThrottledError, StorageUnavailableError, VersionNotFoundError } from '../core/errors';
 import {
   PreconditionFailedError,
   type GetResult,
@@ -164,6 +164,8 @@ export class S3ObjectStore implements ObjectStore, ObjectArchive {
       const next = response.IsTruncated && response.NextKeyMarker === key ? response.NextVersionIdMarker : undefined;
       return { items, next };
     } catch (error) {
+      // S3 refuses a version id marker that names no version: the caller's mistake, not an outage.
+      if (page.before !== undefined && statusOf(error) === 400) throw new VersionNotFoundError(`there is no version "${page.before}" to list the versions after`, { cause: error });
       throw unavailable('list the versions of', error);
     }
   }

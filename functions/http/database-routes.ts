@@ -79,7 +79,7 @@ function createDatabaseInfoHandler(app: Routes) {
 /** `GET /databases/{name}/versions?limit=&before=` */
 function createDatabaseVersionsHandler(app: Routes) {
   return route(app, 'GET', '/databases/{name}/versions', 'read', async ({ name, query }) =>
-    jsonResponse(200, await app.lifecycle.versions(name, { limit: integerParam(query.limit, 'limit', 20), before: query.before })),
+    jsonResponse(200, await app.lifecycle.versions(name, { limit: integerParam(query.limit, 'limit', 20), before: versionParam(query.before, 'before') })),
   );
 }
 
@@ -171,6 +171,12 @@ function jsonFields(body: RequestBody | undefined, fields: string[]): Record<str
   const unknown = Object.keys(value).find((key) => !fields.includes(key));
   if (unknown) throw new BadRequestError(`unknown field "${unknown}"; expected ${fields.map((f) => `"${f}"`).join(', ')}`);
   return value as Record<string, unknown>;
+}
+
+/** A version id from the query: absent, or not empty (an empty one would silently list nothing). */
+function versionParam(value: string | undefined, name: string): string | undefined {
+  if (value === '') throw new BadRequestError(`${name} must name a version id (the last "version" of the previous page)`);
+  return value;
 }
 
 function integerParam(value: string | undefined, name: string, fallback: number): number {

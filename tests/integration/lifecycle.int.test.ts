@@ -61,6 +61,22 @@ describe('database lifecycle over HTTP', () => {
     expect(write.body.error.code).toBe('VERSION_READ_ONLY');
   });
 
+  it('versions page on with before=<the last version>; a before naming no version is a 404, an empty one a 400', async () => {
+    const db = uniqueDatabase('pages');
+    const { v1, v2 } = await twoVersions(db);
+    const firstPage = (await call('GET', `/databases/${db}/versions?limit=1`, undefined, READ_KEY)).body;
+    expect(firstPage.versions.map((v: { version: string }) => v.version)).toEqual([v2]);
+    const nextPage = (await call('GET', `/databases/${db}/versions?limit=1&before=${encodeURIComponent(v2)}`, undefined, READ_KEY)).body;
+    expect(nextPage.versions.map((v: { version: string }) => v.version)).toEqual([v1]);
+
+    const unknown = await call('GET', `/databases/${db}/versions?before=junk`, undefined, READ_KEY);
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.code).toBe('VERSION_NOT_FOUND');
+    const empty = await call('GET', `/databases/${db}/versions?before=`, undefined, READ_KEY);
+    expect(empty.status).toBe(400);
+    expect(empty.body.error.message).toMatch(/^before must name a version id/);
+  });
+
   it('export then re-import gives identical query results; the sql dump rebuilds a fresh database', async () => {
     const db = uniqueDatabase('export');
     await twoVersions(db);
