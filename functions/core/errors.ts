@@ -121,15 +121,24 @@ export class StorageThrottledError extends StorageUnavailableError {}
 export class WriteOutcomeUnknownError extends CloudliteError {
   readonly code = 'WRITE_OUTCOME_UNKNOWN';
   override readonly retryAfterSeconds = 1;
+  /**
+   * @param writeId the id the write is stamped with in S3; undefined when the function's time
+   * ran out while a request that changes data was still running (which write, if any, is not known).
+   */
   constructor(
-    readonly writeId: string,
+    readonly writeId: string | undefined,
     options?: ErrorOptions,
   ) {
     super(
-      `the outcome of write ${writeId} is unknown: it may have been applied; retry with the same Idempotency-Key to settle it, or read before writing again`,
+      `${writeId === undefined ? 'the function ran out of time before this request finished, so the outcome of its change is unknown' : `the outcome of write ${writeId} is unknown`}: it may have been applied; retry with the same Idempotency-Key to settle it, or read before writing again`,
       options,
     );
   }
+}
+
+/** The function's time ran out before a request that changes nothing finished. */
+export class RequestTimeoutError extends CloudliteError {
+  readonly code = 'REQUEST_TIMEOUT';
 }
 
 /** The same Idempotency-Key came with a different request. */

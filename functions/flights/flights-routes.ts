@@ -79,7 +79,7 @@ export interface FlightsReplaceDeps {
 export function createFlightsReplaceHandler({ config, logger, metrics, service }: FlightsReplaceDeps) {
   const database = config.flightsDatabase;
   const auth = createAuthenticator(config, logger);
-  const options = { cors: corsPolicy('POST', '/flights', config.corsAllowedOrigins), body: { maxBytes: config.limits.maxBodyBytes, rawSql: false }, metrics };
+  const options = { cors: corsPolicy('POST', '/flights', config.corsAllowedOrigins), body: { maxBytes: config.limits.maxBodyBytes, rawSql: false }, metrics, changes: true as const };
   return httpHandler(logger, options, async (event, { body, logFields, requestId }) => {
     logFields.database = database;
     const principal = await authenticateReplace(event, auth, database);

@@ -45,7 +45,7 @@ type Routes = LifecycleApp & { auth: Authenticator };
 
 function route(app: Routes, method: string, path: string, role: Role, handle: (call: Call) => Promise<HttpResponse>, body?: Omit<BodyOptions, 'maxBytes'>) {
   const { auth } = app;
-  const options = { cors: corsPolicy(method, path, app.config.corsAllowedOrigins), metrics: app.metrics };
+  const options = { cors: corsPolicy(method, path, app.config.corsAllowedOrigins), metrics: app.metrics, ...(role === 'write' && { changes: true as const }) };
   const handler = async (event: APIGatewayProxyEventV2, { logFields, requestId, body }: { logFields: LogFields; requestId: string; body?: RequestBody }) => {
     const principal = await auth.authenticate(event.headers.authorization);
     logFields.keyId = principal.keyId;

@@ -33,6 +33,7 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   SERVICE_UNAVAILABLE: 503,
   LOCK_TIMEOUT: 503,
   STATEMENT_TIMEOUT: 504,
+  REQUEST_TIMEOUT: 504,
 };
 
 export interface ErrorBody {
@@ -58,7 +59,7 @@ export function errorAnswer(error: unknown, requestId?: string): ErrorAnswer {
   const body: ErrorBody = { error: { code: error.code, message: error.message, request_id: requestId } };
   if (error.statementIndex !== undefined) body.error.statement_index = error.statementIndex;
   // The id the unknown write is stamped with in S3: what an operator searches for.
-  if (error instanceof WriteOutcomeUnknownError) body.error.write_id = error.writeId;
+  if (error instanceof WriteOutcomeUnknownError && error.writeId !== undefined) body.error.write_id = error.writeId;
   const headers: Record<string, string> = {};
   if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
   if (status === 401) headers['www-authenticate'] = 'Bearer realm="cloudlite"';

@@ -1,6 +1,7 @@
 import middy, { type MiddlewareObj } from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { RequestTimeoutError, WriteOutcomeUnknownError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { corsHeaders, type CorsPolicy } from './cors';
 import { errorAnswer } from './error-table';
@@ -25,7 +26,18 @@ export interface RouteOptions {
   body?: BodyOptions;
   /** Counts what outsiders should see (unknown outcomes, conflicts, ...); absent: nothing is counted. */
   metrics?: RequestMetrics;
+  /**
+   * The route may change a database: cut off by the function's time limit, its change may still
+   * be applied (an upload the next writer adopts), so that answer is WRITE_OUTCOME_UNKNOWN.
+   */
+  changes?: true;
 }
+
+/**
+ * How long before the function's time limit a request still running is answered: enough to
+ * write the answer and its log line before Lambda stops the function.
+ */
+const DEADLINE_MARGIN_MS = 250;
 
 type Handler = (event: APIGatewayProxyEventV2, call: Call) => Promise<HttpResponse>;
 type BodyHandler = (event: APIGatewayProxyEventV2, call: Call & { body: RequestBody }) => Promise<HttpResponse>;
@@ -47,10 +59,18 @@ const calls = new WeakMap<object, CallState>();
 export function httpHandler(logger: Logger, options: RouteOptions & { body: BodyOptions }, handler: BodyHandler): middy.MiddyfiedHandler<APIGatewayProxyEventV2, HttpResponse, Error, Context>;
 export function httpHandler(logger: Logger, options: RouteOptions, handler: Handler): middy.MiddyfiedHandler<APIGatewayProxyEventV2, HttpResponse, Error, Context>;
 export function httpHandler(logger: Logger, options: RouteOptions, handler: Handler | BodyHandler) {
-  const chain = middy<APIGatewayProxyEventV2, HttpResponse, Error, Context>((event: APIGatewayProxyEventV2) => {
-    const call = calls.get(event)!;
-    return options.body ? (handler as BodyHandler)(event, { ...call, body: parsedBody(event) }) : (handler as Handler)(event, call);
-  })
+  const ranOutOfTime = () => {
+    throw options.changes
+      ? new WriteOutcomeUnknownError(undefined)
+      : new RequestTimeoutError('the function ran out of time before this request finished; nothing was changed; retry');
+  };
+  const chain = middy<APIGatewayProxyEventV2, HttpResponse, Error, Context>(
+    (event: APIGatewayProxyEventV2) => {
+      const call = calls.get(event)!;
+      return options.body ? (handler as BodyHandler)(event, { ...call, body: parsedBody(event) }) : (handler as Handler)(event, call);
+    },
+    { timeoutEarlyInMillis: DEADLINE_MARGIN_MS, timeoutEarlyResponse: ranOutOfTime },
+  )
     .use(edge(logger, options.cors, options.metrics ?? noMetrics))
     .use(httpHeaderNormalizer());
   for (const middleware of options.body ? bodyParser(options.body) : []) chain.use(middleware as Middleware);

@@ -23,7 +23,8 @@ export interface SqlRouteDeps {
 /** `POST /sql`: authenticate, parse, run through the database service, encode. */
 export function createSqlHandler({ config, logger, metrics, service }: SqlRouteDeps) {
   const auth = createAuthenticator(config, logger);
-  const options = { cors: corsPolicy('POST', '/sql', config.corsAllowedOrigins), body: { maxBytes: config.limits.maxBodyBytes, rawSql: true }, metrics };
+  // Any request here may turn out to write: `changes` whatever its statements.
+  const options = { cors: corsPolicy('POST', '/sql', config.corsAllowedOrigins), body: { maxBytes: config.limits.maxBodyBytes, rawSql: true }, metrics, changes: true as const };
   return httpHandler(logger, options, async (event, { body, logFields, requestId }) => {
     const principal = await auth.authenticate(event.headers.authorization);
     logFields.keyId = principal.keyId;

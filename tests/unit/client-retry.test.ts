@@ -25,6 +25,7 @@ describe('the retry policy', () => {
     ['a gateway 429 throttle', true, true, true, gateway(429)],
     ['503 STORAGE_UNAVAILABLE', true, true, false, api(503, 'STORAGE_UNAVAILABLE')],
     ['500 INTERNAL', true, true, false, api(500, 'INTERNAL')],
+    ['504 REQUEST_TIMEOUT', true, true, false, api(504, 'REQUEST_TIMEOUT')],
     ['a gateway 503', true, true, false, gateway(503)],
     ['a gateway 504', true, true, false, gateway(504)],
     ['a network failure', true, true, false, new NetworkError('reset', undefined)],

@@ -212,3 +212,26 @@ describe('GET /flights revalidation', () => {
     expect(matchesEtag(header, '"a"')).toBe(matches);
   });
 });
+
+describe("a request still running at the function's time limit", () => {
+  // Lambda's clock: the time limit comes 300 ms from now, and the service never answers.
+  const nearTheLimit = () => ({ awsRequestId: 'lambda-late', getRemainingTimeInMillis: () => 300 }) as Context;
+  const never = () => new Promise<SqlResponse>(() => undefined);
+
+  it('that may change a database (POST /sql) is answered WRITE_OUTCOME_UNKNOWN: its change may yet be applied', async () => {
+    const handler = createSqlHandler({ config, logger: recordingLogger().logger, service: fakeService(never) }) as unknown as Invoke;
+    const response = await handler(event('POST', '/sql', keyed('application/sql', 'INSERT INTO t VALUES (1)')), nearTheLimit());
+    expect(response.statusCode).toBe(503);
+    expect(response.headers?.['retry-after']).toBe('1');
+    const { error } = JSON.parse(response.body);
+    expect(error).toMatchObject({ code: 'WRITE_OUTCOME_UNKNOWN', message: expect.stringMatching(/^the function ran out of time .* retry with the same Idempotency-Key/) });
+    expect(error.write_id).toBeUndefined();
+  });
+
+  it('that changes nothing (GET /flights) is answered REQUEST_TIMEOUT', async () => {
+    const handler = createFlightsSearchHandler({ config, logger: recordingLogger().logger, service: fakeService(never) }) as unknown as Invoke;
+    const response = await handler(event('GET', '/flights'), nearTheLimit());
+    expect(response.statusCode).toBe(504);
+    expect(JSON.parse(response.body).error).toMatchObject({ code: 'REQUEST_TIMEOUT', message: expect.stringContaining('nothing was changed') });
+  });
+});

@@ -32,7 +32,8 @@ export type ServiceErrorCode =
   | 'STORAGE_UNAVAILABLE'
   | 'WRITE_OUTCOME_UNKNOWN'
   | 'NOT_READY'
-  | 'STATEMENT_TIMEOUT';
+  | 'STATEMENT_TIMEOUT'
+  | 'REQUEST_TIMEOUT';
 
 export interface ErrorDetails {
   status?: number;

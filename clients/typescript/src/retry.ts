@@ -7,7 +7,8 @@ import { CloudliteError, GatewayError, NetworkError, TimeoutError } from './erro
  * | failure                                                        | read | write with key | write without key |
  * |----------------------------------------------------------------|------|----------------|-------------------|
  * | 409 WRITE_CONFLICT, 503 LOCK_TIMEOUT, gateway 429 (throttled)  | yes  | yes            | yes (nothing applied) |
- * | 503 STORAGE_UNAVAILABLE, 500 INTERNAL, gateway 5xx, no answer  | yes  | yes            | no  (may have applied) |
+ * | 503 STORAGE_UNAVAILABLE, 500 INTERNAL, 504 REQUEST_TIMEOUT,    | yes  | yes            | no  (may have applied) |
+ * | gateway 5xx, no answer                                         |      |                |                   |
  * | 503 WRITE_OUTCOME_UNKNOWN                                      | -    | yes            | no  (a write; the key settles it) |
  * | anything else (4xx, STATEMENT_TIMEOUT, CORRUPT_DATABASE, …)    | no   | no             | no  (same answer again) |
  *
@@ -23,7 +24,8 @@ export interface RetryRequest {
 }
 
 const NOTHING_APPLIED = new Set(['WRITE_CONFLICT', 'LOCK_TIMEOUT']);
-const OUTCOME_UNKNOWN_TO_A_WRITER = new Set(['STORAGE_UNAVAILABLE', 'INTERNAL']);
+// REQUEST_TIMEOUT answers only requests that change nothing; treated like the others all the same.
+const OUTCOME_UNKNOWN_TO_A_WRITER = new Set(['STORAGE_UNAVAILABLE', 'INTERNAL', 'REQUEST_TIMEOUT']);
 
 export function isRetryable(error: CloudliteError, request: RetryRequest): boolean {
   if (NOTHING_APPLIED.has(error.code)) return true;
