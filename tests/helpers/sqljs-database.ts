@@ -24,3 +24,12 @@ export function freshDatabaseEachTest(setUp: (db: Database) => void = () => unde
     },
   };
 }
+
+/** The bytes of a database file made by running `script` on a fresh database. */
+export function databaseFile(SQL: SqlJsStatic, script: string): Uint8Array {
+  const db = new SQL.Database();
+  db.run(script);
+  const bytes = db.export();
+  db.close();
+  return bytes;
+}

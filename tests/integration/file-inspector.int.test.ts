@@ -1,6 +1,7 @@
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
 import { SqlJsFileInspector } from '../../functions/adapters/sqljs/database-file-inspector';
 import { ResultTooLargeError } from '../../functions/core/errors';
+import { databaseFile as fileOf } from '../helpers/sqljs-database';
 
 /**
  * The file inspector's own thread (file-inspector-worker.ts) with the real sql.js: what the
@@ -12,13 +13,7 @@ beforeAll(async () => {
   SQL = await initSqlJs();
 });
 
-function databaseFile(script: string): Uint8Array {
-  const db = new SQL.Database();
-  db.run(script);
-  const bytes = db.export();
-  db.close();
-  return bytes;
-}
+const databaseFile = (script: string) => fileOf(SQL, script);
 
 const limits = { timeoutMs: 30_000, heapLimitMb: 256, sqliteHeapLimitBytes: 64 * 1024 * 1024 };
 

@@ -1,5 +1,6 @@
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
 import { dumpFile, inspectFile } from '../../functions/adapters/sqljs/file-inspection';
+import { databaseFile as fileOf } from '../helpers/sqljs-database';
 
 /**
  * What the file inspector's thread runs, called directly (tests/integration/lifecycle.int.test.ts
@@ -15,13 +16,7 @@ beforeAll(async () => {
   SQL = await initSqlJs();
 });
 
-function databaseFile(script: string): Uint8Array {
-  const db = new SQL.Database();
-  db.run(script);
-  const bytes = db.export();
-  db.close();
-  return bytes;
-}
+const databaseFile = (script: string) => fileOf(SQL, script);
 
 const SHOP = `
   CREATE TABLE items(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT, price REAL, big INTEGER, data BLOB);

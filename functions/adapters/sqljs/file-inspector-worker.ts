@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import initSqlJs from 'sql.js';
 import { dumpFile, inspectFile } from './file-inspection';
+import { startSqlJs } from './sql-runner';
 import { serializeError } from './worker-protocol';
 import type { FileJob, FileJobReply, FileWorkerSettings } from './database-file-inspector';
 
@@ -12,11 +12,8 @@ import type { FileJob, FileJobReply, FileWorkerSettings } from './database-file-
  */
 async function main(): Promise<void> {
   const settings = workerData as FileWorkerSettings;
-  const SQL = await initSqlJs({ locateFile: () => settings.wasmPath });
-  // Process-wide in SQLite: a zeroblob or group_concat bomb in the file fails with "out of memory".
-  const scratch = new SQL.Database();
-  scratch.run(`PRAGMA hard_heap_limit = ${Math.floor(settings.sqliteHeapLimitBytes)}`);
-  scratch.close();
+  // A zeroblob or group_concat bomb in the file fails with "out of memory".
+  const SQL = await startSqlJs(settings.wasmPath, settings.sqliteHeapLimitBytes);
   const port = parentPort!;
   port.once('message', (job: FileJob) => {
     const answer = (reply: FileJobReply, transfer: ArrayBuffer[] = []) => port.postMessage(reply, transfer);

@@ -1,4 +1,4 @@
-import type { Database, SqlJsStatic, Statement } from 'sql.js';
+import initSqlJs, { type Database, type SqlJsStatic, type Statement } from 'sql.js';
 import {
   BadRequestError,
   CorruptDatabaseError,
@@ -22,6 +22,20 @@ import { SQLITE_MAGIC } from './sqlite-files';
 const CORRUPTION_MESSAGES = ['file is not a database', 'database disk image is malformed', 'malformed database schema'];
 const MAINTENANCE = /^(VACUUM|ANALYZE|REINDEX|PRAGMA\s+(\w+\.)?optimize)\b/i;
 const EXPLAIN = /^EXPLAIN\b/i;
+
+/**
+ * sql.js for a worker thread, its SQLite capped at `heapLimitBytes`: hard_heap_limit is
+ * process-wide in SQLite (one per thread here, each its own WASM instance) and caps every
+ * allocation, so a zeroblob/randomblob/group_concat bomb fails with "out of memory" instead of
+ * growing the heap.
+ */
+export async function startSqlJs(wasmPath: string, heapLimitBytes: number): Promise<SqlJsStatic> {
+  const SQL = await initSqlJs({ locateFile: () => wasmPath });
+  const scratch = new SQL.Database();
+  scratch.run(`PRAGMA hard_heap_limit = ${Math.floor(heapLimitBytes)}`);
+  scratch.close();
+  return SQL;
+}
 
 export function openDatabase(SQL: SqlJsStatic, bytes?: Uint8Array): Database {
   if (bytes && bytes.byteLength > 0 && Buffer.from(bytes.subarray(0, 16)).toString('latin1') !== SQLITE_MAGIC) {

@@ -1,9 +1,9 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
-import initSqlJs, { type Database, type SqlJsStatic } from 'sql.js';
+import type { Database, SqlJsStatic } from 'sql.js';
 import type { StoredVersion } from '../../core/ports';
-import { closeDatabase, configureConnection, firstStatementWrites, openDatabase, runRead, runWrite } from './sql-runner';
+import { closeDatabase, configureConnection, firstStatementWrites, openDatabase, runRead, runWrite, startSqlJs } from './sql-runner';
 import {
   serializeError,
   type JobOutcome,
@@ -172,12 +172,7 @@ function handleNotice(notice: WorkerNotice): void {
 
 async function main(): Promise<void> {
   settings = workerData as WorkerSettings;
-  const SQL = await initSqlJs({ locateFile: () => settings.wasmPath });
-  // hard_heap_limit is process-wide in SQLite: it caps every allocation the engine makes, so a
-  // zeroblob/randomblob/group_concat bomb fails with "out of memory" instead of growing the heap.
-  const scratch = new SQL.Database();
-  scratch.run(`PRAGMA hard_heap_limit = ${Math.floor(settings.sqliteHeapLimitBytes)}`);
-  scratch.close();
+  const SQL = await startSqlJs(settings.wasmPath, settings.sqliteHeapLimitBytes);
 
   const port = parentPort!;
   port.on('message', (message: WorkerMessage) => {
