@@ -186,23 +186,21 @@ export class DatabaseLifecycle {
     // Both reads run on the version just found: no second or third walk of the history.
     const at = { stored: { etag: current.etag, versionId: current.versionId } };
     const schema = await this.read(database, at, "SELECT type, name FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name");
-    const objects = schema.results[0]!.rows.map(([type, name]) => ({ type: String(type) as 'table' | 'view', name: String(name) }));
+    const objects = schema.results[0]!.rows.map(([type, name]) => ({ type: String(type), name: String(name) }));
+    const tables = objects.filter((o) => o.type === 'table').map((o) => o.name);
     const limit = this.options.rowCountLimit;
+    // Tables only: a view is a query, and counting its rows could take as long as it runs (or
+    // fail, if it names a table dropped since): views are named, never run, here.
     const counts =
-      objects.length === 0
+      tables.length === 0
         ? []
-        : (
-            await this.read(
-              database,
-              at,
-              objects.map((o) => `SELECT count(*) FROM (SELECT 1 FROM ${quoteIdentifier(o.name)} LIMIT ${limit + 1})`),
-            )
-          ).results.map((r) => Number(r.rows[0]![0]));
-    const describe = (o: (typeof objects)[number], i: number) => ({ name: o.name, rows: Math.min(counts[i]!, limit), rows_capped: counts[i]! > limit });
+        : (await this.read(database, at, tables.map((name) => `SELECT count(*) FROM (SELECT 1 FROM ${quoteIdentifier(name)} LIMIT ${limit + 1})`))).results.map((r) =>
+            Number(r.rows[0]![0]),
+          );
     return {
       ...summaryOf(database, current),
-      tables: objects.flatMap((o, i) => (o.type === 'table' ? [describe(o, i)] : [])),
-      views: objects.flatMap((o, i) => (o.type === 'view' ? [describe(o, i)] : [])),
+      tables: tables.map((name, i) => ({ name, rows: Math.min(counts[i]!, limit), rows_capped: counts[i]! > limit })),
+      views: objects.filter((o) => o.type === 'view').map((o) => ({ name: o.name })),
       row_count_limit: limit,
     };
   }

@@ -61,6 +61,16 @@ describe('database lifecycle over HTTP', () => {
     expect(write.body.error.code).toBe('VERSION_READ_ONLY');
   });
 
+  it('describes a database by counting its tables, and names its views without running them', async () => {
+    const db = uniqueDatabase('describe');
+    // Counting this view's rows would never end (the statement timeout would stop it, every time).
+    await sql(db, 'CREATE TABLE t(n INTEGER); INSERT INTO t VALUES (1), (2); CREATE VIEW forever AS WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c) SELECT i FROM c WHERE i < 0');
+    const described = await call('GET', `/databases/${db}`, undefined, READ_KEY);
+    expect(described.status).toBe(200);
+    expect(described.body).toMatchObject({ tables: [{ name: 't', rows: 2, rows_capped: false }], views: [{ name: 'forever' }] });
+    expect(described.body.views[0]).toEqual({ name: 'forever' });
+  });
+
   it('versions page on with before=<the last version>; a before naming no version is a 404, an empty one a 400', async () => {
     const db = uniqueDatabase('pages');
     const { v1, v2 } = await twoVersions(db);
