@@ -55,6 +55,8 @@ export interface LifecycleDeps {
 export interface ChangeContext {
   idempotencyKey?: string;
   madeBy?: MadeBy;
+  /** Told when the change starts (Change.onChanging). */
+  onChanging?: () => void;
 }
 
 export interface DatabaseSummary {

@@ -57,6 +57,8 @@ export interface SqlRequest {
    * would make a retry look like another request. Default: the program.
    */
   meaning?: Change['meaning'];
+  /** Told when the request starts changing its database (see Change.onChanging). */
+  onChanging?: () => void;
 }
 
 /** A past state of a database: a version id, or the newest version at or before a time. */
@@ -135,6 +137,12 @@ export interface Change {
   madeBy?: MadeBy;
   /** Runs on a deleted database too (a restore); every other change answers 404 there. */
   revivesDeleted?: true;
+  /**
+   * Told once the request starts changing the database, before its lease is taken: cut off
+   * after this (the function's time running out), its outcome is unknown, where before it
+   * nothing was changed.
+   */
+  onChanging?: () => void;
   /** Computes the new state from the base (the published version, fetched only when needed). */
   produce(base: DatabaseSource, timings: Timings): Promise<Produced>;
 }
@@ -358,6 +366,7 @@ export class DatabaseService {
         database,
         meaning: request.meaning ?? program,
         idempotencyKey: request.idempotencyKey,
+        onChanging: request.onChanging,
         madeBy: request.madeBy,
         produce: async (source) => {
           const outcome = await this.timed(timings, 'exec_ms', () => this.deps.engine.write({ database, source, program, limits: this.options.limits }));
@@ -379,6 +388,7 @@ export class DatabaseService {
 
   private async runChange(change: Change, started: number, timings: Timings): Promise<SqlResponse> {
     const { database, idempotencyKey } = change;
+    change.onChanging?.();
     const held = await this.timed(timings, 'lock_ms', () => this.deps.lock.acquire(database));
     const keeper = new LeaseKeeper(
       this.deps.lock,

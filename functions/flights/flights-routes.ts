@@ -79,8 +79,8 @@ export interface FlightsReplaceDeps {
 export function createFlightsReplaceHandler({ config, logger, metrics, service }: FlightsReplaceDeps) {
   const database = config.flightsDatabase;
   const auth = createAuthenticator(config, logger);
-  const options = { cors: corsPolicy('POST', '/flights', config.corsAllowedOrigins), body: { maxBytes: config.limits.maxBodyBytes, rawSql: false }, metrics, changes: true as const };
-  return httpHandler(logger, options, async (event, { body, logFields, requestId }) => {
+  const options = { cors: corsPolicy('POST', '/flights', config.corsAllowedOrigins), body: { maxBytes: config.limits.maxBodyBytes, rawSql: false }, metrics };
+  return httpHandler(logger, options, async (event, { body, logFields, requestId, markChanging }) => {
     logFields.database = database;
     const principal = await authenticateReplace(event, auth, database);
     logFields.keyId = principal.keyId;
@@ -93,7 +93,7 @@ export function createFlightsReplaceHandler({ config, logger, metrics, service }
     // the same request when the flights sent are: the uuids generated for this attempt differ.
     const program = flightsReplaceProgram(rows);
     const meaning = { kind: 'flights-replace', flights: items };
-    const written = await flightsData(() => service.write({ database, program, idempotencyKey, meaning, madeBy: { keyId: principal.keyId, requestId } }));
+    const written = await flightsData(() => service.write({ database, program, idempotencyKey, meaning, madeBy: { keyId: principal.keyId, requestId }, onChanging: markChanging }));
     logFields.inserted = rows.length;
     return jsonResponse(200, { status: 'success', inserted: rows.length, ...(written.meta.replayed && { replayed: true }) });
   });

@@ -45,8 +45,8 @@ type Routes = LifecycleApp & { auth: Authenticator };
 
 function route(app: Routes, method: string, path: string, role: Role, handle: (call: Call) => Promise<HttpResponse>, body?: Omit<BodyOptions, 'maxBytes'>) {
   const { auth } = app;
-  const options = { cors: corsPolicy(method, path, app.config.corsAllowedOrigins), metrics: app.metrics, ...(role === 'write' && { changes: true as const }) };
-  const handler = async (event: APIGatewayProxyEventV2, { logFields, requestId, body }: { logFields: LogFields; requestId: string; body?: RequestBody }) => {
+  const options = { cors: corsPolicy(method, path, app.config.corsAllowedOrigins), metrics: app.metrics };
+  const handler = async (event: APIGatewayProxyEventV2, { logFields, requestId, markChanging, body }: { logFields: LogFields; requestId: string; markChanging: () => void; body?: RequestBody }) => {
     const principal = await auth.authenticate(event.headers.authorization);
     logFields.keyId = principal.keyId;
     const name = event.pathParameters?.name ?? '';
@@ -56,7 +56,7 @@ function route(app: Routes, method: string, path: string, role: Role, handle: (c
     }
     const header = event.headers['idempotency-key'];
     const idempotencyKey = header === undefined ? undefined : checkIdempotencyKey(header, 'the Idempotency-Key header');
-    const context = { idempotencyKey, madeBy: { keyId: principal.keyId, requestId } };
+    const context = { idempotencyKey, madeBy: { keyId: principal.keyId, requestId }, onChanging: markChanging };
     return handle({ event, body, name, principal, query: event.queryStringParameters ?? {}, context, logFields });
   };
   return body ? httpHandler(app.logger, { ...options, body: { maxBytes: app.config.limits.maxBodyBytes, ...body } }, handler) : httpHandler(app.logger, options, handler);

@@ -17,6 +17,12 @@ export interface Call {
   logFields: LogFields;
   /** API Gateway's request id: answered as `x-request-id`, in error bodies and in the log. */
   requestId: string;
+  /**
+   * For the service (`onChanging`): once called, a request cut off by the function's time limit
+   * is answered WRITE_OUTCOME_UNKNOWN (its change may still be applied: an upload the next
+   * writer adopts), where before it is 504 REQUEST_TIMEOUT (nothing was changed).
+   */
+  markChanging: () => void;
 }
 
 export interface RouteOptions {
@@ -26,11 +32,6 @@ export interface RouteOptions {
   body?: BodyOptions;
   /** Counts what outsiders should see (unknown outcomes, conflicts, ...); absent: nothing is counted. */
   metrics?: RequestMetrics;
-  /**
-   * The route may change a database: cut off by the function's time limit, its change may still
-   * be applied (an upload the next writer adopts), so that answer is WRITE_OUTCOME_UNKNOWN.
-   */
-  changes?: true;
 }
 
 /**
@@ -46,6 +47,7 @@ type Middleware = MiddlewareObj<APIGatewayProxyEventV2, HttpResponse, Error, Con
 
 interface CallState extends Call {
   started: number;
+  changing: boolean;
 }
 
 const calls = new WeakMap<object, CallState>();
@@ -59,17 +61,12 @@ const calls = new WeakMap<object, CallState>();
 export function httpHandler(logger: Logger, options: RouteOptions & { body: BodyOptions }, handler: BodyHandler): middy.MiddyfiedHandler<APIGatewayProxyEventV2, HttpResponse, Error, Context>;
 export function httpHandler(logger: Logger, options: RouteOptions, handler: Handler): middy.MiddyfiedHandler<APIGatewayProxyEventV2, HttpResponse, Error, Context>;
 export function httpHandler(logger: Logger, options: RouteOptions, handler: Handler | BodyHandler) {
-  const ranOutOfTime = () => {
-    throw options.changes
-      ? new WriteOutcomeUnknownError(undefined)
-      : new RequestTimeoutError('the function ran out of time before this request finished; nothing was changed; retry');
-  };
   const chain = middy<APIGatewayProxyEventV2, HttpResponse, Error, Context>(
     (event: APIGatewayProxyEventV2) => {
       const call = calls.get(event)!;
       return options.body ? (handler as BodyHandler)(event, { ...call, body: parsedBody(event) }) : (handler as Handler)(event, call);
     },
-    { timeoutEarlyInMillis: DEADLINE_MARGIN_MS, timeoutEarlyResponse: ranOutOfTime },
+    { timeoutEarlyInMillis: DEADLINE_MARGIN_MS },
   )
     .use(edge(logger, options.cors, options.metrics ?? noMetrics))
     .use(httpHeaderNormalizer());
@@ -84,11 +81,12 @@ function edge(logger: Logger, cors: CorsPolicy | undefined, metrics: RequestMetr
     let level: 'info' | 'warn' | 'error' = 'info';
     let response = request.response;
     if (response == null) {
-      const answer = errorAnswer(request.error, call.requestId);
+      const error = isDeadline(request.error) ? deadlineError(call) : request.error;
+      const answer = errorAnswer(error, call.requestId);
       response = answer.response;
       level = answer.level;
       Object.assign(fields, { code: answer.code, error: answer.details });
-      for (const name of metricsOfFailure(answer.code, request.error)) metrics.count(name);
+      for (const name of metricsOfFailure(answer.code, error)) metrics.count(name);
     }
     response.headers = { ...response.headers, 'x-request-id': call.requestId };
     request.response = response;
@@ -120,9 +118,24 @@ function start(request: Request): CallState {
     logFields: {},
     requestId: request.event.requestContext?.requestId ?? request.context.awsRequestId,
     started: performance.now(),
+    changing: false,
+    markChanging: () => {
+      state.changing = true;
+    },
   };
   calls.set(request.event, state);
   return state;
+}
+
+/** middy's own error when the handler is still running DEADLINE_MARGIN_MS before the function's time limit. */
+function isDeadline(error: unknown): boolean {
+  return error instanceof Error && error.name === 'TimeoutError' && (error.cause as { package?: string } | undefined)?.package === '@middy/core';
+}
+
+function deadlineError(call: CallState): Error {
+  return call.changing
+    ? new WriteOutcomeUnknownError(undefined)
+    : new RequestTimeoutError('the function ran out of time before this request finished; nothing was changed; retry');
 }
 
 /** Metrics are a view of the service, never a reason to fail the request they describe. */

@@ -23,9 +23,8 @@ export interface SqlRouteDeps {
 /** `POST /sql`: authenticate, parse, run through the database service, encode. */
 export function createSqlHandler({ config, logger, metrics, service }: SqlRouteDeps) {
   const auth = createAuthenticator(config, logger);
-  // Any request here may turn out to write: `changes` whatever its statements.
-  const options = { cors: corsPolicy('POST', '/sql', config.corsAllowedOrigins), body: { maxBytes: config.limits.maxBodyBytes, rawSql: true }, metrics, changes: true as const };
-  return httpHandler(logger, options, async (event, { body, logFields, requestId }) => {
+  const options = { cors: corsPolicy('POST', '/sql', config.corsAllowedOrigins), body: { maxBytes: config.limits.maxBodyBytes, rawSql: true }, metrics };
+  return httpHandler(logger, options, async (event, { body, logFields, requestId, markChanging }) => {
     const principal = await auth.authenticate(event.headers.authorization);
     logFields.keyId = principal.keyId;
     const { request, rows } = parseSqlHttpRequest({ body, query: event.queryStringParameters, idempotencyKey: event.headers['idempotency-key'] }, config.limits);
@@ -34,6 +33,7 @@ export function createSqlHandler({ config, logger, metrics, service }: SqlRouteD
     // tenant's database exists. Whether the request writes is the service's to find out.
     principal.authorize('read', request.database);
     request.madeBy = { keyId: principal.keyId, requestId };
+    request.onChanging = markChanging;
     const response = await service.execute(request, roleOn(principal, request.database));
     logFields.wrote = response.meta.wrote;
     return withinLambdaResponseLimit(response, rows);

@@ -154,6 +154,19 @@ describe('DatabaseService on fakes: writes', () => {
     expect(t.lock.isLocked(DB)).toBe(false);
   });
 
+  it('a request says it starts changing the database before its lease is taken; a read never says so', async () => {
+    const t = setup();
+    await t.run('ADD a');
+    const told: string[] = [];
+    const onChanging = () => told.push(`changing, lock requests so far: ${t.lock.requests.length}`);
+    t.resetCounts();
+
+    await t.run('SELECT', { onChanging });
+    await t.run('ADD b', { onChanging });
+
+    expect(told).toEqual(['changing, lock requests so far: 1']); // the read's version-record read only
+  });
+
   it('a write that changes nothing uploads nothing and keeps the version', async () => {
     const t = setup();
     const first = await t.run('ADD a');

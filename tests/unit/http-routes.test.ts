@@ -217,10 +217,14 @@ describe("a request still running at the function's time limit", () => {
   // Lambda's clock: the time limit comes 300 ms from now, and the service never answers.
   const nearTheLimit = () => ({ awsRequestId: 'lambda-late', getRemainingTimeInMillis: () => 300 }) as Context;
   const never = () => new Promise<SqlResponse>(() => undefined);
+  const sqlHandler = (run: (request: SqlRequest) => Promise<SqlResponse>) => createSqlHandler({ config, logger: recordingLogger().logger, service: fakeService(run) }) as unknown as Invoke;
 
-  it('that may change a database (POST /sql) is answered WRITE_OUTCOME_UNKNOWN: its change may yet be applied', async () => {
-    const handler = createSqlHandler({ config, logger: recordingLogger().logger, service: fakeService(never) }) as unknown as Invoke;
-    const response = await handler(event('POST', '/sql', keyed('application/sql', 'INSERT INTO t VALUES (1)')), nearTheLimit());
+  it('once it has started changing its database, is answered WRITE_OUTCOME_UNKNOWN: its change may yet be applied', async () => {
+    const startsWriting = (request: SqlRequest) => {
+      request.onChanging?.();
+      return never();
+    };
+    const response = await sqlHandler(startsWriting)(event('POST', '/sql', keyed('application/sql', 'INSERT INTO t VALUES (1)')), nearTheLimit());
     expect(response.statusCode).toBe(503);
     expect(response.headers?.['retry-after']).toBe('1');
     const { error } = JSON.parse(response.body);
@@ -228,10 +232,12 @@ describe("a request still running at the function's time limit", () => {
     expect(error.write_id).toBeUndefined();
   });
 
-  it('that changes nothing (GET /flights) is answered REQUEST_TIMEOUT', async () => {
-    const handler = createFlightsSearchHandler({ config, logger: recordingLogger().logger, service: fakeService(never) }) as unknown as Invoke;
-    const response = await handler(event('GET', '/flights'), nearTheLimit());
-    expect(response.statusCode).toBe(504);
-    expect(JSON.parse(response.body).error).toMatchObject({ code: 'REQUEST_TIMEOUT', message: expect.stringContaining('nothing was changed') });
+  it('before it changed anything (a POST /sql still reading, GET /flights), is answered 504 REQUEST_TIMEOUT', async () => {
+    const reading = await sqlHandler(never)(event('POST', '/sql', keyed('application/sql', 'SELECT 1')), nearTheLimit());
+    const flights = await (createFlightsSearchHandler({ config, logger: recordingLogger().logger, service: fakeService(never) }) as unknown as Invoke)(event('GET', '/flights'), nearTheLimit());
+    for (const response of [reading, flights]) {
+      expect(response.statusCode).toBe(504);
+      expect(JSON.parse(response.body).error).toMatchObject({ code: 'REQUEST_TIMEOUT', message: expect.stringContaining('nothing was changed') });
+    }
   });
 });
