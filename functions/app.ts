@@ -92,9 +92,12 @@ export function buildDatabaseService(config: Config, logger: Logger, overrides: 
       restoreWindowDays: config.restoreWindowDays,
     },
     { service, history: pastVersions, store, archive: store, lock, inspector: new SqlJsFileInspector({
-        timeoutMs: config.statementTimeoutMs,
+        timeoutMs: config.fileCheckTimeoutMs,
         heapLimitMb: config.engineHeapLimitMb,
         sqliteHeapLimitBytes: config.sqliteHeapLimitBytes,
+        // With the open database beside it (up to MAX_DATABASE_MB) and the engine's warm copies,
+        // a larger dump would not fit a 1769 MB function; the file export has no such bound.
+        maxDumpBytes: 128 * 1024 * 1024,
       }),
     },
   );

@@ -66,6 +66,12 @@ const SETTINGS = {
   leaseSafetyMarginMs: from('LEASE_SAFETY_MARGIN_MS', integer(5_000, 0)),
   eventualMaxAgeMs: from('EVENTUAL_MAX_AGE_MS', integer(5_000, 0)),
   statementTimeoutMs: from('STATEMENT_TIMEOUT_MS', integer(10_000, 1)),
+  /**
+   * How long an imported file's checks (or a SQL dump) may run: PRAGMA integrity_check of a
+   * 400 MB file with a few indexes takes 7 to 10 s, and the download and upload around it must
+   * fit the function timeout too.
+   */
+  fileCheckTimeoutMs: from('FILE_CHECK_TIMEOUT_MS', integer(15_000, 1)),
   /** The Lambda timeout (serverless.yml sets it; 0 = unknown), checked against the lease and statement timeout. */
   functionTimeoutMs: from('FUNCTION_TIMEOUT_MS', integer(0, 0)),
   limits: {
@@ -147,6 +153,7 @@ export function validate(config: Config): void {
   if (functionTimeoutMs > 0) {
     if (config.leaseMs <= functionTimeoutMs) problems.push('LOCK_LEASE_MS must be longer than the function timeout');
     if (config.statementTimeoutMs >= functionTimeoutMs) problems.push('STATEMENT_TIMEOUT_MS must be shorter than the function timeout');
+    if (config.fileCheckTimeoutMs >= functionTimeoutMs) problems.push('FILE_CHECK_TIMEOUT_MS must be shorter than the function timeout');
   }
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
 }

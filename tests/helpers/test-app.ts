@@ -44,6 +44,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     leaseSafetyMarginMs: 2_000,
     eventualMaxAgeMs: 5_000,
     statementTimeoutMs: 5_000,
+    fileCheckTimeoutMs: 10_000,
     functionTimeoutMs: 0,
     limits: { maxBodyBytes: 1_048_576, maxStatements: 100, maxParams: 1_000, maxSqlLength: 100_000, maxResultBytes: 5_000_000, maxDatabaseBytes: 64 * 1024 * 1024 },
     sqliteHeapLimitBytes: 128 * 1024 * 1024,

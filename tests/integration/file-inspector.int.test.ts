@@ -15,7 +15,7 @@ beforeAll(async () => {
 
 const databaseFile = (script: string) => fileOf(SQL, script);
 
-const limits = { timeoutMs: 30_000, heapLimitMb: 256, sqliteHeapLimitBytes: 64 * 1024 * 1024 };
+const limits = { timeoutMs: 30_000, heapLimitMb: 256, sqliteHeapLimitBytes: 64 * 1024 * 1024, maxDumpBytes: 64 * 1024 * 1024 };
 
 it('hands back the file it checked, converted from WAL mode, and a dump of it', async () => {
   const inspector = new SqlJsFileInspector(limits);
@@ -36,6 +36,13 @@ it('answers RESULT_TOO_LARGE for a dump that needs more memory than SQLite may u
   // A 6 MB blob is 12 MB of hex: more than an 8 MB heap limit lets SQLite build.
   const inspector = new SqlJsFileInspector({ ...limits, sqliteHeapLimitBytes: 8 * 1024 * 1024 });
   const file = databaseFile('CREATE TABLE t(b BLOB); INSERT INTO t VALUES (randomblob(6000000));');
+
+  await expect(inspector.dump(file)).rejects.toThrow(ResultTooLargeError);
+});
+
+it('answers RESULT_TOO_LARGE for a dump past its size limit, from the thread that writes it', async () => {
+  const inspector = new SqlJsFileInspector({ ...limits, maxDumpBytes: 1024 });
+  const file = databaseFile("CREATE TABLE t(x TEXT); INSERT INTO t WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 100) SELECT printf('%050d', i) FROM c;");
 
   await expect(inspector.dump(file)).rejects.toThrow(ResultTooLargeError);
 });

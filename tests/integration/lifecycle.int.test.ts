@@ -175,8 +175,8 @@ describe('database lifecycle over HTTP', () => {
 describe('a file whose checks never end', () => {
   let api: TestApi;
   beforeAll(async () => {
-    // The inspection stops at the statement timeout: short here, so the test waits one second.
-    api = await startTestApi(testConfig({ statementTimeoutMs: 1_000 }));
+    // The checks stop at FILE_CHECK_TIMEOUT_MS: short here, so the test waits one second.
+    api = await startTestApi(testConfig({ fileCheckTimeoutMs: 1_000 }));
   });
   afterAll(async () => {
     await api.close();
@@ -195,7 +195,7 @@ describe('a file whose checks never end', () => {
     return file;
   }
 
-  it('is stopped at the statement timeout with 504, stores nothing, and the service answers meanwhile', async () => {
+  it('is stopped at its time limit with 504, stores nothing, and the service answers meanwhile', async () => {
     const db = uniqueDatabase('slowcheck');
     const settled: string[] = [];
     const importing = fetch(`${api.url}/databases/${db}/import`, {

@@ -13,6 +13,7 @@ describe('loadConfig', () => {
       leaseMs: 45_000,
       eventualMaxAgeMs: 5_000,
       statementTimeoutMs: 10_000,
+      fileCheckTimeoutMs: 15_000,
       flightsDatabase: 'main',
       limits: { maxBodyBytes: 4_194_304, maxStatements: 100, maxParams: 1_000, maxSqlLength: 100_000, maxResultBytes: 5_000_000 },
     });
@@ -47,6 +48,7 @@ describe('loadConfig', () => {
     ['a bad flights database', { ...minimal, FLIGHTS_DATABASE: '../x' }, /FLIGHTS_DATABASE/],
     ['a lease shorter than the function timeout', { ...minimal, LOCK_LEASE_MS: '20000', FUNCTION_TIMEOUT_MS: '29000' }, /LOCK_LEASE_MS must be longer than the function timeout/],
     ['a statement timeout longer than the function', { ...minimal, STATEMENT_TIMEOUT_MS: '30000', LOCK_LEASE_MS: '60000', FUNCTION_TIMEOUT_MS: '29000' }, /STATEMENT_TIMEOUT_MS must be shorter/],
+    ['file checks longer than the function', { ...minimal, FILE_CHECK_TIMEOUT_MS: '29000', FUNCTION_TIMEOUT_MS: '29000' }, /FILE_CHECK_TIMEOUT_MS must be shorter/],
     ['a lease that a statement could outlive', { ...minimal, LOCK_LEASE_MS: '12000' }, /LOCK_LEASE_MS must exceed STATEMENT_TIMEOUT_MS/],
     ['API keys both plain and from SSM', { ...minimal, API_KEYS_PARAMETER: '/cloudlite/prod/api-keys' }, /API_KEYS or API_KEYS_PARAMETER, not both/],
     ['a flights password both plain and from SSM', { ...minimal, FLIGHTS_PASSWORD: 'pw-123456', FLIGHTS_PASSWORD_PARAMETER: '/p' }, /FLIGHTS_PASSWORD or FLIGHTS_PASSWORD_PARAMETER/],

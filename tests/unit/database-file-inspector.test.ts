@@ -9,7 +9,7 @@ import { databaseFile as fileOf } from '../helpers/sqljs-database';
 let SQL: SqlJsStatic;
 const inspector = {
   inspect: async (bytes: Uint8Array) => inspectFile(SQL, bytes),
-  dump: async (bytes: Uint8Array) => Buffer.from(dumpFile(SQL, bytes)).toString('utf8'),
+  dump: async (bytes: Uint8Array, maxBytes = 64 * 1024 * 1024) => Buffer.from(dumpFile(SQL, { bytes }, maxBytes)).toString('utf8'),
 };
 
 beforeAll(async () => {
@@ -116,6 +116,13 @@ describe('the SQL dump', () => {
     const exact = 'SELECT typeof(body), hex(CAST(body AS BLOB)) FROM notes ORDER BY rowid';
     expect(query(rebuilt, exact)).toEqual(query(file, exact));
     expect(query(rebuilt, exact)[0]).toEqual(['text', Buffer.from("it's\nnew\0line").toString('hex').toUpperCase()]);
+  });
+
+  it('stops with RESULT_TOO_LARGE past its size limit, the text held so far included', async () => {
+    const file = databaseFile("CREATE TABLE t(x TEXT); INSERT INTO t WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 3000) SELECT printf('%0500d', i) FROM c;");
+    const size = Buffer.byteLength(await inspector.dump(file));
+    await expect(inspector.dump(file, size - 1)).rejects.toMatchObject({ code: 'RESULT_TOO_LARGE', message: expect.stringContaining('format=sqlite') });
+    expect(Buffer.byteLength(await inspector.dump(file, size))).toBe(size);
   });
 
   it('writes a table of 150 000 rows (too many for one array of lines)', async () => {

@@ -1,32 +1,35 @@
 import { Worker } from 'node:worker_threads';
-import { ResourceLimitError, ResultTooLargeError, StatementTimeoutError } from '../../core/errors';
+import { CloudliteError, ResourceLimitError, ResultTooLargeError, StatementTimeoutError } from '../../core/errors';
 import type { DatabaseFileInspector, Inspection } from '../../core/ports';
 import { checkHeader } from './file-inspection';
 import { ownedCopy, wasmPath, workerEntry } from './sqlite-files';
-import type { SerializedError } from './worker-protocol';
+import { rebuildError, type SerializedError } from './worker-protocol';
 
 export interface FileInspectorOptions {
-  /** An inspection or a dump still running after this long is stopped (STATEMENT_TIMEOUT_MS). */
+  /** An inspection or a dump still running after this long is stopped (FILE_CHECK_TIMEOUT_MS). */
   timeoutMs: number;
   /** V8 heap cap of the thread that runs it. */
   heapLimitMb: number;
   /** SQLite's hard heap limit in that thread. */
   sqliteHeapLimitBytes: number;
+  /** A SQL dump larger than this is refused (RESULT_TOO_LARGE): it is built in memory. */
+  maxDumpBytes: number;
 }
 
 /** Sent to the file inspector's worker (file-inspector-worker.ts). */
-export type FileJob = { op: 'inspect'; bytes: Uint8Array } | { op: 'dump'; bytes: Uint8Array };
+export type FileJob = { op: 'inspect'; bytes: Uint8Array } | { op: 'dump'; bytes?: Uint8Array };
 export type FileJobReply = { ok: true; inspection: Inspection } | { ok: true; dump: Uint8Array } | { ok: false; error: SerializedError };
 export interface FileWorkerSettings {
   wasmPath: string;
   sqliteHeapLimitBytes: number;
+  maxDumpBytes: number;
 }
 
 /**
  * Judges database files from outside (imports) and writes SQL dumps (exports), each in a thread
  * of its own that lives for that one request (file-inspector-worker.ts): the file is not
  * trusted, and SQLite may compute as long as a CHECK constraint or a view makes it, so the
- * work is bounded by the statement timeout and a heap limit and never blocks the thread that
+ * work is bounded in time and memory and never blocks the thread that
  * answers requests. Starting a thread costs some tens of ms, next to a file's upload.
  */
 export class SqlJsFileInspector implements DatabaseFileInspector {
@@ -51,13 +54,13 @@ export class SqlJsFileInspector implements DatabaseFileInspector {
 
   /** Runs one job in a fresh thread, moving its bytes there, and ends the thread. */
   private run(job: FileJob, what: string): Promise<Extract<FileJobReply, { ok: true }>> {
-    const settings: FileWorkerSettings = { wasmPath: wasmPath(), sqliteHeapLimitBytes: this.options.sqliteHeapLimitBytes };
+    const settings: FileWorkerSettings = { wasmPath: wasmPath(), sqliteHeapLimitBytes: this.options.sqliteHeapLimitBytes, maxDumpBytes: this.options.maxDumpBytes };
     const worker = new Worker(workerEntry('file-inspector-worker'), {
       eval: true,
       workerData: settings,
       resourceLimits: { maxOldGenerationSizeMb: this.options.heapLimitMb },
     });
-    worker.postMessage(job, [job.bytes.buffer as ArrayBuffer]);
+    worker.postMessage(job, [job.bytes!.buffer as ArrayBuffer]);
     let timer: NodeJS.Timeout | undefined;
     const outcome = new Promise<Extract<FileJobReply, { ok: true }>>((resolve, reject) => {
       timer = setTimeout(
@@ -84,6 +87,8 @@ export class SqlJsFileInspector implements DatabaseFileInspector {
  * works. Anything else is unexpected.
  */
 function failure(what: string, error: SerializedError): Error {
+  const known = rebuildError(error);
+  if (known instanceof CloudliteError) return known;
   if (/out of memory|Invalid string length|Invalid array length|too big/i.test(error.message)) {
     return new ResultTooLargeError(`${what} needed more memory than a request may use (${error.message}); export it with format=sqlite instead`);
   }

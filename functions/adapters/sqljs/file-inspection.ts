@@ -1,4 +1,5 @@
 import type { Database, SqlJsStatic, Statement } from 'sql.js';
+import { ResultTooLargeError } from '../../core/errors';
 import type { Inspection } from '../../core/ports';
 import { refusalReason } from './statement-policy';
 import { SQLITE_MAGIC } from './sqlite-files';
@@ -99,12 +100,17 @@ function refuseSchema(db: Database): string | undefined {
  * indexes, triggers and views in creation order, and user_version. Virtual tables' shadow tables
  * are left out: creating the virtual table creates them, and its rows are inserted through it.
  * Rows are read one at a time and the text is kept in pieces of about a MB, so a table of any
- * length fits (one string or one array of lines per table would not).
+ * length fits (one string or one array of lines per table would not). A dump that would grow
+ * past `maxBytes` stops with RESULT_TOO_LARGE: the text and the open database are all in memory
+ * at once, and the database file itself can always be exported.
+ *
+ * `file.bytes` is taken: released once sql.js holds its own copy, so the file is in memory once.
  */
-export function dumpFile(SQL: SqlJsStatic, bytes: Uint8Array): Uint8Array {
-  const db = new SQL.Database(bytes);
+export function dumpFile(SQL: SqlJsStatic, file: { bytes?: Uint8Array }, maxBytes: number): Uint8Array {
+  const db = new SQL.Database(file.bytes);
+  file.bytes = undefined;
   try {
-    const out = new DumpWriter();
+    const out = new DumpWriter(maxBytes);
     out.line('PRAGMA foreign_keys=OFF;');
     out.line('BEGIN TRANSACTION;');
     const shadow = new Set(rows(db, "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow'").map((r) => String(r[0])));
@@ -151,10 +157,15 @@ class DumpWriter {
   private readonly pieces: Buffer[] = [];
   private lines: string[] = [];
   private chars = 0;
+  private bytes = 0;
+
+  constructor(private readonly maxBytes: number) {}
 
   line(text: string): void {
     this.lines.push(text);
     this.chars += text.length + 1;
+    // A character is at least one byte of UTF-8: past the limit in characters is past it in bytes.
+    if (this.bytes + this.chars > this.maxBytes) this.flush();
     if (this.chars >= DumpWriter.PIECE_CHARS) this.flush();
   }
 
@@ -172,7 +183,12 @@ class DumpWriter {
 
   private flush(): void {
     if (this.lines.length === 0) return;
-    this.pieces.push(Buffer.from(`${this.lines.join('\n')}\n`, 'utf8'));
+    const piece = Buffer.from(`${this.lines.join('\n')}\n`, 'utf8');
+    this.bytes += piece.byteLength;
+    if (this.bytes > this.maxBytes) {
+      throw new ResultTooLargeError(`the SQL dump would be larger than ${this.maxBytes} bytes; export the database file instead (format=sqlite)`);
+    }
+    this.pieces.push(piece);
     this.lines = [];
     this.chars = 0;
   }

@@ -22,7 +22,7 @@ async function main(): Promise<void> {
         const inspection = inspectFile(SQL, job.bytes);
         answer({ ok: true, inspection }, inspection.kind === 'valid' ? [inspection.bytes.buffer as ArrayBuffer] : []);
       } else {
-        const dump = dumpFile(SQL, job.bytes);
+        const dump = dumpFile(SQL, job, settings.maxDumpBytes);
         answer({ ok: true, dump }, [dump.buffer as ArrayBuffer]);
       }
     } catch (error) {
