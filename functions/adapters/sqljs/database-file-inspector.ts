@@ -28,9 +28,9 @@ export interface FileWorkerSettings {
 /**
  * Judges database files from outside (imports) and writes SQL dumps (exports), each in a thread
  * of its own that lives for that one request (file-inspector-worker.ts): the file is not
- * trusted, and SQLite may compute as long as a CHECK constraint or a view makes it, so the
- * work is bounded in time and memory and never blocks the thread that
- * answers requests. Starting a thread costs some tens of ms, next to a file's upload.
+ * trusted, and SQLite may compute as long as a CHECK constraint or a view makes it, so the work
+ * is bounded in time and memory and never blocks the thread that answers requests. Starting a
+ * thread costs some tens of ms, next to a file's upload.
  */
 export class SqlJsFileInspector implements DatabaseFileInspector {
   constructor(private readonly options: FileInspectorOptions) {}
@@ -82,9 +82,9 @@ export class SqlJsFileInspector implements DatabaseFileInspector {
 }
 
 /**
- * What SQLite refused while writing a dump is the database being too large for SQL text in one
- * request (a value longer than a string may be, SQLite's memory cap): the file export still
- * works. Anything else is unexpected.
+ * A domain error from the thread (the dump's size limit) keeps its code. Running out of memory
+ * otherwise means the database is too large for SQL text in one request (a value longer than a
+ * string may be, SQLite's memory cap): the file export still works. Anything else is unexpected.
  */
 function failure(what: string, error: SerializedError): Error {
   const known = rebuildError(error);
