@@ -179,9 +179,10 @@ function versionParam(value: string | undefined, name: string): string | undefin
   return value;
 }
 
+/** A page size: any positive integer (the lifecycle caps it at its page's maximum). */
 function integerParam(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!/^\d{1,4}$/.test(value) || Number(value) < 1) throw new BadRequestError(`${name} must be a positive integer`);
+  if (!/^\d{1,15}$/.test(value) || Number(value) < 1) throw new BadRequestError(`${name} must be a positive integer`);
   return Number(value);
 }
 

@@ -85,6 +85,8 @@ describe('database lifecycle over HTTP', () => {
     const empty = await call('GET', `/databases/${db}/versions?before=`, undefined, READ_KEY);
     expect(empty.status).toBe(400);
     expect(empty.body.error.message).toMatch(/^before must name a version id/);
+    // A page size above the maximum is capped, not refused.
+    expect((await call('GET', `/databases/${db}/versions?limit=1000000`, undefined, READ_KEY)).body.versions).toHaveLength(2);
   });
 
   it('export then re-import gives identical query results; the sql dump rebuilds a fresh database', async () => {
