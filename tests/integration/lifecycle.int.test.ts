@@ -105,6 +105,16 @@ describe('database lifecycle over HTTP', () => {
     expect(await rows(rebuilt)).toEqual(await rows(db));
   });
 
+  it('a database holding a view whose table was dropped exports and imports again', async () => {
+    const db = uniqueDatabase('dangling');
+    await sql(db, 'CREATE TABLE t(n INTEGER); INSERT INTO t VALUES (1); CREATE TABLE gone(x); CREATE VIEW v AS SELECT x FROM gone; DROP TABLE gone');
+    const file = await call('GET', `/databases/${db}/export?format=sqlite`, undefined, READ_KEY);
+    const copy = uniqueDatabase('dangling-copy');
+    expect((await call('POST', `/databases/${copy}/import`, file.bytes, WRITE_KEY, 'application/vnd.sqlite3')).status).toBe(200);
+    expect(await rows(copy)).toEqual([[1]]);
+    expect((await sql(copy, 'SELECT * FROM v')).body.error.code).toBe('SQL_ERROR');
+  });
+
   it.each([
     ['not SQLite', () => new Uint8Array(Buffer.from('hello, not a database'))],
     ['truncated', (file: Uint8Array) => file.slice(0, 1000)],
