@@ -79,6 +79,14 @@ export function buildDatabaseService(config: Config, logger: Logger, overrides: 
       onEvent: (event) => metricsOfEvent(event).forEach((name) => metrics.count(name)),
     },
   );
+  const inspector = new SqlJsFileInspector({
+    timeoutMs: config.fileCheckTimeoutMs,
+    heapLimitMb: config.engineHeapLimitMb,
+    sqliteHeapLimitBytes: config.sqliteHeapLimitBytes,
+    // With the open database beside it (up to MAX_DATABASE_MB) and the engine's warm copies, a
+    // larger dump would not fit a 1769 MB function; the file export has no such bound.
+    maxDumpBytes: 128 * 1024 * 1024,
+  });
   const lifecycle = new DatabaseLifecycle(
     {
       keyPrefix: config.keyPrefix,
@@ -91,15 +99,7 @@ export function buildDatabaseService(config: Config, logger: Logger, overrides: 
       rowCountLimit: 10_000,
       restoreWindowDays: config.restoreWindowDays,
     },
-    { service, history: pastVersions, store, archive: store, lock, inspector: new SqlJsFileInspector({
-        timeoutMs: config.fileCheckTimeoutMs,
-        heapLimitMb: config.engineHeapLimitMb,
-        sqliteHeapLimitBytes: config.sqliteHeapLimitBytes,
-        // With the open database beside it (up to MAX_DATABASE_MB) and the engine's warm copies,
-        // a larger dump would not fit a 1769 MB function; the file export has no such bound.
-        maxDumpBytes: 128 * 1024 * 1024,
-      }),
-    },
+    { service, history: pastVersions, store, archive: store, lock, inspector },
   );
   if (overrides.prestartEngine) engine.prestart();
   return { service, lifecycle, close: () => engine.close() };

@@ -197,7 +197,7 @@ function isOwnSource(file: string): boolean {
 
 /**
  * A dynamic `import()` in our code marks what a request needs only on a rare path (a presigned
- * transfer, an imported file). In one bundle it would still be parsed by every cold start; here
+ * transfer). In one bundle it would still be parsed by every cold start; here
  * each such module gets a bundle file of its own (`lazy-<specifier>.js`) that the import
  * `require()`s on first use. Collects the modules in `found` (file name -> entry).
  */

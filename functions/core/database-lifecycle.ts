@@ -15,6 +15,7 @@ import type {
   StoredVersion,
   VersionRecord,
 } from './ports';
+import { quoteIdentifier } from './sql-quoting';
 
 /**
  * Databases as a whole: list, describe, their version history, reads and restores of past
@@ -429,8 +430,4 @@ function sameVersion(version: ObjectVersion, record: VersionRecord): boolean {
 
 function versionName(version: StoredVersion): string {
   return version.versionId ?? version.etag;
-}
-
-function quoteIdentifier(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }

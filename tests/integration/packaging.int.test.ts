@@ -11,6 +11,7 @@ import initSqlJs from 'sql.js';
 import { METRICS_NAMESPACE, METRICS_SERVICE } from '../../functions/adapters/powertools-metrics';
 import { metricsOfFailure } from '../../functions/http/metrics';
 import { startLocalParameterStore } from '../../infra/local/ssm';
+import { databaseFile } from '../helpers/sqljs-database';
 
 /**
  * Packages the service the way a deploy does (`sls package --stage ci`), with no AWS credentials
@@ -556,11 +557,7 @@ describe('the deployment zip of the ci package', () => {
   });
 
   test('the bundled import handler checks a file in the shipped inspector thread, before any request to AWS', async () => {
-    const SQL = await initSqlJs();
-    const db = new SQL.Database();
-    db.run("CREATE TABLE t(x); CREATE VIEW evil AS SELECT load_extension('/tmp/evil.so');");
-    const file = db.export();
-    db.close();
+    const file = databaseFile(await initSqlJs(), "CREATE TABLE t(x); CREATE VIEW evil AS SELECT load_extension('/tmp/evil.so');");
     const aws = await startFakeS3({});
     try {
       const event = routeEvent('POST', '/databases/{name}/import', 'shop');
@@ -576,11 +573,7 @@ describe('the deployment zip of the ci package', () => {
   });
 
   test('the bundled sql handler runs a query in the shipped worker and WASM on a database read from S3', async () => {
-    const SQL = await initSqlJs();
-    const db = new SQL.Database();
-    db.run('CREATE TABLE answer (value INTEGER); INSERT INTO answer VALUES (42);');
-    const s3 = await startFakeS3({ '/test-bucket/databases/main.sqlite': db.export() });
-    db.close();
+    const s3 = await startFakeS3({ '/test-bucket/databases/main.sqlite': databaseFile(await initSqlJs(), 'CREATE TABLE answer (value INTEGER); INSERT INTO answer VALUES (42);') });
     try {
       const response = await invokeBundled('sql', httpEvent('POST', '/sql', { sql_statement: 'SELECT value FROM answer' }, WRITE_KEY), {
         S3_ENDPOINT: s3.url,
@@ -598,11 +591,7 @@ describe('the deployment zip of the ci package', () => {
 describe('the metrics of the bundled handlers', () => {
   /** A strong read while DynamoDB throttles every request: it falls back to S3 and answers. */
   async function readWhileDynamoDbThrottles(extraEnv: Record<string, string>): Promise<{ statusCode: number; emf: Json[] }> {
-    const SQL = await initSqlJs();
-    const db = new SQL.Database();
-    db.run('CREATE TABLE answer (value INTEGER); INSERT INTO answer VALUES (42);');
-    const s3 = await startFakeS3({ '/test-bucket/databases/main.sqlite': db.export() });
-    db.close();
+    const s3 = await startFakeS3({ '/test-bucket/databases/main.sqlite': databaseFile(await initSqlJs(), 'CREATE TABLE answer (value INTEGER); INSERT INTO answer VALUES (42);') });
     const dynamoDb = await startThrottlingDynamoDb();
     try {
       const response = await invokeBundled('sql', httpEvent('POST', '/sql', { sql_statement: 'SELECT value FROM answer' }, WRITE_KEY), {

@@ -1,6 +1,7 @@
 import type { Database, SqlJsStatic, Statement } from 'sql.js';
 import { ResultTooLargeError } from '../../core/errors';
 import type { Inspection } from '../../core/ports';
+import { quoteIdentifier, quoteLiteral } from '../../core/sql-quoting';
 import { refusalReason } from './statement-policy';
 import { SQLITE_MAGIC } from './sqlite-files';
 
@@ -191,12 +192,4 @@ class DumpWriter {
 
 function rows(db: Database, sql: string): unknown[][] {
   return db.exec(sql)[0]?.values ?? [];
-}
-
-function quoteIdentifier(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
-
-function quoteLiteral(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
 }

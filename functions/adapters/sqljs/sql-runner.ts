@@ -8,6 +8,7 @@ import {
   SqlError,
   StatementNotAllowedError,
 } from '../../core/errors';
+import { quoteIdentifier } from '../../core/sql-quoting';
 import type { BoundParams, ExecutionLimits, Program, ReadOutcome, SqlValue, StatementResult } from '../../core/ports';
 import { compiledProgramFacts, isStateDependent, type ProgramFacts } from './compiled-program';
 import { leadingStatement, parameterTokens, type ParameterToken } from './sql-lexer';
@@ -435,7 +436,7 @@ function resolveNames(params: Record<string, SqlValue>, declared: Set<string>, i
 function dropTemporaryObjects(db: Database): void {
   const objects = db.exec("SELECT type, name FROM temp.sqlite_master WHERE type IN ('trigger', 'view', 'table') ORDER BY type = 'table', type = 'view'")[0];
   for (const [type, name] of objects?.values ?? []) {
-    db.run(`DROP ${String(type).toUpperCase()} IF EXISTS temp."${String(name).replace(/"/g, '""')}"`);
+    db.run(`DROP ${String(type).toUpperCase()} IF EXISTS temp.${quoteIdentifier(String(name))}`);
   }
 }
 

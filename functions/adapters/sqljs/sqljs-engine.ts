@@ -251,7 +251,7 @@ export class SqlJsEngine implements SqlEngine {
 
   private startWorker(): Promise<Worker> {
     if (this.workerReady) return this.workerReady;
-        const settings: WorkerSettings = {
+    const settings: WorkerSettings = {
       wasmPath: wasmPath(),
       sqliteHeapLimitBytes: this.options.sqliteHeapLimitBytes,
       warmCacheBytes: this.options.warmCacheBytes,
