@@ -323,6 +323,8 @@ export class FakeEngine implements SqlEngine {
   private readonly warm = new Map<string, { version: StoredVersion; items: string[] }>();
   private readonly pending = new Map<string, { database: string; items: string[] }>();
   fetches = 0;
+  /** Read jobs run, on whatever copy. */
+  reads = 0;
 
   warmVersion(database: string): StoredVersion | undefined {
     return this.warm.get(database)?.version;
@@ -334,6 +336,7 @@ export class FakeEngine implements SqlEngine {
   }
 
   async read(request: EngineRequest): Promise<ReadOutcome> {
+    this.reads++;
     const items = await this.open(request);
     const results: StatementResult[] = [];
     const statements = statementsOf(request.program);

@@ -244,6 +244,17 @@ describe('consistency across containers', () => {
     expect(tables.results[0]!.rows).toEqual([['t']]);
   });
 
+  it('a strong read on a stale warm copy answers from the current version, even one its copy would fail on', async () => {
+    await run(a, 'CREATE TABLE early(x)');
+    await run(b, 'SELECT count(*) FROM early'); // b's warm copy
+    await run(a, 'CREATE TABLE later(x); INSERT INTO later VALUES (7)');
+
+    // b starts the read on its copy (where "later" does not exist) while it reads the version record.
+    const read = await run(b, 'SELECT x FROM later');
+    expect(read.results[0]!.rows).toEqual([[7n]]);
+    expect(read.meta.version).toBe((await storedVersions(database)).current);
+  });
+
   it('a keyed write retried on another container replays the first answer and applies nothing', async () => {
     const first = await run(a, 'INSERT INTO t VALUES (2)', 'strong', 'two-containers');
     const again = await run(b, 'INSERT INTO t VALUES (2)', 'strong', 'two-containers');

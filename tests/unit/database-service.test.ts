@@ -37,6 +37,37 @@ describe('DatabaseService on fakes: reads', () => {
     expect(t.store.requests).toEqual([]);
   });
 
+  it('a strong read runs on its warm copy while the version record is read, and only once', async () => {
+    const t = setup();
+    await t.run('ADD a');
+    let release!: () => void;
+    const paused = new Promise<void>((resolve) => (release = resolve));
+    t.lock.onPublished = async (read) => {
+      await paused;
+      return read();
+    };
+    const readsBefore = t.engine.reads;
+    const strong = t.run('SELECT');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(t.engine.reads).toBe(readsBefore + 1); // running before the record has answered
+    release();
+    expect((await strong).results[0]!.rows).toEqual([['a']]);
+    expect(t.engine.reads).toBe(readsBefore + 1);
+  });
+
+  it('a strong read whose warm copy is stale answers from the current version, not from its early run', async () => {
+    const t = setup();
+    await t.run('ADD a');
+    expect(await t.items()).toEqual(['a']); // this container's copy: ['a']
+    // Another container (its own engine) writes.
+    const other = new DatabaseService(SERVICE_OPTIONS, { store: t.store, lock: t.lock, idempotency: t.idempotency, engine: new FakeEngine(), clock: t.clock.now });
+    await other.execute({ database: DB, program: { kind: 'script', sql: 'ADD b' }, consistency: 'strong' }, 'write');
+    const [readsBefore, fetchesBefore] = [t.engine.reads, t.engine.fetches];
+    expect(await t.items()).toEqual(['a', 'b']);
+    expect(t.engine.reads).toBe(readsBefore + 2); // the early run on ['a'], discarded, and the run on the current version
+    expect(t.engine.fetches).toBe(fetchesBefore + 1);
+  });
+
   it('a strong read on a cold container fetches exactly the published version', async () => {
     const t = setup();
     await t.run('ADD a');
