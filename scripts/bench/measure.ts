@@ -25,6 +25,34 @@ export async function samples(times: number, run: (i: number) => Promise<unknown
   return taken.sort((a, b) => a - b);
 }
 
+export interface WarmUp {
+  /** Runs per block; a block's median is what is compared. */
+  block: number;
+  /** Stop here even if the blocks are still getting faster (at least one block runs). */
+  maxRuns: number;
+}
+
+/**
+ * Runs `run` untimed until its cost has settled, and says how many runs that took. A fresh
+ * process keeps getting faster for thousands of requests while V8 optimises the code they run
+ * (with --no-opt, the service's strong read is flat from its first hundred runs, at twice its
+ * settled cost), so a fixed warm-up measures how far the JIT has got. Settled: three blocks in
+ * a row whose medians do not beat the fastest block so far by 2%.
+ */
+export async function warmUp(run: (i: number) => Promise<unknown>, { block, maxRuns }: WarmUp): Promise<number> {
+  let best = Infinity;
+  let blocksWithoutGain = 0;
+  let runs = 0;
+  do {
+    const blockMedian = median(await samples(block, (i) => run(runs + i)));
+    runs += block;
+    if (blockMedian < best * 0.98) blocksWithoutGain = 0;
+    else blocksWithoutGain++;
+    best = Math.min(best, blockMedian);
+  } while (blocksWithoutGain < 3 && runs + block <= maxRuns);
+  return runs;
+}
+
 /** The q-quantile of ascending samples (nearest rank). */
 export function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN;

@@ -9,7 +9,7 @@ import type { Config } from '../../functions/config';
 import { silentLogger } from '../../functions/core/logger';
 import { startLocalApi } from '../../infra/local/api-gateway';
 import { countRequests, type RequestCounter, type RequestTally } from './request-counter';
-import { generateDatabase, median, quantile, samples, timed, timedSync, type SqlJs } from './measure';
+import { generateDatabase, median, quantile, samples, timed, timedSync, warmUp, type SqlJs, type WarmUp } from './measure';
 
 /** The service as production builds it, behind the local API, with its SDK requests counted. */
 export interface BenchService {
@@ -77,6 +77,8 @@ export interface SizeReport {
   sizeMb: number;
   fileBytes: number;
   warmReadMs: number;
+  /** Untimed reads it took before warmReadMs's reads (see warmUp). */
+  warmUpReads: number;
   coldLoadMs: number;
   writeMs: number;
   /** The service's own phase timings of a warm write (median): lease, fetch, exec+export, upload+publish. */
@@ -89,8 +91,10 @@ export interface SizeReport {
 }
 
 export interface SizePlan {
-  /** Reads before the timed ones: "warm" means a process whose JIT has seen the read path too. */
-  warmUpReads: number;
+  /** Untimed reads before the timed ones, until their cost settles: "warm" means a container that has served a while. */
+  readWarmUp: WarmUp;
+  /** The same for download-per-request, so both sides of item 1 are compared settled. */
+  downloadWarmUp: WarmUp;
   reads: number;
   writes: number;
   componentRuns: number;
@@ -126,7 +130,7 @@ export async function sizeReport(
     const options = { database };
     const coldLoadMs = await timed(() => client.query(POINT_QUERY, [42], options));
     const read = (i: number) => client.query(POINT_QUERY, [pointId(i)], options);
-    await samples(plan.warmUpReads, read);
+    const warmUpReads = await warmUp(read, plan.readWarmUp);
     const reads = await samples(plan.reads, read);
     const phases: SizeReport['writePhases'][] = [];
     const writes = await samples(plan.writes, async (i) => {
@@ -140,6 +144,7 @@ export async function sizeReport(
       sizeMb,
       fileBytes: bytes.byteLength,
       warmReadMs: median(reads),
+      warmUpReads,
       coldLoadMs,
       writeMs: median(writes),
       writePhases: { lock_ms: phase('lock_ms'), load_ms: phase('load_ms'), exec_ms: phase('exec_ms'), store_ms: phase('store_ms') },
@@ -159,6 +164,9 @@ export interface DownloadComparison {
   warmStrongReadMs: number;
   /** What a service without a warm copy does per request: download, open, query, close. */
   downloadPerRequestMs: number;
+  /** Untimed runs each side took to settle (see warmUp). */
+  warmUpReads: number;
+  warmUpDownloads: number;
 }
 
 async function compareWithDownload(
@@ -170,23 +178,22 @@ async function compareWithDownload(
 ): Promise<DownloadComparison> {
   const read = (i: number) =>
     service.app.service.execute({ database: target.database, program: { kind: 'script', sql: POINT_QUERY, params: [pointId(i)] }, consistency: 'strong' }, 'read');
-  await samples(plan.warmUpReads, read);
+  const warmUpReads = await warmUp(read, plan.readWarmUp);
   const warm = await samples(plan.reads, read);
-  await downloadPerRequest(SQL, s3, target.bucket, target.objectKey, plan.downloadRuns); // untimed, like the reads'
-  return { warmStrongReadMs: median(warm), downloadPerRequestMs: await downloadPerRequest(SQL, s3, target.bucket, target.objectKey, plan.downloadRuns) };
+  const download = (i: number) => downloadOnce(SQL, s3, target, i);
+  const warmUpDownloads = await warmUp(download, plan.downloadWarmUp);
+  return { warmStrongReadMs: median(warm), downloadPerRequestMs: median(await samples(plan.downloadRuns, download)), warmUpReads, warmUpDownloads };
 }
 
-async function downloadPerRequest(SQL: SqlJs, s3: S3Client, bucket: string, objectKey: string, runs: number): Promise<number> {
-  const taken = await samples(runs, async (i) => {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: objectKey }));
-    const db = new SQL.Database(await object.Body!.transformToByteArray());
-    const statement = db.prepare(POINT_QUERY);
-    statement.bind([1 + i]);
-    while (statement.step()) statement.get();
-    statement.free();
-    db.close();
-  });
-  return median(taken);
+/** What a service without a warm copy does per request: download, open, query the point's row, close. */
+async function downloadOnce(SQL: SqlJs, s3: S3Client, { bucket, objectKey }: { bucket: string; objectKey: string }, i: number): Promise<void> {
+  const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: objectKey }));
+  const db = new SQL.Database(await object.Body!.transformToByteArray());
+  const statement = db.prepare(POINT_QUERY);
+  statement.bind([pointId(i)]);
+  while (statement.step()) statement.get();
+  statement.free();
+  db.close();
 }
 
 async function writeComponents(SQL: SqlJs, s3: S3Client, bucket: string, scratchKey: string, bytes: Uint8Array, runs: number): Promise<SizeReport['components']> {
