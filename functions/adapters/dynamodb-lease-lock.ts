@@ -248,6 +248,20 @@ export class DynamoDbLeaseLock implements LeaseLock {
     }
   }
 
+  async recentKey(name: string, key: string): Promise<IdempotencyRecord | undefined> {
+    const attribute = recentKeyAttribute(key);
+    try {
+      const got = await this.client.send(
+        new GetCommand({ TableName: this.options.table, Key: { [A.id]: name }, ConsistentRead: true, ProjectionExpression: '#key', ExpressionAttributeNames: { '#key': attribute } }),
+      );
+      const value = got.Item?.[attribute] as Record<string, unknown> | undefined;
+      const record = value && fromItem(value);
+      return record?.key === key ? record : undefined;
+    } catch (error) {
+      throw this.unavailable('read', name, error);
+    }
+  }
+
   private async releaseIfOurs(lease: Lease): Promise<void> {
     const item = await this.item(lease.name);
     if (item?.[A.owner] === lease.owner) await this.release(lease);

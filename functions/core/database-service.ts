@@ -234,12 +234,32 @@ export class DatabaseService {
     // goes straight to the write path: no freshness check it would not use. An eventual request
     // learns that from its read of the warm copy, which costs no request either.
     if (request.consistency === 'strong' && (await this.deps.engine.firstStatementWrites(request.database, request.program))) return writeNow();
-    const read = await this.read(request, timings);
+    let read: Awaited<ReturnType<DatabaseService['read']>>;
+    try {
+      read = await this.read(request, timings);
+    } catch (error) {
+      const replayed = role === 'write' && (error instanceof SqlError || error instanceof DatabaseNotFoundError) ? await this.replayOfRetry(request, started, timings) : undefined;
+      if (replayed) return replayed;
+      throw error;
+    }
     if (read.kind === 'writes') return writeNow();
     // With a key, a request that only reads because of today's state (DROP TABLE IF EXISTS of a
     // missing table) is recorded like a write that changed nothing, so its retry never applies later.
     if (read.stateDependent && request.idempotencyKey !== undefined && role === 'write') return writeNow();
     return this.respond(request.database, read.results, read.version ?? null, false, started, timings);
+  }
+
+  /**
+   * A keyed write's retry can fail where its first attempt succeeded (the CREATE TABLE it
+   * repeats made the table; a later write dropped the table it inserted into), and so never
+   * reach the write path, where keys are looked up. Its answer is the first attempt's, if any.
+   */
+  private async replayOfRetry(request: SqlRequest, started: number, timings: Timings): Promise<SqlResponse | undefined> {
+    const { database, idempotencyKey } = request;
+    if (idempotencyKey === undefined) return undefined;
+    // Keys move from the database's item to their own, copied before they are removed: look in that order.
+    const prior = (await this.deps.lock.recentKey(database, idempotencyKey)) ?? (await this.deps.idempotency.find(database, idempotencyKey));
+    return prior && this.replay(database, prior, fingerprintOf(database, request.meaning ?? request.program), started, timings);
   }
 
   /** Runs a request known to write (migrations, bulk replaces) straight on the write path. */
@@ -349,7 +369,8 @@ export class DatabaseService {
   private recentlyConfirmed(database: string): StoredVersion | undefined {
     const confirmed = this.confirmed.get(database);
     const warm = this.deps.engine.warmVersion(database);
-    if (!confirmed || !warm || warm.etag !== confirmed.version?.etag) return undefined;
+    // Both ids: a restore makes a new version with an old one's bytes (and ETag), which a read of history may have made warm.
+    if (!confirmed?.version || !warm || !sameStoredVersion(warm, confirmed.version)) return undefined;
     return this.clock() - confirmed.atMs <= this.options.eventualMaxAgeMs ? warm : undefined;
   }
 

@@ -215,6 +215,8 @@ export interface LeaseLock {
   release(lease: Lease): Promise<void>;
   /** The published record, read consistently; undefined for a database never written since records exist. */
   published(name: string): Promise<VersionRecord | undefined>;
+  /** A key recorded on the database's item by a recent write (not yet moved to its own item), read consistently. */
+  recentKey(name: string, key: string): Promise<IdempotencyRecord | undefined>;
 }
 
 export interface IdempotencyStore {

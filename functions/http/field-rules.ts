@@ -49,11 +49,15 @@ function editDistance(a: string, b: string): number {
   return previous[b.length]!;
 }
 
-/** 1 to 128 printable ASCII characters (space included), like the keys clients generate (UUIDs). */
-const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,128}$/;
+/**
+ * 1 to 128 printable ASCII characters, like the keys clients generate (UUIDs). Spaces only
+ * inside: a key travels in HTTP headers (and S3 object metadata), which drop them at the ends,
+ * so "k " in a JSON body would be recorded as "k" and its retry not recognised.
+ */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e](?:[\x20-\x7e]{0,126}[\x21-\x7e])?$/;
 
 export function checkIdempotencyKey(value: string, where: string): string {
-  if (!IDEMPOTENCY_KEY.test(value)) throw new BadRequestError(`${where} must be 1 to 128 printable ASCII characters`);
+  if (!IDEMPOTENCY_KEY.test(value)) throw new BadRequestError(`${where} must be 1 to 128 printable ASCII characters, without spaces at either end`);
   return value;
 }
 

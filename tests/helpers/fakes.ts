@@ -282,6 +282,11 @@ export class FakeLeaseLock implements LeaseLock {
     return this.onPublished ? this.onPublished(read) : read();
   }
 
+  async recentKey(name: string, key: string): Promise<IdempotencyRecord | undefined> {
+    this.requests.push('recentKey');
+    return this.item(name).recentKeys.get(key);
+  }
+
   isLocked(name: string): boolean {
     return this.item(name).owner !== undefined;
   }

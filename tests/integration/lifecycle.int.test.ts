@@ -47,6 +47,19 @@ describe('database lifecycle over HTTP', () => {
     expect(await rows(db)).toEqual([[1], [2]]);
   });
 
+  it('after a restore and a read of the restored-from version, an eventual read names the current version', async () => {
+    const db = uniqueDatabase('evversion');
+    const { v1 } = await twoVersions(db);
+    const restored = await call('POST', `/databases/${db}/restore`, { version: v1 });
+    expect(restored.status).toBe(200);
+    // The restore stored v1's bytes again (same ETag, new version id); reading v1 makes it the warm copy.
+    expect((await sql(db, 'SELECT count(*) FROM t', { version: v1 })).body.meta.version).toBe(v1);
+
+    const eventual = await sql(db, 'SELECT count(*) FROM t', { consistency: 'eventual' });
+    expect(eventual.body.meta.version).toBe(restored.body.version);
+    expect((await sql(db, 'SELECT count(*) FROM t')).body.meta.version).toBe(restored.body.version);
+  });
+
   it('as_of between two versions, exactly at one, and before the first', async () => {
     const db = uniqueDatabase('asof');
     await twoVersions(db);

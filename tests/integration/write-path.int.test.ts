@@ -268,3 +268,44 @@ describe('consistency across containers', () => {
     expect((await run(a, 'SELECT count(*) FROM t')).results[0]!.rows).toEqual([[2n]]);
   });
 });
+
+describe('a keyed retry whose first attempt applied, when the retry no longer runs', () => {
+  const container = buildService();
+  const cold = buildService();
+  afterAll(async () => {
+    await Promise.all([container.close(), cold.close()]);
+  });
+  const keyed = (database: string, sql: string, idempotencyKey: string) => ({ database, program: script(sql), consistency: 'strong' as const, idempotencyKey });
+
+  it('a retried CREATE TABLE replays its first answer instead of "table already exists", warm or cold', async () => {
+    const database = uniqueDatabase('keyed-create');
+    const request = keyed(database, 'CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT)', 'create-items-1');
+    const first = await container.service.execute(request, 'write');
+    expect(first.meta.wrote).toBe(true);
+
+    const again = await container.service.execute(request, 'write');
+    expect(again.meta).toMatchObject({ version: first.meta.version, wrote: true, replayed: true });
+    const elsewhere = await cold.service.execute(request, 'write');
+    expect(elsewhere.meta).toMatchObject({ version: first.meta.version, wrote: true, replayed: true });
+  });
+
+  it('a retried INSERT replays after a later write dropped its table, with the key moved to its own record', async () => {
+    const database = uniqueDatabase('keyed-insert');
+    const run = (sql: string) => container.service.execute({ database, program: script(sql), consistency: 'strong' }, 'write');
+    await run('CREATE TABLE t(x)');
+    const request = keyed(database, 'INSERT INTO t VALUES (1)', 'insert-1');
+    const first = await container.service.execute(request, 'write');
+    await run('DROP TABLE t'); // the next writer also moves the key off the database's item
+
+    const again = await container.service.execute(request, 'write');
+    expect(again.meta).toMatchObject({ version: first.meta.version, wrote: true, replayed: true });
+  });
+
+  it('the same key with another failing request is IDEMPOTENCY_KEY_REUSED; a key never used, or a read key, gets the SQL error', async () => {
+    const database = uniqueDatabase('keyed-fail');
+    await container.service.execute(keyed(database, 'CREATE TABLE t(x)', 'make-t'), 'write');
+    await expect(container.service.execute(keyed(database, 'SELECT * FROM nope', 'make-t'), 'write')).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    await expect(container.service.execute(keyed(database, 'SELECT * FROM nope', 'fresh-key'), 'write')).rejects.toMatchObject({ code: 'SQL_ERROR' });
+    await expect(container.service.execute(keyed(database, 'CREATE TABLE t(x)', 'make-t'), 'read')).rejects.toMatchObject({ code: 'SQL_ERROR' });
+  });
+});

@@ -62,6 +62,10 @@ describe('parseSqlRequest', () => {
     ['an empty idempotency key', { sql_statement: 'SELECT 1', idempotency_key: '' }, /1 to 128 printable ASCII/],
     ['a 129-character idempotency key', { sql_statement: 'SELECT 1', idempotency_key: 'k'.repeat(129) }, /1 to 128 printable ASCII/],
     ['a non-ASCII idempotency key', { sql_statement: 'SELECT 1', idempotency_key: 'clé' }, /1 to 128 printable ASCII/],
+    // Headers and S3 metadata drop spaces at the ends: "k " would be recorded as "k".
+    ['an idempotency key ending in a space', { sql_statement: 'SELECT 1', idempotency_key: 'order-7 ' }, /without spaces at either end/],
+    ['an idempotency key starting with a space', { sql_statement: 'SELECT 1', idempotency_key: ' order-7' }, /without spaces at either end/],
+    ['an idempotency key of one space', { sql_statement: 'SELECT 1', idempotency_key: ' ' }, /without spaces at either end/],
   ])('refuses %s with a named BadRequestError', (_name, body, message) => {
     expect(() => parseSqlRequest(body, limits)).toThrow(BadRequestError);
     expect(() => parseSqlRequest(body, limits)).toThrow(message);
