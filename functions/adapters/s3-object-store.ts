@@ -141,14 +141,16 @@ export class S3ObjectStore implements ObjectStore, ObjectArchive {
 
   async listVersions(key: string, page: { limit: number; before?: string }): Promise<Page<ObjectVersion>> {
     try {
-      const response = await this.client.send(
-        new ListObjectVersionsCommand({
-          Bucket: this.bucket,
-          Prefix: key,
-          MaxKeys: page.limit,
-          ...(page.before !== undefined && { KeyMarker: key, VersionIdMarker: page.before }),
-        }),
-      );
+      const command = new ListObjectVersionsCommand({
+        Bucket: this.bucket,
+        Prefix: key,
+        MaxKeys: page.limit,
+        ...(page.before !== undefined && { KeyMarker: key, VersionIdMarker: page.before }),
+      });
+      const listed = keepListingOrder(command);
+      // With options (even none), the client resolves this command's own middleware rather than
+      // the stack it caches per command class (cacheMiddleware), which would leave ours out.
+      const response = await this.client.send(command, {});
       // The prefix also matches longer keys; database names cannot make one, but be exact.
       const versions = (response.Versions ?? [])
         .filter((v) => v.Key === key)
@@ -156,11 +158,10 @@ export class S3ObjectStore implements ObjectStore, ObjectArchive {
       const markers = (response.DeleteMarkers ?? [])
         .filter((m) => m.Key === key)
         .map((m) => ({ etag: `delete-marker:${m.VersionId}`, versionId: m.VersionId!, lastModifiedMs: m.LastModified!.getTime(), sizeBytes: 0, deleteMarker: true }));
-      // S3 returns versions and delete markers in two lists; merged newest first (a marker and
-      // a version of the same second keep S3's order, in which the listing names them).
-      const order = new Map<string, number>();
-      [...(response.Versions ?? []), ...(response.DeleteMarkers ?? [])].forEach((v, i) => order.set(v.VersionId!, i));
-      const items = [...versions, ...markers].sort((a, b) => b.lastModifiedMs - a.lastModifiedMs || order.get(a.versionId)! - order.get(b.versionId)!);
+      // Merged newest first; within one second (all S3 dates have), in the order S3 listed them.
+      const order = new Map(listed.map((versionId, i) => [versionId, i]));
+      const rank = (versionId: string) => order.get(versionId) ?? order.size;
+      const items = [...versions, ...markers].sort((a, b) => b.lastModifiedMs - a.lastModifiedMs || rank(a.versionId) - rank(b.versionId));
       const next = response.IsTruncated && response.NextKeyMarker === key ? response.NextVersionIdMarker : undefined;
       return { items, next };
     } catch (error) {
@@ -285,6 +286,33 @@ export class S3ObjectStore implements ObjectStore, ObjectArchive {
       versionIdMarker = response.NextVersionIdMarker;
     }
   }
+}
+
+/**
+ * S3 lists a key's versions and delete markers newest first, interleaved, but the SDK parses them
+ * into two arrays, and their dates are whole seconds: a delete in the same second as the write
+ * before it cannot be placed by its date, and the version it deleted would look newer than the
+ * delete. The version ids in the order of the XML itself, filled in when the command answers.
+ */
+function keepListingOrder(command: ListObjectVersionsCommand): string[] {
+  const versionIds: string[] = [];
+  command.middlewareStack.add(
+    // In the deserialize step below the deserializer: the raw response, before it is parsed.
+    (next) => async (args) => {
+      const result = await next(args);
+      const response = result.response as { body?: unknown };
+      if (response.body instanceof Readable) {
+        const chunks: Buffer[] = [];
+        for await (const chunk of response.body) chunks.push(chunk as Buffer);
+        const xml = Buffer.concat(chunks);
+        response.body = xml; // the deserializer reads a buffer as it reads a stream
+        for (const entry of xml.toString('utf8').matchAll(/<(?:Version|DeleteMarker)>.*?<VersionId>([^<]*)<\/VersionId>/gs)) versionIds.push(entry[1]!);
+      }
+      return result;
+    },
+    { step: 'deserialize', priority: 'low', name: 'cloudliteListingOrder' },
+  );
+  return versionIds;
 }
 
 function metadataOf(stamp: WriteStamp): Record<string, string> {

@@ -62,7 +62,8 @@ export const el = (name: string, value: string | number | boolean) => `<${name}>
 export const xmlDoc = (root: string, inner: string, ns = true) =>
   `<?xml version="1.0" encoding="UTF-8"?>\n<${root}${ns ? ` xmlns="${XMLNS}"` : ''}>${inner}</${root}>`;
 export const xmlReply = (root: string, inner: string): Reply => ({ status: 200, body: xmlDoc(root, inner) });
-export const isoDate = (ms: number) => new Date(ms).toISOString();
+/** S3 dates are whole seconds ("2026-11-30T12:00:41.000Z"): two writes in one second tie, here as there. */
+export const isoDate = (ms: number) => new Date(ms - (ms % 1000)).toISOString();
 
 export function errorReply(err: S3Error, resource: string, requestId: string): Reply {
   const fields = Object.entries(err.fields).map(([k, v]) => el(k, v)).join('');
