@@ -5,6 +5,7 @@ import { BadRequestError, DatabaseExistsError, DatabaseNotFoundError, InvalidDat
 import type {
   DatabaseFileInspector,
   LeaseLock,
+  ListedObject,
   MadeBy,
   ObjectArchive,
   ObjectStore,
@@ -58,6 +59,13 @@ export interface ChangeContext {
   madeBy?: MadeBy;
   /** Told when the change starts (Change.onChanging). */
   onChanging?: () => void;
+}
+
+/** Which databases a listing may show (a key's scope): the names `includes` accepts. */
+export interface ListingScope {
+  /** Every name the scope includes starts with it ('' when they share none): S3 lists only those. */
+  prefix: string;
+  includes(name: string): boolean;
 }
 
 export interface DatabaseSummary {
@@ -151,35 +159,56 @@ export class DatabaseLifecycle {
     this.history = deps.history;
   }
 
-  /** Databases in name order; deleted ones only when asked. */
-  async list(page: { limit: number; cursor?: string; includeDeleted: boolean }): Promise<{ databases: DatabaseSummary[]; next_cursor: string | null }> {
+  /**
+   * Databases in name order, only those `scope` includes; deleted ones only when asked. A page
+   * is filled from as many listings as it takes, and its cursor is always a name in scope, so
+   * paging never shows a caller a name it may not see.
+   */
+  async list(page: { limit: number; cursor?: string; includeDeleted: boolean; scope: ListingScope }): Promise<{ databases: DatabaseSummary[]; next_cursor: string | null }> {
     const limit = Math.min(Math.max(1, page.limit), LIST_PAGE_MAX);
-    const listed = await this.deps.archive.listObjects(this.options.keyPrefix, {
-      limit,
-      cursor: page.cursor === undefined ? undefined : keyOf(this.options.keyPrefix, page.cursor),
-      includeDeleted: page.includeDeleted,
-    });
-    const named = listed.items.flatMap((object) => {
-      const name = nameOf(this.options.keyPrefix, object.key);
-      return name === undefined ? [] : [{ name, object }];
-    });
-    const summaries = await Promise.all(
-      named.map(async ({ name, object }): Promise<DatabaseSummary | undefined> => {
-        const record = await this.deps.lock.published(name);
-        const deleted = record ? record.deleted === true : object.deleted;
-        if (deleted && !page.includeDeleted) return undefined;
-        const version = record ? versionName(record.version) : ((await this.deps.store.head(object.key))?.versionId ?? null);
-        return {
-          name,
-          size_bytes: deleted ? 0 : object.sizeBytes,
-          version,
-          last_modified: new Date(object.lastModifiedMs).toISOString(),
-          ...(deleted && { deleted: true as const }),
-        };
-      }),
-    );
-    const next = listed.next === undefined ? undefined : nameOf(this.options.keyPrefix, listed.next);
-    return { databases: summaries.filter((s): s is DatabaseSummary => s !== undefined), next_cursor: next ?? null };
+    const { scope } = page;
+    const databases: DatabaseSummary[] = [];
+    let resumeAfter = page.cursor === undefined ? undefined : keyOf(this.options.keyPrefix, page.cursor);
+    let first = true;
+    do {
+      // The first listing asks for a page; later ones, past names out of scope, for all S3 gives.
+      const listed = await this.deps.archive.listObjects(`${this.options.keyPrefix}${scope.prefix}`, {
+        limit: first ? limit : LIST_PAGE_MAX,
+        cursor: resumeAfter,
+        includeDeleted: page.includeDeleted,
+      });
+      first = false;
+      const inScope = listed.items.flatMap((object) => {
+        const name = nameOf(this.options.keyPrefix, object.key);
+        return name !== undefined && scope.includes(name) ? [{ name, object }] : [];
+      });
+      for (let examined = 0; examined < inScope.length; ) {
+        const chunk = inScope.slice(examined, examined + limit - databases.length);
+        examined += chunk.length;
+        const summaries = await Promise.all(chunk.map(({ name, object }) => this.summaryOf(name, object, page.includeDeleted)));
+        databases.push(...summaries.filter((summary): summary is DatabaseSummary => summary !== undefined));
+        if (databases.length === limit) {
+          const more = examined < inScope.length || listed.next !== undefined;
+          return { databases, next_cursor: more ? chunk.at(-1)!.name : null };
+        }
+      }
+      resumeAfter = listed.next;
+    } while (resumeAfter !== undefined);
+    return { databases, next_cursor: null };
+  }
+
+  private async summaryOf(name: string, object: ListedObject, includeDeleted: boolean): Promise<DatabaseSummary | undefined> {
+    const record = await this.deps.lock.published(name);
+    const deleted = record ? record.deleted === true : object.deleted;
+    if (deleted && !includeDeleted) return undefined;
+    const version = record ? versionName(record.version) : ((await this.deps.store.head(object.key))?.versionId ?? null);
+    return {
+      name,
+      size_bytes: deleted ? 0 : object.sizeBytes,
+      version,
+      last_modified: new Date(object.lastModifiedMs).toISOString(),
+      ...(deleted && { deleted: true as const }),
+    };
   }
 
   /** One database: its current version, and its tables and views with row counts up to a bound. */

@@ -65,9 +65,8 @@ function route(app: Routes, method: string, path: string, role: Role, handle: (c
 /** `GET /databases?limit=&cursor=&deleted=true` */
 function createListDatabasesHandler(app: Routes) {
   return route(app, 'GET', '/databases', 'read', async ({ query, principal }) => {
-    const listed = await app.lifecycle.list({ limit: integerParam(query.limit, 'limit', 100), cursor: query.cursor, includeDeleted: query.deleted === 'true' });
-    // A key sees only the databases in its scope; the page keeps its cursor.
-    return jsonResponse(200, { ...listed, databases: listed.databases.filter((database) => principal.canSee(database.name)) });
+    const scope = { prefix: principal.namePrefix, includes: (name: string) => principal.canSee(name) };
+    return jsonResponse(200, await app.lifecycle.list({ limit: integerParam(query.limit, 'limit', 100), cursor: query.cursor, includeDeleted: query.deleted === 'true', scope }));
   });
 }
 

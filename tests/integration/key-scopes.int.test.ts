@@ -81,6 +81,23 @@ const ACME_READER = 'acme-read-key-01';
   });
 
   it.each([
+    ['a key for one database, paging', ACME_READER, '', () => [acme]],
+    ['a tenant key, paging', ACME_KEY, '', () => [acme, acmeOther]],
+    ['a tenant key, paging with deleted databases', ACME_KEY, '&deleted=true', () => [acme, acmeOther]],
+  ])("%s one at a time, is shown its databases and never another's name, not even as a cursor", async (_name, key, extra, expected) => {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await call('GET', `/databases?limit=1${extra}${cursor === null ? '' : `&cursor=${cursor}`}`, key);
+      expect(page.status).toBe(200);
+      seen.push(...page.body.databases.map((database: { name: string }) => database.name));
+      cursor = page.body.next_cursor;
+      if (cursor !== null) seen.push(cursor);
+    } while (cursor !== null);
+    expect([...new Set(seen)].sort()).toEqual(expected().sort());
+  });
+
+  it.each([
     ['describe', 'GET', (db: string) => `/databases/${db}`, undefined],
     ['list the versions of', 'GET', (db: string) => `/databases/${db}/versions`, undefined],
     ['export', 'GET', (db: string) => `/databases/${db}/export`, undefined],

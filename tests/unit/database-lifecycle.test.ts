@@ -19,6 +19,8 @@ import { encode, SERVICE_OPTIONS, FakeClock, FakeEngine, FakeIdempotencyStore, F
 
 const DB = 'shop';
 const KEY = 'databases/shop.sqlite';
+/** A key that may see every database. */
+const EVERYTHING = { prefix: '', includes: () => true };
 
 function setup(overrides: { inlineTransferBytes?: number; maxDatabaseBytes?: number } = {}) {
   const clock = new FakeClock();
@@ -200,8 +202,8 @@ describe('delete', () => {
       [true, true],
       [false, false],
     ]);
-    expect((await t.lifecycle.list({ limit: 10, includeDeleted: false })).databases.map((d) => d.name)).toEqual(['other']);
-    expect((await t.lifecycle.list({ limit: 10, includeDeleted: true })).databases.map((d) => [d.name, d.deleted])).toEqual([
+    expect((await t.lifecycle.list({ limit: 10, includeDeleted: false, scope: EVERYTHING })).databases.map((d) => d.name)).toEqual(['other']);
+    expect((await t.lifecycle.list({ limit: 10, includeDeleted: true, scope: EVERYTHING })).databases.map((d) => [d.name, d.deleted])).toEqual([
       ['other', undefined],
       [DB, true],
     ]);
@@ -317,11 +319,31 @@ describe('list', () => {
   it('lists databases in name order with their published version, page by page', async () => {
     const t = setup();
     for (const name of ['c', 'a', 'b']) await t.run('ADD x', {}, name);
-    const first = await t.lifecycle.list({ limit: 2, includeDeleted: false });
+    const first = await t.lifecycle.list({ limit: 2, includeDeleted: false, scope: EVERYTHING });
     expect(first.databases.map((d) => d.name)).toEqual(['a', 'b']);
     expect(first.databases[0]!.version).toBe(t.lock.items.get('a')!.record!.version.versionId);
-    const second = await t.lifecycle.list({ limit: 2, cursor: first.next_cursor!, includeDeleted: false });
+    const second = await t.lifecycle.list({ limit: 2, cursor: first.next_cursor!, includeDeleted: false, scope: EVERYTHING });
     expect(second).toEqual({ databases: [expect.objectContaining({ name: 'c' })], next_cursor: null });
+  });
+
+  it.each([
+    ['a prefix', { prefix: 't', includes: (name: string) => ['ta', 'tc', 'te'].includes(name) }],
+    ['no common prefix', { prefix: '', includes: (name: string) => ['ta', 'tc', 'te'].includes(name) }],
+  ])('a scoped key pages through its own databases only (%s): no page or cursor names another', async (_case, scope) => {
+    const t = setup();
+    for (const name of ['a', 'ta', 'tb', 'tc', 'td', 'te', 'z']) await t.run('ADD x', {}, name);
+    const pages: { names: string[]; cursor: string | null }[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await t.lifecycle.list({ limit: 1, cursor, includeDeleted: false, scope });
+      pages.push({ names: page.databases.map((d) => d.name), cursor: page.next_cursor });
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor !== undefined);
+    expect(pages).toEqual([
+      { names: ['ta'], cursor: 'ta' },
+      { names: ['tc'], cursor: 'tc' },
+      { names: ['te'], cursor: null },
+    ]);
   });
 });
 
