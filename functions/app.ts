@@ -93,8 +93,8 @@ export function buildDatabaseService(config: Config, logger: Logger, overrides: 
       stagingPrefix: config.stagingPrefix,
       exportPrefix: config.exportPrefix,
       maxDatabaseBytes: config.limits.maxDatabaseBytes,
-      // Lambda answers at most 6 MB and binary bodies travel base64-encoded: 4.4 MB of file fits.
-      inlineTransferBytes: 4_400_000,
+      // Lambda answers at most 6 MB (6,291,456 bytes), headers and the response's own JSON included.
+      inlineTransferBytes: 5_900_000,
       presignExpirySeconds: 900,
       rowCountLimit: 10_000,
       restoreWindowDays: config.restoreWindowDays,

@@ -34,7 +34,11 @@ export interface LifecycleOptions {
   /** Where SQL dumps too large to answer inline are kept for their presigned download (expired too). */
   exportPrefix: string;
   maxDatabaseBytes: number;
-  /** Bodies up to this size travel in the HTTP answer or request; larger ones through presigned URLs. */
+  /**
+   * Exports up to this size travel in the HTTP answer, larger ones through presigned URLs. Counted
+   * as the answer carries them: a file base64-encoded, a SQL dump as a JSON string (where quotes,
+   * backslashes and line breaks take two bytes).
+   */
   inlineTransferBytes: number;
   presignExpirySeconds: number;
   /** Row counts in `info` stop at this many rows per table, so a huge table costs a bounded scan. */
@@ -295,14 +299,16 @@ export class DatabaseLifecycle {
     const key = this.keyOf(database);
     const expiry = this.options.presignExpirySeconds;
     if (format === 'sqlite') {
-      if (version.sizeBytes > this.options.inlineTransferBytes) {
+      if (4 * Math.ceil(version.sizeBytes / 3) > this.options.inlineTransferBytes) {
         return { version: version.versionId, transfer: { kind: 'presigned', request: await this.deps.archive.presignGet(key, version, expiry, `${database}.sqlite`) } };
       }
       return { version: version.versionId, transfer: { kind: 'inline', body: await this.deps.store.getVersion(key, version) } };
     }
     const dump = await this.deps.inspector.dump(await this.deps.store.getVersion(key, version));
-    if (dump.byteLength <= this.options.inlineTransferBytes) {
-      return { version: version.versionId, transfer: { kind: 'inline', body: Buffer.from(dump.buffer, dump.byteOffset, dump.byteLength).toString('utf8') } };
+    // A JSON string is at least as long as the text: only a dump that could fit is encoded to measure it.
+    const text = dump.byteLength <= this.options.inlineTransferBytes ? Buffer.from(dump.buffer, dump.byteOffset, dump.byteLength).toString('utf8') : undefined;
+    if (text !== undefined && Buffer.byteLength(JSON.stringify(text)) <= this.options.inlineTransferBytes) {
+      return { version: version.versionId, transfer: { kind: 'inline', body: text } };
     }
     const dumpKey = `${this.options.exportPrefix}${database}/${randomUUID()}.sql`;
     await this.deps.store.putBlob(dumpKey, dump);

@@ -313,6 +313,15 @@ describe('export', () => {
     await t.writeLater('ADD a');
     expect((await t.lifecycle.export(DB, 'sql')).transfer).toEqual({ kind: 'inline', body: 'ADD a;' });
   });
+
+  it('a dump is measured as the answer carries it (a JSON string): one of quotes that fits raw is presigned', async () => {
+    const plain = setup({ inlineTransferBytes: 24 });
+    await plain.writeLater('ADD abcdefghijklmn'); // "ADD abcdefghijklmn;": 19 bytes, 21 as a JSON string
+    expect((await plain.lifecycle.export(DB, 'sql')).transfer).toEqual({ kind: 'inline', body: 'ADD abcdefghijklmn;' });
+    const quoted = setup({ inlineTransferBytes: 24 });
+    await quoted.writeLater(`ADD ${'"'.repeat(14)}`); // 19 bytes too, but 35 as a JSON string
+    expect((await quoted.lifecycle.export(DB, 'sql')).transfer).toMatchObject({ kind: 'presigned' });
+  });
 });
 
 describe('list', () => {
