@@ -28,8 +28,8 @@ export const CORS_ROUTES: Readonly<Record<string, Readonly<Record<string, Access
   '/databases/{name}/clone': { POST: 'keyed' },
 };
 
-/** Response headers a browser script may read. */
-const EXPOSED_HEADERS = 'x-request-id, retry-after, etag';
+/** Response headers a browser script may read (an export's version and file name among them). */
+const EXPOSED_HEADERS = 'x-request-id, retry-after, etag, x-cloudlite-version, content-disposition';
 const ALLOWED_HEADERS = 'Authorization, Content-Type, Idempotency-Key, If-None-Match';
 /** Browsers cache a preflight answer this long (Chromium caps it at 2 hours). */
 const PREFLIGHT_MAX_AGE_SECONDS = 600;

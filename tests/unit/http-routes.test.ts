@@ -154,7 +154,7 @@ describe('CORS', () => {
 
   it('lets a configured origin read the keyed answer, and no other', async () => {
     const allowed = await call(sql(), event('POST', '/sql', keyed('application/sql', 'SELECT 1', { origin: ORIGIN })));
-    expect(allowed.headers).toMatchObject({ 'access-control-allow-origin': ORIGIN, 'access-control-expose-headers': 'x-request-id, retry-after, etag', vary: 'Origin' });
+    expect(allowed.headers).toMatchObject({ 'access-control-allow-origin': ORIGIN, 'access-control-expose-headers': 'x-request-id, retry-after, etag, x-cloudlite-version, content-disposition', vary: 'Origin' });
     const other = await call(sql(), event('POST', '/sql', keyed('application/sql', 'SELECT 1', { origin: 'https://evil.example' })));
     expect(other.headers['access-control-allow-origin']).toBeUndefined();
   });
