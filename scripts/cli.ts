@@ -19,7 +19,7 @@ const USAGE = `usage: cloudlite <command> [options]
   databases [--deleted] [--limit N] [--cursor C]                         list databases
   versions NAME [--limit N] [--before VERSION]                           a database's versions, newest first
   export NAME [--format sqlite|sql] [--version V] [--out FILE|-]          download the file or a SQL dump
-  import NAME FILE                                                        replace the database with a SQLite file
+  import NAME FILE                                                        replace the database with a SQLite file or SQL dump
   restore NAME (--version V | --as-of ISO-TIME)                           make a past state current (a new version)
 
   every command: [--url URL] [--key KEY]   (else CLOUDLITE_URL / CLOUDLITE_KEY, else the local stack)`;
@@ -107,8 +107,11 @@ async function runCommand(client: Client, command: string, args: string[], value
     case 'import': {
       const name = databaseName(args, values);
       const file = args[1];
-      if (file === undefined) throw new UsageError('import: give the SQLite file to upload');
-      const answer = await client.importDatabase(name, readFileSync(file), { onProgress: progress(`import ${name}`) });
+      if (file === undefined) throw new UsageError('import: give the SQLite file (or SQL dump) to upload');
+      const bytes = readFileSync(file);
+      // A database file says so in its first bytes; anything else is sent as a SQL dump.
+      const format = bytes.subarray(0, 16).toString('latin1') === 'SQLite format 3\u0000' ? 'sqlite' : 'sql';
+      const answer = await client.importDatabase(name, bytes, { format, onProgress: progress(`import ${name}`) });
       return printRecords([answer], Object.keys(answer), mode);
     }
     case 'restore': {

@@ -65,6 +65,9 @@ export interface ChangeContext {
   onChanging?: () => void;
 }
 
+/** What an import holds: a database file, or a SQL script (a dump) that makes one. */
+export type ImportFormat = 'sqlite' | 'sql';
+
 /** Which databases a listing may show (a key's scope): the names `includes` accepts. */
 export interface ListingScope {
   /** Every name the scope includes starts with it ('' when they share none): S3 lists only those. */
@@ -327,19 +330,26 @@ export class DatabaseLifecycle {
    * Replaces the database with an uploaded file, never trusted: size, then the inspector's
    * checks (header, integrity, journal mode, schema), all before the lease is taken.
    */
-  async import(database: string, source: { bytes: Uint8Array } | { staged: string }, context: ChangeContext): Promise<ChangeAnswer> {
+  /**
+   * Replaces the database with an uploaded file, or with the database a SQL script (a dump) makes
+   * when run on an empty one (`format: 'sql'`): either is checked before anything is written.
+   */
+  async import(database: string, source: ({ bytes: Uint8Array } | { staged: string }) & { format?: ImportFormat }, context: ChangeContext): Promise<ChangeAnswer> {
     assertDatabaseName(database);
     const bytes = 'bytes' in source ? source.bytes : await this.stagedBytes(database, source.staged);
+    const format = source.format ?? 'sqlite';
     if (bytes.byteLength > this.options.maxDatabaseBytes) {
-      throw new PayloadTooLargeError(`the file is ${bytes.byteLength} bytes; databases may hold at most ${this.options.maxDatabaseBytes}`);
+      throw new PayloadTooLargeError(`the ${format === 'sql' ? 'script' : 'file'} is ${bytes.byteLength} bytes; databases may hold at most ${this.options.maxDatabaseBytes}`);
     }
-    const inspection = await this.deps.inspector.inspect(bytes);
-    if (inspection.kind === 'refused') throw new InvalidDatabaseFileError(`the file was refused and nothing was changed: ${inspection.reason}`);
+    // A script's meaning is its text (what it builds is checked, not compared): taken before the inspector takes the bytes.
+    const scriptSha256 = format === 'sql' ? createHash('sha256').update(bytes).digest('hex') : undefined;
+    const inspection = format === 'sql' ? await this.deps.inspector.build(bytes, this.options.maxDatabaseBytes) : await this.deps.inspector.inspect(bytes);
+    if (inspection.kind === 'refused') throw new InvalidDatabaseFileError(`the ${format === 'sql' ? 'SQL dump' : 'file'} was refused and nothing was changed: ${inspection.reason}`);
     const key = this.keyOf(database);
-    const sha256 = createHash('sha256').update(inspection.bytes).digest('hex');
+    const sha256 = scriptSha256 ?? createHash('sha256').update(inspection.bytes).digest('hex');
     return this.change({
       database,
-      meaning: { kind: 'import', sha256 },
+      meaning: { kind: 'import', ...(scriptSha256 !== undefined && { format }), sha256 },
       ...context,
       produce: async (base) => {
         const answer = answerOf({ replaced: base.kind === 'stored' ? versionName(base.version) : null, converted_from_wal: inspection.convertedFromWal ? 1 : 0 });

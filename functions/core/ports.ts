@@ -294,4 +294,10 @@ export interface DatabaseFileInspector {
   inspect(bytes: Uint8Array): Promise<Inspection>;
   /** The UTF-8 SQL text that rebuilds the database exactly (schema, rows, indexes, triggers, views, user_version). It may take `bytes`. */
   dump(bytes: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Runs a SQL script (a dump: this service's, or sqlite3's `.dump`) on an empty database, as
+   * sqlite3 would, and judges the database it makes as `inspect` judges a file; one larger than
+   * `maxBytes` is refused. It may take `script`.
+   */
+  build(script: Uint8Array, maxBytes: number): Promise<Inspection>;
 }

@@ -119,7 +119,8 @@ function createImportHandler(app: Routes) {
     'write',
     async ({ body, name, context }) => {
       if (body?.kind === 'file') return changeResponse(await app.lifecycle.import(name, { bytes: body.bytes }, context));
-      const fields = jsonFields(body, ['upload', 'staged']);
+      if (body?.kind === 'sql') return changeResponse(await app.lifecycle.import(name, { bytes: Buffer.from(body.sql, 'utf8'), format: 'sql' }, context));
+      const fields = jsonFields(body, ['upload', 'staged', 'format']);
       if (fields.upload === true && fields.staged === undefined) {
         const staged = await app.lifecycle.stageUpload(name);
         return jsonResponse(200, {
@@ -128,8 +129,12 @@ function createImportHandler(app: Routes) {
           max_bytes: staged.max_bytes,
         });
       }
-      if (typeof fields.staged === 'string' && fields.upload === undefined) return changeResponse(await app.lifecycle.import(name, { staged: fields.staged }, context));
-      throw new BadRequestError('send either {"upload": true} or {"staged": "<key from the upload answer>"}');
+      if (typeof fields.staged === 'string' && fields.upload === undefined) {
+        const format = fields.format ?? 'sqlite';
+        if (format !== 'sqlite' && format !== 'sql') throw new BadRequestError('"format" must be "sqlite" (a database file, the default) or "sql" (a SQL dump)');
+        return changeResponse(await app.lifecycle.import(name, { staged: fields.staged, format }, context));
+      }
+      throw new BadRequestError('send either {"upload": true} or {"staged": "<key from the upload answer>", "format"?: "sqlite" | "sql"}');
     },
     { rawSql: false, files: true },
   );

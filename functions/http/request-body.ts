@@ -31,7 +31,7 @@ export interface BodyOptions {
   maxBytes: number;
   /** Raw SQL and forms are accepted too (POST /sql); otherwise only JSON. */
   rawSql: boolean;
-  /** A database file is accepted too, as bytes (POST /databases/{name}/import). */
+  /** A database file is accepted too, as bytes, and a SQL dump as text (POST /databases/{name}/import). */
   files?: boolean;
 }
 
@@ -81,7 +81,7 @@ function readBody(event: Event, options: BodyOptions): void {
   const bytes = event.body == null ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
   if (bytes.byteLength > options.maxBytes) throw new PayloadTooLargeError(`request body is ${bytes.byteLength} bytes; the limit is ${options.maxBytes}`);
   const mediaType = (event.headers?.['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  const family = JSON_TYPE.test(mediaType) ? 'json' : options.rawSql && SQL_TYPES.has(mediaType) ? 'sql' : mediaType === FORM_TYPE ? 'form' : undefined;
+  const family = JSON_TYPE.test(mediaType) ? 'json' : (options.rawSql || options.files) && SQL_TYPES.has(mediaType) ? 'sql' : mediaType === FORM_TYPE ? 'form' : undefined;
   if (!family && options.files && FILE_TYPES.has(mediaType)) {
     // Bytes as they came: a database file is not text (API Gateway sends it base64-encoded).
     bodies.set(event, { kind: 'file', bytes: new Uint8Array(bytes) });
@@ -118,6 +118,6 @@ function sniffForm(text: string, options: BodyOptions): RequestBody['kind'] {
 
 function acceptedTypes(options: BodyOptions): string {
   if (options.rawSql) return 'send JSON ("Content-Type: application/json"), or the SQL text itself ("Content-Type: application/sql" or "text/plain")';
-  if (options.files) return 'send the database file as "Content-Type: application/vnd.sqlite3", or JSON {"upload": true} / {"staged": "<key>"}';
+  if (options.files) return 'send the database file as "Content-Type: application/vnd.sqlite3", a SQL dump as "Content-Type: application/sql", or JSON {"upload": true} / {"staged": "<key>", "format"?: "sqlite" | "sql"}';
   return 'send the request body as JSON with "Content-Type: application/json"';
 }

@@ -446,4 +446,17 @@ export class FakeInspector implements DatabaseFileInspector {
   async dump(bytes: Uint8Array): Promise<Uint8Array> {
     return Buffer.from((JSON.parse(Buffer.from(bytes).toString('utf8')) as string[]).map((item) => `ADD ${item};`).join('\n'));
   }
+
+  /** Runs a script of `ADD x;` lines (what dump writes) on an empty list; any other line fails, as bad SQL would. */
+  async build(script: Uint8Array, maxBytes: number): Promise<Inspection> {
+    const items: string[] = [];
+    for (const line of Buffer.from(script).toString('utf8').split('\n').filter(Boolean)) {
+      const item = /^ADD (.*);$/.exec(line)?.[1];
+      if (item === undefined) return { kind: 'refused', reason: `its SQL failed: near "${line}"` };
+      items.push(item);
+    }
+    const bytes = encode(items);
+    if (bytes.byteLength > maxBytes) return { kind: 'refused', reason: 'the database it makes is too large' };
+    return this.inspect(bytes);
+  }
 }

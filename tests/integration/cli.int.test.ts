@@ -147,6 +147,12 @@ describe('the cloudlite CLI against the local stack', () => {
     const copy = uniqueDatabase('cli-copy');
     await cli(['import', copy, file]);
     expect(JSON.parse((await cli(['sql', 'SELECT count(*) AS n FROM notes', '--db', copy, '--json'])).stdout)).toEqual([{ n: 2 }]);
+    // A SQL dump goes back in the same way: the file says which it is.
+    const dump = path.join(home, 'backup.sql');
+    await cli(['export', source, '--format', 'sql', '--out', dump]);
+    const fromDump = uniqueDatabase('cli-dump');
+    await cli(['import', fromDump, dump]);
+    expect(JSON.parse((await cli(['sql', 'SELECT body FROM notes ORDER BY body', '--db', fromDump, '--json'])).stdout)).toEqual([{ body: 'hello' }, { body: 'world' }]);
 
     const versions = JSON.parse((await cli(['versions', source, '--json'])).stdout) as { version: string }[] | { versions: { version: string }[] };
     const first = (Array.isArray(versions) ? versions : versions.versions).at(-1)!.version;

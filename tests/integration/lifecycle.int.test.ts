@@ -111,11 +111,21 @@ describe('database lifecycle over HTTP', () => {
     expect((await call('POST', `/databases/${copy}/import`, file.bytes, WRITE_KEY, 'application/vnd.sqlite3')).status).toBe(200);
     expect(await rows(copy)).toEqual(await rows(db));
 
-    const dump = Buffer.from((await call('GET', `/databases/${db}/export?format=sql`, undefined, READ_KEY)).bytes).toString();
+    const dump = (await call('GET', `/databases/${db}/export?format=sql`, undefined, READ_KEY)).bytes;
     const rebuilt = uniqueDatabase('rebuilt');
-    const replayed = await sql(rebuilt, dump.replace(/^(PRAGMA foreign_keys=OFF|BEGIN TRANSACTION|COMMIT);$/gm, ''));
-    expect(replayed.status).toBe(200);
+    const replayed = await call('POST', `/databases/${rebuilt}/import`, dump, WRITE_KEY, 'application/sql');
+    expect([replayed.status, replayed.body]).toEqual([200, expect.objectContaining({ replaced: null })]);
     expect(await rows(rebuilt)).toEqual(await rows(db));
+  });
+
+  it('a SQL dump that fails is refused with the reason, and the database is untouched', async () => {
+    const db = uniqueDatabase('baddump');
+    const { v2 } = await twoVersions(db);
+    const refused = await call('POST', `/databases/${db}/import`, Buffer.from('BEGIN TRANSACTION;\nCREATE TABLE t(n INTEGER);\nINSERT INTO nope VALUES(1);\nCOMMIT;\n'), WRITE_KEY, 'application/sql');
+    expect([refused.status, refused.body.error.code]).toEqual([400, 'INVALID_DATABASE_FILE']);
+    expect(refused.body.error.message).toMatch(/SQL dump was refused and nothing was changed: its SQL failed: no such table: nope/);
+    expect(await rows(db)).toEqual([[1], [2]]);
+    expect((await versionsOf(db))[0]!.version).toBe(v2);
   });
 
   it('a database holding a view whose table was dropped exports and imports again', async () => {
@@ -224,20 +234,32 @@ describe('database lifecycle over HTTP', () => {
     }
   });
 
-  it('presigned export and import round-trip a file larger than the inline limit', async () => {
+  /** Uploads `bytes` as a large import does (a presigned POST); answers the staged key to import. */
+  async function stageUpload(db: string, bytes: Uint8Array): Promise<string> {
+    const staged = (await call('POST', `/databases/${db}/import`, { upload: true })).body;
+    const form = new FormData();
+    for (const [name, value] of Object.entries(staged.upload.fields as Record<string, string>)) form.append(name, value);
+    form.append('file', new Blob([bytes]));
+    expect((await fetch(staged.upload.url, { method: 'POST', body: form })).ok).toBe(true);
+    return staged.staged;
+  }
+
+  it('presigned export and import round-trip a file (and its SQL dump) larger than the inline limit', async () => {
     const db = uniqueDatabase('large');
     await sql(db, 'CREATE TABLE t(n INTEGER, pad BLOB); INSERT INTO t WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 5000) SELECT i, randomblob(1000) FROM c');
     const exported = await call('GET', `/databases/${db}/export`, undefined, READ_KEY);
     expect(exported.body.url).toBeDefined();
     const file = new Uint8Array(await (await fetch(exported.body.url)).arrayBuffer());
     const copy = uniqueDatabase('large-copy');
-    const staged = (await call('POST', `/databases/${copy}/import`, { upload: true })).body;
-    const form = new FormData();
-    for (const [name, value] of Object.entries(staged.upload.fields as Record<string, string>)) form.append(name, value);
-    form.append('file', new Blob([file]));
-    expect((await fetch(staged.upload.url, { method: 'POST', body: form })).ok).toBe(true);
-    expect((await call('POST', `/databases/${copy}/import`, { staged: staged.staged })).status).toBe(200);
+    expect((await call('POST', `/databases/${copy}/import`, { staged: await stageUpload(copy, file) })).status).toBe(200);
     expect((await sql(copy, 'SELECT count(*) FROM t')).body.results[0].rows).toEqual([[5000]]);
+
+    // The same database as a SQL dump, uploaded the same way and imported with format "sql".
+    const dumped = await call('GET', `/databases/${db}/export?format=sql`, undefined, READ_KEY);
+    const dump = new Uint8Array(await (await fetch(dumped.body.url)).arrayBuffer());
+    const fromDump = uniqueDatabase('large-dump');
+    expect((await call('POST', `/databases/${fromDump}/import`, { staged: await stageUpload(fromDump, dump), format: 'sql' })).status).toBe(200);
+    expect((await sql(fromDump, 'SELECT count(*), sum(length(pad)) FROM t')).body.results[0].rows).toEqual([[5000, 5_000_000]]);
   });
 });
 

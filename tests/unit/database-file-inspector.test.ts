@@ -1,5 +1,5 @@
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
-import { dumpFile, inspectFile } from '../../functions/adapters/sqljs/file-inspection';
+import { buildFromScript, dumpFile, inspectFile } from '../../functions/adapters/sqljs/file-inspection';
 import { databaseFile as fileOf } from '../helpers/sqljs-database';
 
 /**
@@ -10,6 +10,7 @@ let SQL: SqlJsStatic;
 const inspector = {
   inspect: async (bytes: Uint8Array) => inspectFile(SQL, bytes),
   dump: async (bytes: Uint8Array, maxBytes = 64 * 1024 * 1024) => Buffer.from(dumpFile(SQL, { bytes }, maxBytes)).toString('utf8'),
+  build: async (script: string | Uint8Array, maxBytes = 64 * 1024 * 1024) => buildFromScript(SQL, { bytes: typeof script === 'string' ? Buffer.from(script) : script }, maxBytes),
 };
 
 beforeAll(async () => {
@@ -133,5 +134,50 @@ describe('the SQL dump', () => {
     const file = databaseFile('CREATE TABLE n(i INTEGER PRIMARY KEY); INSERT INTO n WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 150000) SELECT i FROM c;');
     const rebuilt = databaseFile(await inspector.dump(file));
     expect(query(rebuilt, 'SELECT count(*), sum(i) FROM n')).toEqual([[150_000, (150_000 * 150_001) / 2]]);
+  });
+});
+
+describe('a database built from a SQL dump (an import of format=sql)', () => {
+  it('is the database the dump was made from: rows, schema, sequence and user_version', async () => {
+    const file = databaseFile(SHOP);
+    const built = await inspector.build(await inspector.dump(file));
+    if (built.kind !== 'valid') throw new Error(`refused: ${built.reason}`);
+    const exact = "SELECT id, quote(name), printf('%!.17g', price), quote(big), quote(data) FROM items ORDER BY id";
+    expect(query(built.bytes, exact)).toEqual(query(file, exact));
+    expect(query(built.bytes, 'SELECT type, name, sql FROM sqlite_schema ORDER BY name')).toEqual(query(file, 'SELECT type, name, sql FROM sqlite_schema ORDER BY name'));
+    expect(query(built.bytes, 'PRAGMA user_version')).toEqual([[7]]);
+    expect(built.tables).toBe(3); // items, log, sqlite_sequence
+  });
+
+  it("runs sqlite3's own .dump: foreign keys off while children come before their parents", async () => {
+    const dump = [
+      'PRAGMA foreign_keys=OFF;',
+      'BEGIN TRANSACTION;',
+      'CREATE TABLE child(id INTEGER PRIMARY KEY, parent INTEGER NOT NULL REFERENCES parent(id));',
+      'INSERT INTO child VALUES(1,10);',
+      'CREATE TABLE parent(id INTEGER PRIMARY KEY);',
+      'INSERT INTO parent VALUES(10);',
+      'COMMIT;',
+    ].join('\n');
+    const built = await inspector.build(dump);
+    expect(built.kind).toBe('valid');
+    expect(query((built as { bytes: Uint8Array }).bytes, 'SELECT parent FROM child')).toEqual([[10]]);
+  });
+
+  it.each([
+    ['SQL that fails', 'CREATE TABLE t(x); INSERT INTO nope VALUES (1);', /its SQL failed: no such table: nope/],
+    ['a transaction never committed', 'BEGIN; CREATE TABLE t(x); INSERT INTO t VALUES (1);', /leaves a transaction open/],
+    ['text that is not UTF-8', Buffer.from([0x43, 0x52, 0xff, 0xfe]), /neither a SQLite database file nor UTF-8 SQL text/],
+    ['a NUL byte, which would cut the SQL short', "CREATE TABLE t(x);\0 INSERT INTO t VALUES ('lost');", /NUL character/],
+    ['a schema the service refuses', "CREATE TABLE t(x); CREATE TRIGGER t_ai AFTER INSERT ON t BEGIN SELECT load_extension('x'); END;", /calls load_extension\(\)/],
+  ])('refuses %s, saying why', async (_name, script, reason) => {
+    const built = await inspector.build(script);
+    expect(built).toEqual({ kind: 'refused', reason: expect.stringMatching(reason) });
+  });
+
+  it('refuses a database larger than the limit it is given', async () => {
+    const script = "CREATE TABLE t(x TEXT); INSERT INTO t WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 200) SELECT printf('%01000d', i) FROM c;";
+    expect(await inspector.build(script, 100_000)).toEqual({ kind: 'refused', reason: expect.stringMatching(/makes is \d+ bytes; databases may hold at most 100000/) });
+    expect((await inspector.build(script)).kind).toBe('valid');
   });
 });

@@ -277,6 +277,28 @@ describe('import', () => {
     expect(t.lock.count('acquire')).toBe(acquires);
   });
 
+  it('a SQL dump (format=sql) replaces the database with what it makes, and a retry with its key replays', async () => {
+    const t = setup();
+    const v1 = await t.writeLater('ADD a');
+    const dump = () => Buffer.from('ADD x;\nADD y;\n');
+    const imported = await t.lifecycle.import(DB, { bytes: dump(), format: 'sql' }, { idempotencyKey: 'load-1' });
+    expect(imported.fields).toEqual({ replaced: v1, converted_from_wal: 0 });
+    expect(await t.items()).toEqual(['x', 'y']);
+    const again = await t.lifecycle.import(DB, { bytes: dump(), format: 'sql' }, { idempotencyKey: 'load-1' });
+    expect(again).toMatchObject({ version: imported.version, replayed: true });
+    // The same key with another dump is another request.
+    await expect(t.lifecycle.import(DB, { bytes: Buffer.from('ADD z;\n'), format: 'sql' }, { idempotencyKey: 'load-1' })).rejects.toThrow(IdempotencyKeyReusedError);
+  });
+
+  it('a SQL dump that fails is refused with the data untouched and no lease taken', async () => {
+    const t = setup();
+    await t.writeLater('ADD a');
+    const acquires = t.lock.count('acquire');
+    await expect(t.lifecycle.import(DB, { bytes: Buffer.from('ADD x;\nDROP EVERYTHING;\n'), format: 'sql' }, {})).rejects.toThrow(/SQL dump was refused and nothing was changed: its SQL failed/);
+    expect(await t.items()).toEqual(['a']);
+    expect(t.lock.count('acquire')).toBe(acquires);
+  });
+
   it('says when it converted a WAL-mode file', async () => {
     const t = setup();
     const imported = await t.lifecycle.import(DB, { bytes: encode(['x', 'WAL']) }, {});

@@ -141,8 +141,8 @@ export interface Client {
   restore(name: string, point: PointInTime, options?: CallOptions): Promise<RestoreAnswer>;
   /** The database file (`sqlite`) or a SQL dump (`sql`) as bytes, following a presigned URL for large files. */
   exportDatabase(name: string, options?: TransferOptions & { format?: 'sqlite' | 'sql'; version?: string }): Promise<Uint8Array>;
-  /** Replaces the database with a SQLite file, as a new version. */
-  importDatabase(name: string, file: Uint8Array, options?: TransferOptions): Promise<Record<string, unknown>>;
+  /** Replaces the database with a SQLite file, or (`format: 'sql'`) with what a SQL dump makes, as a new version. */
+  importDatabase(name: string, file: Uint8Array, options?: TransferOptions & { format?: 'sqlite' | 'sql' }): Promise<Record<string, unknown>>;
   clone(name: string, target: { to: string } & Partial<{ version: string; asOf: string }>, options?: CallOptions): Promise<Record<string, unknown>>;
   /** A delete marker: reads answer 404 until the database is restored. */
   deleteDatabase(name: string, options?: CallOptions): Promise<Record<string, unknown>>;
@@ -235,7 +235,8 @@ export function createClient(options: ClientOptions): Client {
     },
     importDatabase: async (name, file, call = {}) => {
       call.onProgress?.({ bytes: 0, total: file.byteLength });
-      const answer = await writeJson('POST', databasePath(name, '/import'), { bytes: { data: file, contentType: 'application/vnd.sqlite3' } }, call);
+      const contentType = call.format === 'sql' ? 'application/sql' : 'application/vnd.sqlite3';
+      const answer = await writeJson('POST', databasePath(name, '/import'), { bytes: { data: file, contentType } }, call);
       call.onProgress?.({ bytes: file.byteLength, total: file.byteLength });
       return answer;
     },

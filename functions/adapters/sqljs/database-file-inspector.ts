@@ -17,7 +17,7 @@ export interface FileInspectorOptions {
 }
 
 /** Sent to the file inspector's worker (file-inspector-worker.ts). */
-export type FileJob = { op: 'inspect'; bytes: Uint8Array } | { op: 'dump'; bytes?: Uint8Array };
+export type FileJob = { op: 'inspect'; bytes: Uint8Array } | { op: 'dump'; bytes?: Uint8Array } | { op: 'build'; bytes?: Uint8Array; maxBytes: number };
 export type FileJobReply = { ok: true; inspection: Inspection } | { ok: true; dump: Uint8Array } | { ok: false; error: SerializedError };
 export interface FileWorkerSettings {
   wasmPath: string;
@@ -50,6 +50,13 @@ export class SqlJsFileInspector implements DatabaseFileInspector {
     const reply = await this.run({ op: 'dump', bytes: ownedCopy(bytes) }, 'writing the SQL dump');
     if (!('dump' in reply)) throw new Error('the file inspector answered a dump with an inspection');
     return reply.dump;
+  }
+
+  /** Takes `script` (it moves to the building thread): use the inspection's `bytes` after it. */
+  async build(script: Uint8Array, maxBytes: number): Promise<Inspection> {
+    const reply = await this.run({ op: 'build', bytes: ownedCopy(script), maxBytes }, 'running the SQL dump');
+    if (!('inspection' in reply)) throw new Error('the file inspector answered a build with a dump');
+    return reply.inspection;
   }
 
   /** Runs one job in a fresh thread, moving its bytes there, and ends the thread. */

@@ -66,6 +66,46 @@ export function inspectFile(SQL: SqlJsStatic, bytes: Uint8Array): Inspection {
   }
 }
 
+/**
+ * A database made by running a SQL script on an empty one, judged as an uploaded file is. The
+ * script runs as sqlite3 runs a dump: its own PRAGMAs and BEGIN/COMMIT, foreign keys off unless
+ * it turns them on. What it may do is bounded by this thread (time, memory) and by the checks
+ * of the file it makes (a schema this service refuses is refused here too).
+ *
+ * `script.bytes` is taken.
+ */
+export function buildFromScript(SQL: SqlJsStatic, script: { bytes?: Uint8Array }, maxBytes: number): Inspection {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(script.bytes);
+  } catch {
+    return refused('it is neither a SQLite database file nor UTF-8 SQL text');
+  }
+  script.bytes = undefined;
+  // sqlite3_prepare reads SQL up to a NUL byte: the rest would be silently ignored.
+  if (text.includes('\0')) return refused('its SQL holds a NUL character (a dump writes a text holding one as CAST(X\'..\' AS TEXT))');
+  const db = new SQL.Database();
+  let bytes: Uint8Array;
+  try {
+    try {
+      db.exec(text);
+    } catch (error) {
+      return refused(`its SQL failed: ${(error as Error).message}`);
+    }
+    // A script that opens a transaction and never commits makes nothing, in sqlite3 as here.
+    try {
+      db.exec('BEGIN; ROLLBACK;');
+    } catch {
+      return refused('its SQL leaves a transaction open (a BEGIN without its COMMIT)');
+    }
+    bytes = db.export();
+  } finally {
+    db.close();
+  }
+  if (bytes.byteLength > maxBytes) return refused(`the database it makes is ${bytes.byteLength} bytes; databases may hold at most ${maxBytes}`);
+  return inspectFile(SQL, bytes);
+}
+
 function refused(reason: string): Extract<Inspection, { kind: 'refused' }> {
   return { kind: 'refused', reason };
 }

@@ -1,11 +1,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { dumpFile, inspectFile } from './file-inspection';
+import { buildFromScript, dumpFile, inspectFile } from './file-inspection';
 import { startSqlJs } from './sql-runner';
 import { serializeError } from './worker-protocol';
 import type { FileJob, FileJobReply, FileWorkerSettings } from './database-file-inspector';
 
 /**
- * A thread for one inspection or one dump (database-file-inspector.ts starts it and ends it). It runs
+ * A thread for one inspection, one dump or one build from a dump (database-file-inspector.ts starts it and ends it). It runs
  * SQLite over a file nobody vouches for, so it never shares a thread with the service: a
  * CHECK constraint that computes for minutes, or a view that never finishes, is stopped by
  * terminating this thread, and the service keeps answering meanwhile.
@@ -18,8 +18,8 @@ async function main(): Promise<void> {
   port.once('message', (job: FileJob) => {
     const answer = (reply: FileJobReply, transfer: ArrayBuffer[] = []) => port.postMessage(reply, transfer);
     try {
-      if (job.op === 'inspect') {
-        const inspection = inspectFile(SQL, job.bytes);
+      if (job.op === 'inspect' || job.op === 'build') {
+        const inspection = job.op === 'inspect' ? inspectFile(SQL, job.bytes) : buildFromScript(SQL, job, job.maxBytes);
         answer({ ok: true, inspection }, inspection.kind === 'valid' ? [inspection.bytes.buffer as ArrayBuffer] : []);
       } else {
         const dump = dumpFile(SQL, job, settings.maxDumpBytes);
