@@ -16,6 +16,7 @@ import type {
   StoredVersion,
   VersionRecord,
 } from './ports';
+import { matchesDatabase } from './principal';
 import { quoteIdentifier } from './sql-quoting';
 
 /**
@@ -67,13 +68,6 @@ export interface ChangeContext {
 
 /** What an import holds: a database file, or a SQL script (a dump) that makes one. */
 export type ImportFormat = 'sqlite' | 'sql';
-
-/** Which databases a listing may show (a key's scope): the names `includes` accepts. */
-export interface ListingScope {
-  /** Every name the scope includes starts with it ('' when they share none): S3 lists only those. */
-  prefix: string;
-  includes(name: string): boolean;
-}
 
 export interface DatabaseSummary {
   name: string;
@@ -167,40 +161,42 @@ export class DatabaseLifecycle {
   }
 
   /**
-   * Databases in name order, only those `scope` includes; deleted ones only when asked. A page
-   * is filled from as many listings as it takes, and its cursor is always a name in scope, so
-   * paging never shows a caller a name it may not see.
+   * Databases in key order that match one of `patterns` (a key's scope: `acme-*`, `shop`);
+   * deleted ones only when asked. S3 is listed only under the fixed start of each pattern, in
+   * turn, so a page costs about one listing per pattern (a pattern starting with `*` lists the
+   * whole bucket). A page is filled from as many listings as it takes, and its cursor is always
+   * a name in scope, so paging never shows a caller a name it may not see.
    */
-  async list(page: { limit: number; cursor?: string; includeDeleted: boolean; scope: ListingScope }): Promise<{ databases: DatabaseSummary[]; next_cursor: string | null }> {
+  async list(page: { limit: number; cursor?: string; includeDeleted: boolean; patterns: readonly string[] }): Promise<{ databases: DatabaseSummary[]; next_cursor: string | null }> {
     const limit = Math.min(Math.max(1, page.limit), LIST_PAGE_MAX);
-    const { scope } = page;
+    const inScope = (name: string) => page.patterns.some((pattern) => matchesDatabase(pattern, name));
+    const cursorKey = page.cursor === undefined ? undefined : keyOf(this.options.keyPrefix, page.cursor);
     const databases: DatabaseSummary[] = [];
-    let resumeAfter = page.cursor === undefined ? undefined : keyOf(this.options.keyPrefix, page.cursor);
-    let first = true;
-    do {
-      // The first listing asks for a page; later ones, past names out of scope, for all S3 gives.
-      const listed = await this.deps.archive.listObjects(`${this.options.keyPrefix}${scope.prefix}`, {
-        limit: first ? limit : LIST_PAGE_MAX,
-        cursor: resumeAfter,
-        includeDeleted: page.includeDeleted,
-      });
-      first = false;
-      const inScope = listed.items.flatMap((object) => {
-        const name = nameOf(this.options.keyPrefix, object.key);
-        return name !== undefined && scope.includes(name) ? [{ name, object }] : [];
-      });
-      for (let examined = 0; examined < inScope.length; ) {
-        const chunk = inScope.slice(examined, examined + limit - databases.length);
-        examined += chunk.length;
-        const summaries = await Promise.all(chunk.map(({ name, object }) => this.summaryOf(name, object, page.includeDeleted)));
-        databases.push(...summaries.filter((summary): summary is DatabaseSummary => summary !== undefined));
-        if (databases.length === limit) {
-          const more = examined < inScope.length || listed.next !== undefined;
-          return { databases, next_cursor: more ? chunk.at(-1)!.name : null };
+    const prefixes = listingPrefixes(this.options.keyPrefix, page.patterns);
+    for (const [index, prefix] of prefixes.entries()) {
+      let resumeAfter = cursorKey;
+      let first = true;
+      do {
+        // The first listing asks for a page; later ones, past names out of scope, for all S3 gives.
+        const listed = await this.deps.archive.listObjects(prefix, { limit: first ? limit : LIST_PAGE_MAX, cursor: resumeAfter, includeDeleted: page.includeDeleted });
+        first = false;
+        const named = listed.items.flatMap((object) => {
+          const name = nameOf(this.options.keyPrefix, object.key);
+          return name !== undefined && inScope(name) ? [{ name, object }] : [];
+        });
+        for (let examined = 0; examined < named.length; ) {
+          const chunk = named.slice(examined, examined + limit - databases.length);
+          examined += chunk.length;
+          const summaries = await Promise.all(chunk.map(({ name, object }) => this.summaryOf(name, object, page.includeDeleted)));
+          databases.push(...summaries.filter((summary): summary is DatabaseSummary => summary !== undefined));
+          if (databases.length === limit) {
+            const more = examined < named.length || listed.next !== undefined || index < prefixes.length - 1;
+            return { databases, next_cursor: more ? chunk.at(-1)!.name : null };
+          }
         }
-      }
-      resumeAfter = listed.next;
-    } while (resumeAfter !== undefined);
+        resumeAfter = listed.next;
+      } while (resumeAfter !== undefined);
+    }
     return { databases, next_cursor: null };
   }
 
@@ -462,6 +458,16 @@ function summaryOf(database: string, version: ObjectVersion): DatabaseSummary {
 
 function keyOf(prefix: string, database: string): string {
   return `${prefix}${database}.sqlite`;
+}
+
+/**
+ * Where in the bucket the databases `patterns` name are: a pattern's fixed start (`acme-` for
+ * `acme-*`), or a database's own key for a plain name. Sorted, and without any that another
+ * contains, so listing them in turn gives key order and never the same key twice.
+ */
+function listingPrefixes(keyPrefix: string, patterns: readonly string[]): string[] {
+  const prefixes = [...new Set(patterns.map((pattern) => (pattern.includes('*') ? `${keyPrefix}${pattern.slice(0, pattern.indexOf('*'))}` : keyOf(keyPrefix, pattern))))].sort();
+  return prefixes.filter((prefix) => !prefixes.some((other) => other !== prefix && prefix.startsWith(other)));
 }
 
 function nameOf(prefix: string, key: string): string | undefined {

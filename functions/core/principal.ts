@@ -16,8 +16,8 @@ export interface Principal {
   authorize(need: Role, database: string): void;
   /** Whether the database is in scope (for filtering GET /databases lists). */
   canSee(database: string): boolean;
-  /** What every database in scope is named with first ('' when they share nothing), so a list need not read past them. */
-  readonly namePrefix: string;
+  /** The database patterns of its grants: every database it may see matches one (GET /databases lists only those). */
+  readonly patterns: readonly string[];
 }
 
 /** One right of a key: a role on the databases a pattern matches. */
@@ -77,10 +77,10 @@ export class GrantedPrincipal implements Principal {
     private readonly grants: readonly Grant[],
   ) {
     this.role = grants.some((grant) => grant.role === 'write') ? 'write' : 'read';
-    this.namePrefix = commonPrefix(grants.map((grant) => grant.databases.split('*')[0]!));
+    this.patterns = grants.map((grant) => grant.databases);
   }
 
-  readonly namePrefix: string;
+  readonly patterns: readonly string[];
 
   authorize(need: Role, database: string): void {
     if (!this.may(need, database)) throw new ForbiddenError(`this API key may not ${need} the database "${database}"`);
@@ -93,14 +93,6 @@ export class GrantedPrincipal implements Principal {
   private may(need: Role, database: string): boolean {
     return this.grants.some((grant) => (need === 'read' || grant.role === 'write') && matchesDatabase(grant.databases, database));
   }
-}
-
-function commonPrefix(values: string[]): string {
-  return values.reduce((prefix, value) => {
-    let length = 0;
-    while (length < prefix.length && prefix[length] === value[length]) length++;
-    return prefix.slice(0, length);
-  }, values[0] ?? '');
 }
 
 /**

@@ -65,8 +65,10 @@ function route(app: Routes, method: string, path: string, role: Role, handle: (c
 /** `GET /databases?limit=&cursor=&deleted=true` */
 function createListDatabasesHandler(app: Routes) {
   return route(app, 'GET', '/databases', 'read', async ({ query, principal }) => {
-    const scope = { prefix: principal.namePrefix, includes: (name: string) => principal.canSee(name) };
-    return jsonResponse(200, await app.lifecycle.list({ limit: integerParam(query.limit, 'limit', 100), cursor: query.cursor, includeDeleted: query.deleted === 'true', scope }));
+    return jsonResponse(
+      200,
+      await app.lifecycle.list({ limit: integerParam(query.limit, 'limit', 100), cursor: query.cursor, includeDeleted: query.deleted === 'true', patterns: principal.patterns }),
+    );
   });
 }
 

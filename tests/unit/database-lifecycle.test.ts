@@ -19,8 +19,8 @@ import { encode, SERVICE_OPTIONS, FakeClock, FakeEngine, FakeIdempotencyStore, F
 
 const DB = 'shop';
 const KEY = 'databases/shop.sqlite';
-/** A key that may see every database. */
-const EVERYTHING = { prefix: '', includes: () => true };
+/** The patterns of a key that may see every database. */
+const EVERYTHING = ['*'];
 
 function setup(overrides: { inlineTransferBytes?: number; maxDatabaseBytes?: number } = {}) {
   const clock = new FakeClock();
@@ -202,8 +202,8 @@ describe('delete', () => {
       [true, true],
       [false, false],
     ]);
-    expect((await t.lifecycle.list({ limit: 10, includeDeleted: false, scope: EVERYTHING })).databases.map((d) => d.name)).toEqual(['other']);
-    expect((await t.lifecycle.list({ limit: 10, includeDeleted: true, scope: EVERYTHING })).databases.map((d) => [d.name, d.deleted])).toEqual([
+    expect((await t.lifecycle.list({ limit: 10, includeDeleted: false, patterns: EVERYTHING })).databases.map((d) => d.name)).toEqual(['other']);
+    expect((await t.lifecycle.list({ limit: 10, includeDeleted: true, patterns: EVERYTHING })).databases.map((d) => [d.name, d.deleted])).toEqual([
       ['other', undefined],
       [DB, true],
     ]);
@@ -350,31 +350,40 @@ describe('list', () => {
   it('lists databases in name order with their published version, page by page', async () => {
     const t = setup();
     for (const name of ['c', 'a', 'b']) await t.run('ADD x', {}, name);
-    const first = await t.lifecycle.list({ limit: 2, includeDeleted: false, scope: EVERYTHING });
+    const first = await t.lifecycle.list({ limit: 2, includeDeleted: false, patterns: EVERYTHING });
     expect(first.databases.map((d) => d.name)).toEqual(['a', 'b']);
     expect(first.databases[0]!.version).toBe(t.lock.items.get('a')!.record!.version.versionId);
-    const second = await t.lifecycle.list({ limit: 2, cursor: first.next_cursor!, includeDeleted: false, scope: EVERYTHING });
+    const second = await t.lifecycle.list({ limit: 2, cursor: first.next_cursor!, includeDeleted: false, patterns: EVERYTHING });
     expect(second).toEqual({ databases: [expect.objectContaining({ name: 'c' })], next_cursor: null });
   });
 
   it.each([
-    ['a prefix', { prefix: 't', includes: (name: string) => ['ta', 'tc', 'te'].includes(name) }],
-    ['no common prefix', { prefix: '', includes: (name: string) => ['ta', 'tc', 'te'].includes(name) }],
-  ])('a scoped key pages through its own databases only (%s): no page or cursor names another', async (_case, scope) => {
+    ['names', ['ta', 'tc', 'te'], ['ta', 'tc', 'te']],
+    ['patterns', ['t*c', 'ta*', 'te'], ['ta', 'tc', 'te']],
+    ['a pattern starting with *', ['*a', 'tc', 'te'], ['a', 'ta', 'tc', 'te']],
+  ])('a scoped key pages through its own databases only (%s): no page or cursor names another', async (_case, patterns, expected) => {
     const t = setup();
     for (const name of ['a', 'ta', 'tb', 'tc', 'td', 'te', 'z']) await t.run('ADD x', {}, name);
     const pages: { names: string[]; cursor: string | null }[] = [];
     let cursor: string | undefined;
     do {
-      const page = await t.lifecycle.list({ limit: 1, cursor, includeDeleted: false, scope });
+      const page = await t.lifecycle.list({ limit: 1, cursor, includeDeleted: false, patterns });
       pages.push({ names: page.databases.map((d) => d.name), cursor: page.next_cursor });
       cursor = page.next_cursor ?? undefined;
     } while (cursor !== undefined);
-    expect(pages).toEqual([
-      { names: ['ta'], cursor: 'ta' },
-      { names: ['tc'], cursor: 'tc' },
-      { names: ['te'], cursor: null },
-    ]);
+    expect(pages).toEqual(expected.map((name, i) => ({ names: [name], cursor: i < expected.length - 1 ? name : null })));
+  });
+
+  it("a page for a key with several patterns lists under each pattern's fixed start, whatever else the bucket holds", async () => {
+    const t = setup();
+    await t.run('ADD x', {}, 'acme-1');
+    await t.run('ADD x', {}, 'globex-1');
+    // Other tenants' databases, between the two in key order.
+    for (let i = 0; i < 5_000; i++) t.store.storeDirectly(`databases/b-${String(i).padStart(5, '0')}.sqlite`, encode(['x']));
+    const before = t.store.count('listObjects');
+    const page = await t.lifecycle.list({ limit: 10, includeDeleted: false, patterns: ['acme-*', 'globex-*'] });
+    expect(page).toEqual({ databases: [expect.objectContaining({ name: 'acme-1' }), expect.objectContaining({ name: 'globex-1' })], next_cursor: null });
+    expect(t.store.count('listObjects') - before).toBe(2);
   });
 });
 

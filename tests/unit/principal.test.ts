@@ -50,21 +50,6 @@ describe('GrantedPrincipal', () => {
     expect(principal.canSee(database)).toBe(grants.some((grant) => matchesDatabase(grant.databases, database)));
   });
 
-  it.each<[string, Grant[], string]>([
-    ['a tenant pattern', tenant, 'acme-'],
-    ['one database', [{ role: 'read', databases: 'ta' }], 'ta'],
-    ['patterns sharing a start', [{ role: 'read', databases: 'acme-eu-*' }, { role: 'write', databases: 'acme-us' }], 'acme-'],
-    ['a union sharing nothing', union, ''],
-    ['everything', everything, ''],
-    ['a pattern starting with *', [{ role: 'read', databases: '*-reports' }], ''],
-  ])('names what every database in scope starts with, for listings: %s', (_name, grants, prefix) => {
-    const principal = new GrantedPrincipal('key:00000000', grants);
-    expect(principal.namePrefix).toBe(prefix);
-    for (const database of ['acme-1', 'acme-eu-2', 'acme-us', 'shared', 'ta', 'x-reports']) {
-      if (principal.canSee(database)) expect(database.startsWith(prefix)).toBe(true);
-    }
-  });
-
   it('answers the same for a database that exists and one that does not: the body names only what the caller sent', () => {
     const principal = new GrantedPrincipal('key:00000000', tenant);
     const refusal = (database: string) => {
