@@ -359,15 +359,16 @@ export class DatabaseLifecycle {
     assertDatabaseName(database);
     assertDatabaseName(to);
     if (to === database) throw new BadRequestError('"to" must name another database; to go back in time in place, use restore');
-    const source = selector ? await this.history.find(database, selector) : await this.currentVersion(database);
-    const from = { key: this.keyOf(database), version: { etag: source.etag, versionId: source.versionId } };
     return this.change({
       database: to,
       // What the request said, not what it resolved to: a retry after the source moved on still matches.
       meaning: { kind: 'clone', from: database, ...selector },
       ...context,
+      // The source is resolved here, after the key was looked up: a keyed retry replays even once the source is gone.
       produce: async (base) => {
         if (base.kind === 'stored') throw new DatabaseExistsError(`database "${to}" already exists; delete it first or clone to another name`);
+        const source = selector ? await this.history.find(database, selector) : await this.currentVersion(database);
+        const from = { key: this.keyOf(database), version: { etag: source.etag, versionId: source.versionId } };
         return changed(answerOf({ cloned_from: database, source_version: source.versionId }), (condition, stamp) =>
           this.deps.archive.copy(from, this.keyOf(to), condition, stamp),
         );

@@ -346,6 +346,18 @@ describe('export', () => {
   });
 });
 
+it("a keyed clone retried after its source was deleted replays its first answer (the key is the target's)", async () => {
+  const t = setup();
+  await t.writeLater('ADD a');
+  const clone = await t.lifecycle.clone(DB, 'copy', undefined, { idempotencyKey: 'C' });
+  await t.lifecycle.delete(DB, DB, {});
+  const retry = await t.lifecycle.clone(DB, 'copy', undefined, { idempotencyKey: 'C' });
+  expect(retry).toMatchObject({ version: clone.version, replayed: true });
+  expect(await t.items('copy')).toEqual(['a']);
+  // Without the key, the same request is refused on what it finds now.
+  await expect(t.lifecycle.clone(DB, 'copy-2', undefined, {})).rejects.toThrow(DatabaseNotFoundError);
+});
+
 describe('list', () => {
   it('lists databases in name order with their published version, page by page', async () => {
     const t = setup();
