@@ -149,7 +149,9 @@ export class S3ObjectStore implements ObjectStore, ObjectArchive {
       });
       const listed = keepListingOrder(command);
       // With options (even none), the client resolves this command's own middleware rather than
-      // the stack it caches per command class (cacheMiddleware), which would leave ours out.
+      // the stack it caches per command class (cacheMiddleware), which would leave ours out. It
+      // drops that cache too: each command resolves its stack once more (microseconds), on a
+      // path (history) far rarer than reads and writes.
       const response = await this.client.send(command, {});
       // The prefix also matches longer keys; database names cannot make one, but be exact.
       const versions = (response.Versions ?? [])
