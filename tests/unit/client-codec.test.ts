@@ -78,7 +78,7 @@ describe('the client codec', () => {
     expect(requests[0]!.body).toEqual({ database: 'shop', consistency: 'strong', sql_statement: 'INSERT INTO t VALUES (1); SELECT count(*) AS n FROM t' });
     expect(result.rows).toEqual([[1]]);
     expect(result.results.map((r) => r.lastInsertRowid)).toEqual([7, null]);
-    expect(result.meta).toEqual({ database: 'shop', version: 'v9', wrote: true, replayed: true, durationMs: 3, requestId: 'r-9' });
+    expect(result.meta).toEqual({ database: 'shop', version: 'v9', wrote: true, replayed: true, rowsOmitted: false, durationMs: 3, requestId: 'r-9' });
   });
 });
 

@@ -28,7 +28,7 @@ describe('the retry policy', () => {
     ['504 REQUEST_TIMEOUT', true, true, false, api(504, 'REQUEST_TIMEOUT')],
     ['a gateway 503', true, true, false, gateway(503)],
     ['a gateway 504', true, true, false, gateway(504)],
-    ['a network failure', true, true, false, new NetworkError('reset', undefined)],
+    ['a network failure', true, true, false, new NetworkError('reset', {})],
     ['a timeout', true, true, false, new TimeoutError(10)],
     ['503 WRITE_OUTCOME_UNKNOWN', false, true, false, api(503, 'WRITE_OUTCOME_UNKNOWN')],
     ['400 SQL_ERROR', false, false, false, new SqlError('SQL_ERROR', 'no such table', { status: 400 })],

@@ -68,6 +68,11 @@ export interface Meta {
   wrote: boolean;
   /** True when the server answered from an earlier attempt with the same idempotency key. */
   replayed: boolean;
+  /**
+   * True when the write was stored but its rows were too large to return (Lambda answers at
+   * most 6 MB): `rows` are empty; read them back with a smaller query.
+   */
+  rowsOmitted: boolean;
   durationMs: number;
   requestId: string | undefined;
 }
@@ -157,13 +162,27 @@ interface WireResult {
   last_insert_rowid: unknown;
 }
 
+/** The server's rule for keys (README "Idempotent writes"). */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e](?:[\x20-\x7e]{0,126}[\x21-\x7e])?$/;
+
+function protocolOf(url: string): string {
+  try {
+    return new URL(url).protocol;
+  } catch {
+    return '';
+  }
+}
+
 interface WireAnswer {
   results: WireResult[];
-  meta: { database: string; version: string | null; wrote: boolean; replayed?: boolean; duration_ms: number };
+  meta: { database: string; version: string | null; wrote: boolean; replayed?: boolean; rows_omitted?: boolean; duration_ms: number };
 }
 
 export function createClient(options: ClientOptions): Client {
   if (!options.url) throw new TypeError('createClient: url is required');
+  if (!/^https?:$/.test(protocolOf(options.url))) {
+    throw new TypeError(`createClient: url must be an http(s) URL such as https://abc.execute-api.eu-west-1.amazonaws.com, got "${options.url}"`);
+  }
   if (!options.key) throw new TypeError('createClient: key is required');
   const transport: TransportOptions = {
     url: options.url,
@@ -176,7 +195,12 @@ export function createClient(options: ClientOptions): Client {
   };
 
   const keyFor = (call: CallOptions): string | undefined => {
-    if (call.idempotencyKey !== undefined) return call.idempotencyKey || undefined;
+    if (call.idempotencyKey === false) return undefined;
+    if (call.idempotencyKey !== undefined) {
+      // What the server refuses (and fetch cannot send) is a mistake here, not a failure to retry.
+      if (!IDEMPOTENCY_KEY.test(call.idempotencyKey)) throw new TypeError(`idempotencyKey must be 1 to 128 printable ASCII characters, spaces only inside; got ${JSON.stringify(call.idempotencyKey)}`);
+      return call.idempotencyKey;
+    }
     return options.idempotencyKeys === false ? undefined : crypto.randomUUID();
   };
 
@@ -278,6 +302,7 @@ function decodeSqlAnswer(answer: Answer, call: SqlOptions): BatchResult<unknown>
       version: wire.meta.version,
       wrote: wire.meta.wrote,
       replayed: wire.meta.replayed === true,
+      rowsOmitted: wire.meta.rows_omitted === true,
       durationMs: wire.meta.duration_ms,
       requestId: answer.requestId,
     },

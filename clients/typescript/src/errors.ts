@@ -40,6 +40,8 @@ export interface ErrorDetails {
   requestId?: string;
   retryAfterSeconds?: number;
   statementIndex?: number;
+  writeId?: string;
+  idempotencyKey?: string;
   cause?: unknown;
 }
 
@@ -50,6 +52,13 @@ export class CloudliteError extends Error {
   readonly requestId: string | undefined;
   /** The `Retry-After` the answer carried, in seconds. */
   readonly retryAfterSeconds: number | undefined;
+  /**
+   * The Idempotency-Key the request was sent with (the client's own when it made one). After
+   * WRITE_OUTCOME_UNKNOWN, a timeout or a network error, the same request sent again with this
+   * key (`idempotencyKey` per call) answers the first attempt's answer if it was applied, and
+   * applies it once if it was not.
+   */
+  readonly idempotencyKey: string | undefined;
 
   constructor(
     readonly code: ServiceErrorCode | (string & {}),
@@ -61,16 +70,20 @@ export class CloudliteError extends Error {
     this.status = details.status;
     this.requestId = details.requestId;
     this.retryAfterSeconds = details.retryAfterSeconds;
+    this.idempotencyKey = details.idempotencyKey;
   }
 }
 
 export class ApiError extends CloudliteError {
   /** Which statement of the request failed, when one did. */
   readonly statementIndex: number | undefined;
+  /** WRITE_OUTCOME_UNKNOWN: the id of the write whose outcome is unknown (its versions carry it). */
+  readonly writeId: string | undefined;
 
   constructor(code: string, message: string, details: ErrorDetails = {}) {
     super(code, message, details);
     this.statementIndex = details.statementIndex;
+    this.writeId = details.writeId;
   }
 }
 
@@ -80,13 +93,13 @@ export class SqlError extends ApiError {}
 export class GatewayError extends CloudliteError {}
 
 export class NetworkError extends CloudliteError {
-  constructor(message: string, cause: unknown) {
-    super('NETWORK_ERROR', message, { cause });
+  constructor(message: string, details: ErrorDetails) {
+    super('NETWORK_ERROR', message, details);
   }
 }
 
 export class TimeoutError extends CloudliteError {
-  constructor(timeoutMs: number) {
-    super('TIMEOUT', `no answer within ${timeoutMs} ms`);
+  constructor(timeoutMs: number, details: ErrorDetails = {}) {
+    super('TIMEOUT', `no answer within ${timeoutMs} ms`, details);
   }
 }

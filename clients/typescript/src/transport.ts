@@ -87,17 +87,31 @@ async function attempt(options: TransportOptions, spec: Exchange): Promise<Answe
     const response = await options.fetch(requestUrl(options.url, spec), { ...requestInit(options.key, spec), signal: controller.signal });
     const body = await readBody(response, spec.onProgress);
     const requestId = response.headers.get('x-request-id') ?? response.headers.get('apigw-requestid') ?? undefined;
-    if (!response.ok) throw errorFromAnswer(response, body, requestId);
+    if (!response.ok) throw errorFromAnswer(response, body, requestId, spec.idempotencyKey);
     return { status: response.status, headers: response.headers, body, requestId };
   } catch (error) {
-    if (controller.signal.reason === TIMED_OUT) throw new TimeoutError(timeoutMs);
+    const idempotencyKey = spec.idempotencyKey;
+    if (controller.signal.reason === TIMED_OUT) throw new TimeoutError(timeoutMs, { idempotencyKey });
     if (spec.signal?.aborted) throw spec.signal.reason;
     if (error instanceof CloudliteError) throw error;
-    throw new NetworkError(`${spec.method} ${spec.path} failed: ${error instanceof Error ? error.message : String(error)}`, error);
+    throw new NetworkError(`${spec.method} ${where(options.url, spec)} failed: ${describeFailure(error)}`, { cause: error, idempotencyKey });
   } finally {
     clearTimeout(timer);
     spec.signal?.removeEventListener('abort', forwardAbort);
   }
+}
+
+/** Where a request went, for messages: a presigned URL without its signature. */
+function where(base: string, spec: Exchange): string {
+  return spec.absoluteUrl ? spec.path.split('?')[0]! : `${base.replace(/\/+$/, '')}${spec.path}`;
+}
+
+/** fetch says only "fetch failed"; what failed (ECONNREFUSED, a TLS error, ...) is in its cause. */
+function describeFailure(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const cause = error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
+  const detail = typeof cause?.message === 'string' && cause.message !== '' ? cause.message : typeof cause?.code === 'string' ? cause.code : undefined;
+  return detail ? `${message} (${detail})` : message;
 }
 
 function requestUrl(base: string, spec: Exchange): string {
@@ -146,21 +160,22 @@ async function readBody(response: Response, onProgress: ((progress: Progress) =>
   return body;
 }
 
-function errorFromAnswer(response: Response, body: Uint8Array, requestIdHeader: string | undefined): CloudliteError {
+function errorFromAnswer(response: Response, body: Uint8Array, requestIdHeader: string | undefined, idempotencyKey: string | undefined): CloudliteError {
   const text = new TextDecoder().decode(body);
-  const parsed = parseJson(text) as { error?: { code?: unknown; message?: unknown; statement_index?: unknown; request_id?: unknown }; message?: unknown } | undefined;
+  const parsed = parseJson(text) as { error?: { code?: unknown; message?: unknown; statement_index?: unknown; request_id?: unknown; write_id?: unknown }; message?: unknown } | undefined;
   const retryAfterSeconds = parseRetryAfter(response.headers.get('retry-after'));
   const status = response.status;
   const error = parsed?.error;
   if (error && typeof error.code === 'string') {
     const requestId = requestIdHeader ?? (typeof error.request_id === 'string' ? error.request_id : undefined);
     const statementIndex = typeof error.statement_index === 'number' ? error.statement_index : undefined;
+    const writeId = typeof error.write_id === 'string' ? error.write_id : undefined;
     const ErrorClass = error.code === 'SQL_ERROR' ? SqlError : ApiError;
-    return new ErrorClass(error.code, typeof error.message === 'string' ? error.message : error.code, { status, requestId, retryAfterSeconds, statementIndex });
+    return new ErrorClass(error.code, typeof error.message === 'string' ? error.message : error.code, { status, requestId, retryAfterSeconds, statementIndex, writeId, idempotencyKey });
   }
   // API Gateway's own answers: {"message": "Not Found"}, or no JSON at all from a proxy.
   const message = typeof parsed?.message === 'string' ? parsed.message : text.slice(0, 200) || response.statusText || `HTTP ${status}`;
-  return new GatewayError(`HTTP_${status}`, message, { status, requestId: requestIdHeader, retryAfterSeconds });
+  return new GatewayError(`HTTP_${status}`, message, { status, requestId: requestIdHeader, retryAfterSeconds, idempotencyKey });
 }
 
 export function parseJson(text: string): unknown {
