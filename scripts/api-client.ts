@@ -13,6 +13,28 @@ import type { Program, StatementInput } from '../functions/core/ports';
 
 export const DEFAULT_URL = 'http://localhost:3000';
 
+/** Where `npm start` keeps its data and what it tells the other scripts: DATA_DIR, else `.data` at the repository's root (wherever a script runs from). */
+export function dataDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.DATA_DIR ? path.resolve(env.DATA_DIR) : path.resolve(__dirname, '..', '.data');
+}
+
+/** What a running `npm start` wrote about itself, for the CLI, migrate, seed and keys to find it. */
+export interface LocalStackInfo {
+  url: string;
+  dynamoDbEndpoint: string;
+  keyTable: string;
+}
+
+export const LOCAL_STACK_FILE = 'local-stack.json';
+
+export function localStackInfo(env: NodeJS.ProcessEnv = process.env): LocalStackInfo | undefined {
+  const file = path.join(dataDir(env), LOCAL_STACK_FILE);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as LocalStackInfo) : undefined;
+}
+
+/** A mistake in how a script was called: its message and the usage, exit code 2. */
+export class UsageError extends Error {}
+
 export interface ApiTarget {
   url: string;
   key: string;
@@ -36,18 +58,18 @@ export class RemoteError extends CloudliteError {
  */
 export function resolveKey(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   const fromFile = () => {
-    const file = path.resolve(env.DATA_DIR || '.data', 'api-key');
+    const file = path.join(dataDir(env), 'api-key');
     return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
   };
   // An empty variable counts as unset, as in a shell's ${VAR:-default}.
   const key = flag ?? (env.CLOUDLITE_KEY || env.API_KEY || fromFile());
-  if (!key) throw new Error('no API key: pass --key <key>, set CLOUDLITE_KEY, or start the local stack (npm start saves one in .data/api-key)');
+  if (!key) throw new UsageError(`no API key: pass --key <key>, set CLOUDLITE_KEY, or start the local stack (npm start saves one in ${path.join(dataDir(env), 'api-key')})`);
   return key;
 }
 
-/** The URL from `--url`, `CLOUDLITE_URL`, or the local stack's. */
+/** The URL from `--url`, `CLOUDLITE_URL`, the running local stack's (whatever its PORT), or the default. */
 export function resolveUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return flag ?? (env.CLOUDLITE_URL || DEFAULT_URL);
+  return flag ?? (env.CLOUDLITE_URL || localStackInfo(env)?.url || DEFAULT_URL);
 }
 
 /** Long operations (a migration, a seed batch) get two minutes per attempt instead of thirty seconds. */
@@ -103,10 +125,14 @@ export function httpSqlClient(target: ApiTarget): SqlClient {
   return { read: run(true), write: run(false) };
 }
 
-/** Runs a script's main when the file is the entry point, turning a failure into one line and exit code 1. */
+/** Runs a script's main when the file is the entry point: a usage error is its message and exit code 2, a failure one line and exit code 1. */
 export function runCli(name: string, entry: NodeJS.Module, main: () => Promise<void>): void {
   if (require.main !== entry) return;
   main().catch((error: unknown) => {
+    if (error instanceof UsageError || String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS_')) {
+      console.error((error as Error).message);
+      process.exit(2);
+    }
     console.error(`${name} failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
     process.exit(1);
   });

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createClient, type Client, type Progress } from '../clients/typescript/src/index.ts';
-import { resolveKey, resolveUrl } from './api-client';
+import { resolveKey, resolveUrl, UsageError } from './api-client';
 import { formatResult, OUTPUT_MODES, type OutputMode } from './cli-format';
 import { defaultHistoryFile, describeError, runShell } from './sql-shell';
 
@@ -45,8 +45,6 @@ const OPTIONS = {
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
-class UsageError extends Error {}
-
 /** Runs the CLI; resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -67,6 +65,7 @@ export async function main(argv: string[]): Promise<number> {
     await runCommand(client, command, rest, values);
     return 0;
   } catch (error) {
+    if (error instanceof ScriptFailed) return 1;
     process.stderr.write(error instanceof UsageError ? `${error.message}\n\n${USAGE}\n` : `${describeError(error)}\n`);
     return error instanceof UsageError ? 2 : 1;
   }
@@ -76,22 +75,29 @@ async function runCommand(client: Client, command: string, args: string[], value
   const mode = outputMode(values);
   switch (command) {
     case 'sql': {
-      const sql = values.file !== undefined ? readFileSync(values.file, 'utf8') : args.join(' ');
+      const sql = values.file !== undefined ? readInput(values.file).toString('utf8') : args.join(' ');
       if (sql.trim() === '') throw new UsageError('sql: give the statements as an argument or with --file');
       const answer = await client.query(sql);
       const printed = answer.results.map((result) => formatResult(result, mode)).filter((text) => text !== '');
       if (printed.length > 0) process.stdout.write(`${printed.join('\n')}\n`);
       return;
     }
-    case 'shell':
-      return runShell({ client, database: values.db, mode, input: process.stdin, output: process.stdout, errors: process.stderr, historyFile: defaultHistoryFile() });
+    case 'shell': {
+      const { failures } = await runShell({ client, database: values.db, mode, input: process.stdin, output: process.stdout, errors: process.stderr, historyFile: defaultHistoryFile() });
+      // A script piped in fails as `cloudlite sql` does; at a terminal, errors were seen as they came.
+      if (failures > 0 && !process.stdin.isTTY) throw new ScriptFailed(`${failures} statement(s) failed`);
+      return;
+    }
     case 'databases': {
-      const { databases } = await client.listDatabases({ limit: wholeNumber(values.limit), cursor: values.cursor, deleted: values.deleted });
-      return printRecords(databases, ['name', 'size_bytes', 'version', 'last_modified'], mode);
+      const page = await client.listDatabases({ limit: wholeNumber(values.limit), cursor: values.cursor, deleted: values.deleted });
+      printRecords(page.databases, ['name', 'size_bytes', 'version', 'last_modified'], mode);
+      return printNextPage(page.next_cursor, (cursor) => `npx cloudlite databases ${values.limit ? `--limit ${values.limit} ` : ''}${values.deleted ? '--deleted ' : ''}--cursor ${cursor}`);
     }
     case 'versions': {
-      const { versions } = await client.versions(databaseName(args, values), { limit: wholeNumber(values.limit), before: values.before });
-      return printRecords(versions, ['version', 'time', 'size_bytes', 'current', 'deleted'], mode);
+      const name = databaseName(args, values);
+      const page = await client.versions(name, { limit: wholeNumber(values.limit), before: values.before });
+      printRecords(page.versions, ['version', 'time', 'size_bytes', 'current', 'deleted'], mode);
+      return printNextPage(page.next_before, (before) => `npx cloudlite versions ${name} ${values.limit ? `--limit ${values.limit} ` : ''}--before ${before}`);
     }
     case 'export': {
       const name = databaseName(args, values);
@@ -108,7 +114,7 @@ async function runCommand(client: Client, command: string, args: string[], value
       const name = databaseName(args, values);
       const file = args[1];
       if (file === undefined) throw new UsageError('import: give the SQLite file (or SQL dump) to upload');
-      const bytes = readFileSync(file);
+      const bytes = readInput(file);
       // A database file says so in its first bytes; anything else is sent as a SQL dump.
       const format = bytes.subarray(0, 16).toString('latin1') === 'SQLite format 3\u0000' ? 'sqlite' : 'sql';
       const answer = await client.importDatabase(name, bytes, { format, onProgress: progress(`import ${name}`) });
@@ -124,6 +130,22 @@ async function runCommand(client: Client, command: string, args: string[], value
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
+}
+
+/** The rest of a script piped into the shell ran; the errors are on stderr already. */
+class ScriptFailed extends Error {}
+
+function readInput(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw new UsageError(`cannot read ${file}: ${(error as Error).message}`);
+  }
+}
+
+/** When a listing has more pages, says on stderr how to ask for the next (stdout stays the data). */
+function printNextPage(next: unknown, command: (next: string) => string): void {
+  if (typeof next === 'string' && next !== '') process.stderr.write(`more: ${command(next)}\n`);
 }
 
 function outputMode(values: Values): OutputMode {

@@ -4,7 +4,7 @@ import { DynamoDbKeyTable } from '../functions/adapters/dynamodb-key-table';
 import { createKey, revokeKey, type ListedKey } from '../functions/core/key-registry';
 import { keyIdOf, type Role } from '../functions/core/principal';
 import { LOCAL_CREDENTIALS } from '../infra/local/credentials';
-import { runCli } from './api-client';
+import { localStackInfo, runCli, UsageError } from './api-client';
 
 /**
  * Tenant keys in the key table, managed with AWS credentials that may write it (the "admin key"
@@ -15,8 +15,9 @@ import { runCli } from './api-client';
  *   npm run keys -- revoke key:3f2a9c1e
  *
  * Target: --table (or KEY_TABLE; the stack output KeyTableName), --region (or AWS_REGION), and
- * for the local stack --endpoint (or DYNAMODB_ENDPOINT; `npm start` prints it) with table
- * cloudlite-locks-keys. A created key is printed once and stored only as its SHA-256.
+ * --endpoint (or DYNAMODB_ENDPOINT) for a DynamoDB other than AWS's. Without any of them, the
+ * local stack `npm start` is running (its table and endpoint). A created key is printed once
+ * and stored only as its SHA-256.
  */
 
 const USAGE = `usage: npm run keys -- <create|list|revoke> [--table <name>] [--region <region>] [--endpoint <url>]
@@ -39,9 +40,12 @@ async function main(): Promise<void> {
     },
   });
   const [command, argument] = positionals;
-  const tableName = values.table ?? process.env.KEY_TABLE;
-  if (!command || !tableName) throw new Error(`${tableName ? '' : 'no key table: pass --table or set KEY_TABLE\n'}${USAGE}`);
-  const endpoint = values.endpoint ?? process.env.DYNAMODB_ENDPOINT;
+  // An empty variable counts as unset, as everywhere in the scripts.
+  const named = values.table ?? (process.env.KEY_TABLE || undefined);
+  const local = named === undefined ? localStackInfo() : undefined;
+  const tableName = named ?? local?.keyTable;
+  if (!command || !tableName) throw new UsageError(`${tableName ? '' : 'no key table: pass --table or set KEY_TABLE (or start the local stack with npm start)\n'}${USAGE}`);
+  const endpoint = values.endpoint ?? (process.env.DYNAMODB_ENDPOINT || local?.dynamoDbEndpoint);
   // The local servers take any credentials; without AWS ones in the environment use theirs.
   if (endpoint && !process.env.AWS_ACCESS_KEY_ID) {
     process.env.AWS_ACCESS_KEY_ID = LOCAL_CREDENTIALS.accessKeyId;
@@ -52,10 +56,10 @@ async function main(): Promise<void> {
 
   switch (command) {
     case 'create': {
-      if (values.role !== 'read' && values.role !== 'write') throw new Error(`--role must be read or write\n${USAGE}`);
-      if (!values.databases) throw new Error(`--databases is required (a name, a glob such as 'acme-*', or '*')\n${USAGE}`);
+      if (values.role !== 'read' && values.role !== 'write') throw new UsageError(`--role must be read or write\n${USAGE}`);
+      if (!values.databases) throw new UsageError(`--databases is required (a name, a glob such as 'acme-*', or '*')\n${USAGE}`);
       const expiresAtMs = values.expires ? Date.parse(values.expires) : undefined;
-      if (expiresAtMs !== undefined && Number.isNaN(expiresAtMs)) throw new Error('--expires must be an ISO date or date-time');
+      if (expiresAtMs !== undefined && Number.isNaN(expiresAtMs)) throw new UsageError('--expires must be an ISO date or date-time');
       const created = await createKey(table, { role: values.role as Role, databases: values.databases, label: values.label, expiresAtMs }, Date.now());
       console.log(`created ${created.keyId}: ${values.role} on ${values.databases}${values.label ? ` (${values.label})` : ''}`);
       console.log(`key (shown once, store it now): ${created.key}`);
@@ -69,13 +73,13 @@ async function main(): Promise<void> {
       return;
     }
     case 'revoke': {
-      if (!argument) throw new Error(`revoke needs a key id\n${USAGE}`);
+      if (!argument) throw new UsageError(`revoke needs a key id\n${USAGE}`);
       const revoked = await revokeKey(table, argument);
       console.log(`revoked ${keyIdOf(revoked.sha256Hex)} (${revoked.role} on ${revoked.databases}); containers that cached it refuse it within KEY_CACHE_TTL_MS`);
       return;
     }
     default:
-      throw new Error(USAGE);
+      throw new UsageError(USAGE);
   }
 }
 

@@ -20,7 +20,7 @@ import {
   type ScenarioName,
   type SqlBody,
 } from '../loadtest/lib/scenarios-data';
-import { DEFAULT_URL, resolveKey } from './api-client';
+import { resolveKey, resolveUrl } from './api-client';
 
 /**
  * `npm run loadtest:local`: the k6 scenarios' request mixes (loadtest/lib/scenarios-data.ts)
@@ -95,7 +95,7 @@ function parseCommandLine(argv: string[]): Args {
     },
     strict: true,
   });
-  const url = (values.url ?? process.env.BASE_URL ?? DEFAULT_URL).replace(/\/+$/, '');
+  const url = resolveUrl(values.url ?? process.env.BASE_URL).replace(/\/+$/, '');
   assertLoopback(url);
   const scenario = values.scenario;
   if (scenario !== 'all' && !SCENARIO_NAMES.includes(scenario as ScenarioName)) {

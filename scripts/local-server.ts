@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startLocalApi } from '../infra/local/api-gateway';
 import { startLocalStack } from '../infra/local/stack';
+import { dataDir as defaultDataDir, LOCAL_STACK_FILE, type LocalStackInfo } from './api-client';
 
 /**
  * `npm start`: the whole service on this machine with no Docker and no AWS account. Starts the
@@ -12,7 +13,7 @@ import { startLocalStack } from '../infra/local/stack';
 async function main(): Promise<void> {
   // The SDK warns that Node 20 support ends in 2027; Lambda runs nodejs22.x.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const dataDir = path.resolve(process.env.DATA_DIR ?? '.data');
+  const dataDir = defaultDataDir();
   const port = Number(process.env.PORT ?? 3000);
   mkdirSync(dataDir, { recursive: true });
 
@@ -36,6 +37,9 @@ async function main(): Promise<void> {
   const seeded = await seedFlightsIfEmpty(app, flightsDatabase);
   const api = await startLocalApi(createRoutes(app), { port, host: process.env.HOST ?? '127.0.0.1' });
 
+  // The CLI, migrate, seed and keys find this stack (its URL, whatever PORT is; its key table) here.
+  const info: LocalStackInfo = { url: api.url, dynamoDbEndpoint: stack.dynamoDbEndpoint, keyTable: stack.env.KEY_TABLE! };
+  writeFileSync(path.join(dataDir, LOCAL_STACK_FILE), `${JSON.stringify(info, null, 2)}\n`);
   const key = writeKey ?? '<a key from API_KEYS>';
   console.log(`cloudlite is running on ${api.url} (data in ${dataDir})`);
   console.log(`  S3 ${stack.s3Endpoint}  DynamoDB ${stack.dynamoDbEndpoint}`);

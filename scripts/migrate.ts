@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import type { App } from '../functions/all-routes';
 import { applyMigrations, serviceSqlClient, type MigrationFile, type MigrationReport } from '../functions/core/migrations';
 import { matchesDatabase } from '../functions/core/principal';
-import { apiClient, DEFAULT_URL, httpSqlClient, remote, resolveKey, runCli, type ApiTarget } from './api-client';
+import { apiClient, httpSqlClient, remote, resolveKey, resolveUrl, runCli, UsageError, type ApiTarget } from './api-client';
 
 /**
  * `npm run migrate -- --database <name> [--url http://localhost:3000] [--key <write key>]`
@@ -80,9 +80,9 @@ async function main(): Promise<void> {
     strict: true,
   });
   if (!values.database === !values.databases) {
-    throw new Error("usage: npm run migrate -- (--database <name> | --databases '<glob>') [--url http://localhost:3000] [--key <write key>]");
+    throw new UsageError("usage: npm run migrate -- (--database <name> | --databases '<glob>') [--url http://localhost:3000] [--key <write key>]");
   }
-  const target = { url: values.url ?? DEFAULT_URL, key: resolveKey(values.key) };
+  const target = { url: resolveUrl(values.url), key: resolveKey(values.key) };
   const client = httpSqlClient(target);
   const files = loadMigrationFiles();
   if (values.database) {

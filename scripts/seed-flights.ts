@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { App } from '../functions/all-routes';
 import { countOf, FLIGHT_COLUMNS, flightInsertStatements, flightsReplaceProgram, toFlightRows, type Flight } from '../functions/flights/flights';
 import type { StatementInput } from '../functions/core/ports';
-import { DEFAULT_URL, postApi, resolveKey, runCli, sqlBody, type ApiTarget } from './api-client';
+import { postApi, resolveKey, resolveUrl, runCli, sqlBody, UsageError, type ApiTarget } from './api-client';
 import { generateFlights } from './flights-generator';
 
 /**
@@ -128,7 +128,7 @@ async function main(): Promise<void> {
     strict: true,
   });
   const rows = wholeNumber(values.rows, 'rows');
-  if (rows === undefined || rows < 1) throw new Error('usage: npm run seed:flights -- --rows N [--database main] [--url http://localhost:3000] [--key <write key>]');
+  if (rows === undefined || rows < 1) throw new UsageError('usage: npm run seed:flights -- --rows N [--database main] [--url http://localhost:3000] [--key <write key>]');
   const limits: SeedLimits = {
     maxBodyBytes: wholeNumber(values['max-body-bytes'], 'max-body-bytes') ?? DEFAULT_SEED_LIMITS.maxBodyBytes,
     maxStatements: wholeNumber(values['max-statements'], 'max-statements') ?? DEFAULT_SEED_LIMITS.maxStatements,
@@ -137,14 +137,14 @@ async function main(): Promise<void> {
   const flights = toFlightRows(generateFlights({ rows, seed: wholeNumber(values.seed, 'seed') ?? 1, startDate: values.start }));
   const plan = planSeed(flights, values.database, limits);
   const started = performance.now();
-  await seedOverHttp({ url: values.url ?? DEFAULT_URL, key: resolveKey(values.key) }, plan);
+  await seedOverHttp({ url: resolveUrl(values.url), key: resolveKey(values.key) }, plan);
   const where = plan.route === '/flights' ? "the server's flights database" : `database "${values.database}"`;
   console.log(`seeded ${rows} flights into ${where} via POST ${plan.route} in ${plan.bodies.length} request(s), ${Math.round(performance.now() - started)} ms`);
 }
 
 function wholeNumber(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^[0-9]+$/.test(value)) throw new Error(`--${name} must be a whole number`);
+  if (!/^[0-9]+$/.test(value)) throw new UsageError(`--${name} must be a whole number`);
   return Number(value);
 }
 

@@ -35,7 +35,8 @@ export function defaultHistoryFile(env: NodeJS.ProcessEnv = process.env): string
   return env.CLOUDLITE_HISTORY ?? path.join(homedir(), '.cloudlite_history');
 }
 
-export async function runShell(options: ShellOptions): Promise<void> {
+/** Runs until `.quit` or the end of the input; says how many statements failed (each was reported on `errors`). */
+export async function runShell(options: ShellOptions): Promise<{ failures: number }> {
   const interactive = options.input.isTTY === true;
   const rl = createInterface({
     input: options.input,
@@ -47,6 +48,7 @@ export async function runShell(options: ShellOptions): Promise<void> {
   rl.on('history', (history: string[]) => saveHistory(options.historyFile, history));
   let mode = options.mode;
   let pending = '';
+  let failures = 0;
   const print = (text: string) => text !== '' && options.output.write(`${text}\n`);
   const prompt = () => {
     if (!interactive) return;
@@ -65,6 +67,7 @@ export async function runShell(options: ShellOptions): Promise<void> {
       const answer = await options.client.query(sql, params, { database: options.database });
       for (const result of answer.results) print(formatResult(result, mode));
     } catch (error) {
+      failures++;
       options.errors.write(`${describeError(error)}\n`);
     }
   };
@@ -92,9 +95,13 @@ export async function runShell(options: ShellOptions): Promise<void> {
 
   if (interactive) print(`cloudlite shell on ${options.database ?? 'the default database'}; .help for help, .quit to leave`);
   prompt();
+  let quit = false;
   for await (const line of rl) {
     if (pending === '' && line.trim().startsWith('.')) {
-      if ((await dotCommand(line)) === 'quit') break;
+      if ((await dotCommand(line)) === 'quit') {
+        quit = true;
+        break;
+      }
     } else if (pending !== '' || line.trim() !== '') {
       pending += pending === '' ? line : `\n${line}`;
       if (endsWithCompleteStatement(pending)) {
@@ -106,12 +113,17 @@ export async function runShell(options: ShellOptions): Promise<void> {
     prompt();
   }
   rl.close();
+  // The end of the input ends a last statement without its ";", as in the sqlite3 shell.
+  if (!quit && pending.trim() !== '') await run(pending);
+  return { failures };
 }
 
 export function describeError(error: unknown): string {
   if (!(error instanceof Error)) return `Error: ${String(error)}`;
   const { code, requestId } = error as { code?: string; requestId?: string };
-  return `Error${code ? ` ${code}` : ''}: ${error.message}${requestId ? ` (request ${requestId})` : ''}`;
+  // Node's own errors start their message with their code (ENOENT: no such file ...).
+  const named = code && !error.message.startsWith(`${code}:`) ? ` ${code}` : '';
+  return `Error${named}: ${error.message}${requestId ? ` (request ${requestId})` : ''}`;
 }
 
 function loadHistory(file: string): string[] {

@@ -103,13 +103,57 @@ describe('the cloudlite CLI against the local stack', () => {
     await expect(failure).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('Error SQL_ERROR: no such table: nope') });
   });
 
-  it("without --key or CLOUDLITE_KEY it uses the local stack's saved key", async () => {
-    const project = mkdtempSync(path.join(tmpdir(), 'cloudlite-project-'));
-    mkdirSync(path.join(project, '.data'));
-    writeFileSync(path.join(project, '.data', 'api-key'), `${WRITE_KEY}\n`);
-    const { stdout } = await cli(['sql', 'SELECT 1 AS one', '--db', database, '--json'], { CLOUDLITE_KEY: '' }, project);
+  it("without --key, --url or their variables it uses the running local stack's key and URL, from any directory", async () => {
+    // What npm start leaves in its data directory (DATA_DIR here, the repository's .data by default).
+    const data = mkdtempSync(path.join(tmpdir(), 'cloudlite-data-'));
+    writeFileSync(path.join(data, 'api-key'), `${WRITE_KEY}\n`);
+    writeFileSync(path.join(data, 'local-stack.json'), JSON.stringify({ url: api.url, dynamoDbEndpoint: 'http://127.0.0.1:1', keyTable: 'unused' }));
+    const elsewhere = mkdtempSync(path.join(tmpdir(), 'cloudlite-cwd-'));
+    const { stdout } = await cli(['sql', 'SELECT 1 AS one', '--db', database, '--json'], { CLOUDLITE_KEY: '', CLOUDLITE_URL: '', DATA_DIR: data }, elsewhere);
     expect(JSON.parse(stdout)).toEqual([{ one: 1 }]);
-    await expect(cli(['sql', 'SELECT 1', '--key', 'wrong-key-123'], {}, project)).rejects.toMatchObject({ stderr: expect.stringContaining('UNAUTHORIZED') });
+    await expect(cli(['sql', 'SELECT 1', '--key', 'wrong-key-123'], { DATA_DIR: data }, elsewhere)).rejects.toMatchObject({ stderr: expect.stringContaining('UNAUTHORIZED') });
+    // Without a key anywhere, it says where it looked; that is a usage error (exit 2).
+    const empty = mkdtempSync(path.join(tmpdir(), 'cloudlite-empty-'));
+    await expect(cli(['sql', 'SELECT 1'], { CLOUDLITE_KEY: '', API_KEY: '', DATA_DIR: empty }, elsewhere)).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining(`no API key`) });
+  });
+
+  it('a script piped into the shell runs its last statement without ";", and exits 1 when a statement failed', async () => {
+    const shell = (script: string) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        const child = execFile(process.execPath, [BIN, 'shell', '--db', database, '--json'], { cwd: ROOT, env: { ...process.env, CLOUDLITE_URL: api.url, CLOUDLITE_KEY: WRITE_KEY } }, (error, stdout, stderr) =>
+          error && typeof error.code !== 'number' ? reject(error) : resolve({ code: error ? (error.code as number) : 0, stdout, stderr }),
+        );
+        child.stdin!.end(script);
+      });
+    const ok = await shell("SELECT 'first' AS a;\nSELECT 'last' AS b");
+    expect([ok.code, ok.stdout.trim().split('\n').map((line) => JSON.parse(line))]).toEqual([0, [[{ a: 'first' }], [{ b: 'last' }]]]);
+    const failed = await shell('SELECT * FROM nope;\nSELECT 1 AS after;\n');
+    expect(failed).toMatchObject({ code: 1, stderr: expect.stringContaining('Error SQL_ERROR: no such table: nope') });
+    expect(JSON.parse(failed.stdout.trim())).toEqual([{ after: 1 }]); // the rest still ran, as in sqlite3
+  });
+
+  it("npm run keys finds the running local stack's key table without --table or --endpoint", async () => {
+    const data = mkdtempSync(path.join(tmpdir(), 'cloudlite-data-'));
+    writeFileSync(path.join(data, 'local-stack.json'), JSON.stringify({ url: api.url, dynamoDbEndpoint: process.env.DYNAMODB_ENDPOINT, keyTable: process.env.KEY_TABLE }));
+    const keys = (args: string[], env: NodeJS.ProcessEnv) =>
+      run(process.execPath, [path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), path.join(ROOT, 'scripts', 'keys.ts'), ...args], {
+        cwd: ROOT,
+        env: { ...process.env, KEY_TABLE: '', DYNAMODB_ENDPOINT: '', ...env },
+      });
+    const created = await keys(['create', '--role', 'read', '--databases', `${database}*`, '--label', 'cli-test'], { DATA_DIR: data });
+    const id = /^created (key:[0-9a-f]{8})/.exec(created.stdout)![1]!;
+    expect((await keys(['list'], { DATA_DIR: data })).stdout).toContain(`${id}  read   ${database}*`);
+    await keys(['revoke', id], { DATA_DIR: data });
+    // Nothing running and nothing named: a usage error saying what to pass.
+    const nowhere = mkdtempSync(path.join(tmpdir(), 'cloudlite-empty-'));
+    await expect(keys(['list'], { DATA_DIR: nowhere })).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('no key table: pass --table') });
+  });
+
+  it('a missing file is a usage error that names it, said once', async () => {
+    await expect(cli(['import', database, '/nonexistent/backup.sqlite'])).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/^cannot read \/nonexistent\/backup\.sqlite: ENOENT: no such file or directory/),
+    });
   });
 
   it('the shell runs a multi-line statement, .tables, .mode json and .quit in a real terminal, and keeps history', async () => {
@@ -153,6 +197,14 @@ describe('the cloudlite CLI against the local stack', () => {
     const fromDump = uniqueDatabase('cli-dump');
     await cli(['import', fromDump, dump]);
     expect(JSON.parse((await cli(['sql', 'SELECT body FROM notes ORDER BY body', '--db', fromDump, '--json'])).stdout)).toEqual([{ body: 'hello' }, { body: 'world' }]);
+
+    // A listing with more pages says on stderr how to ask for the next one; stdout stays the data.
+    await cli(['sql', "INSERT INTO notes VALUES ('again')", '--db', source]);
+    const firstPage = await cli(['versions', source, '--limit', '1', '--json']);
+    const [newest] = JSON.parse(firstPage.stdout) as { version: string }[];
+    expect(firstPage.stderr).toBe(`more: npx cloudlite versions ${source} --limit 1 --before ${newest!.version}\n`);
+    const databasesPage = await cli(['databases', '--limit', '1', '--json']);
+    expect(databasesPage.stderr).toMatch(/^more: npx cloudlite databases --limit 1 --cursor [a-z0-9_-]+\n$/);
 
     const versions = JSON.parse((await cli(['versions', source, '--json'])).stdout) as { version: string }[] | { versions: { version: string }[] };
     const first = (Array.isArray(versions) ? versions : versions.versions).at(-1)!.version;

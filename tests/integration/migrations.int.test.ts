@@ -114,7 +114,7 @@ describe('migrations against the local stack', () => {
       expect(first.stdout).toContain('0001_flights.sql  sha256 ');
       const second = await cli(['--database', database, '--url', api.url, '--key', WRITE_KEY]);
       expect(second.stdout.trim()).toBe(`${database}: up to date (${files.length} migration(s) already applied)`);
-      await expect(cli(['--url', api.url])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining("usage: npm run migrate -- (--database <name> | --databases '<glob>')") });
+      await expect(cli(['--url', api.url])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("usage: npm run migrate -- (--database <name> | --databases '<glob>')") });
     });
 
     it('npm run migrate --databases applies to every database the pattern matches, listed through GET /databases, each reported', async () => {
