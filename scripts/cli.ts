@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { createClient, type Client, type Progress } from '../clients/typescript/src/index.ts';
 import { resolveKey, resolveUrl, UsageError } from './api-client';
 import { formatResult, OUTPUT_MODES, type OutputMode } from './cli-format';
-import { defaultHistoryFile, describeError, runShell } from './sql-shell';
+import { defaultHistoryFile, describeError, ROWS_OMITTED, runShell } from './sql-shell';
 
 /**
  * `cloudlite` (the project's bin, bin/cloudlite.cjs): SQL, an interactive shell and the database
@@ -80,6 +80,7 @@ async function runCommand(client: Client, command: string, args: string[], value
       const answer = await client.query(sql);
       const printed = answer.results.map((result) => formatResult(result, mode)).filter((text) => text !== '');
       if (printed.length > 0) process.stdout.write(`${printed.join('\n')}\n`);
+      if (answer.meta.rowsOmitted) process.stderr.write(`${ROWS_OMITTED}\n`);
       return;
     }
     case 'shell': {

@@ -31,6 +31,9 @@ Statements end with ";" and may span lines; Ctrl-C drops a half-typed one.`;
 
 const HISTORY_SIZE = 1000;
 
+/** What the CLI says when a write was stored but its rows could not come back (an empty table would mislead). */
+export const ROWS_OMITTED = 'note: the write was stored, but its rows were too large to return; read them back with a smaller query';
+
 export function defaultHistoryFile(env: NodeJS.ProcessEnv = process.env): string {
   return env.CLOUDLITE_HISTORY ?? path.join(homedir(), '.cloudlite_history');
 }
@@ -66,6 +69,7 @@ export async function runShell(options: ShellOptions): Promise<{ failures: numbe
     try {
       const answer = await options.client.query(sql, params, { database: options.database });
       for (const result of answer.results) print(formatResult(result, mode));
+      if (answer.meta.rowsOmitted) options.errors.write(`${ROWS_OMITTED}\n`);
     } catch (error) {
       failures++;
       options.errors.write(`${describeError(error)}\n`);

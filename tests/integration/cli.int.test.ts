@@ -149,6 +149,12 @@ describe('the cloudlite CLI against the local stack', () => {
     await expect(keys(['list'], { DATA_DIR: nowhere })).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('no key table: pass --table') });
   });
 
+  it('a write whose rows were too large to return says so, instead of printing an empty result as all', async () => {
+    const { stdout, stderr } = await cli(['sql', `CREATE TABLE big(x); INSERT INTO big VALUES (1) RETURNING replace(hex(zeroblob(1200000)), '0', '"') AS quotes`, '--db', uniqueDatabase('omitted')]);
+    expect(stdout).toContain('(0 rows)');
+    expect(stderr).toBe('note: the write was stored, but its rows were too large to return; read them back with a smaller query\n');
+  });
+
   it('a missing file is a usage error that names it, said once', async () => {
     await expect(cli(['import', database, '/nonexistent/backup.sqlite'])).rejects.toMatchObject({
       code: 2,
