@@ -118,6 +118,20 @@ describe('database lifecycle over HTTP', () => {
     expect(await rows(rebuilt)).toEqual(await rows(db));
   });
 
+  it('a SQL dump holding a virtual table this engine lacks (its module quoted, as sqlite3 .dump writes it) is refused', async () => {
+    const db = uniqueDatabase('fts5dump');
+    const dump = [
+      'CREATE TABLE t(n INTEGER); INSERT INTO t VALUES (1);',
+      'PRAGMA writable_schema=ON;',
+      `INSERT INTO sqlite_schema(type, name, tbl_name, rootpage, sql) VALUES ('table', 'v', 'v', 0, 'CREATE VIRTUAL TABLE v USING "fts5"(x)');`,
+      'PRAGMA writable_schema=OFF;',
+    ].join('\n');
+    const imported = await call('POST', `/databases/${db}/import`, Buffer.from(dump), WRITE_KEY, 'application/sql');
+    expect([imported.status, imported.body.error?.code]).toEqual([400, 'INVALID_DATABASE_FILE']);
+    expect(imported.body.error.message).toMatch(/virtual table "v" uses module fts5/);
+    expect((await sql(db, 'SELECT 1')).status).toBe(404);
+  });
+
   it('a SQL dump that fails is refused with the reason, and the database is untouched', async () => {
     const db = uniqueDatabase('baddump');
     const { v2 } = await twoVersions(db);

@@ -1,5 +1,6 @@
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
 import { buildFromScript, dumpFile, inspectFile } from '../../functions/adapters/sqljs/file-inspection';
+import { quoteLiteral } from '../../functions/core/sql-quoting';
 import { databaseFile as fileOf } from '../helpers/sqljs-database';
 
 /**
@@ -175,9 +176,42 @@ describe('a database built from a SQL dump (an import of format=sql)', () => {
     expect(built).toEqual({ kind: 'refused', reason: expect.stringMatching(reason) });
   });
 
-  it('refuses a database larger than the limit it is given', async () => {
-    const script = "CREATE TABLE t(x TEXT); INSERT INTO t WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 200) SELECT printf('%01000d', i) FROM c;";
-    expect(await inspector.build(script, 100_000)).toEqual({ kind: 'refused', reason: expect.stringMatching(/makes is \d+ bytes; databases may hold at most 100000/) });
-    expect((await inspector.build(script)).kind).toBe('valid');
+  it('stops a dump as its database grows past the limit, before it is made in full, whatever page size or page limit it sets', async () => {
+    // 40 MB of zeroblobs from a short script: growing it in memory first would take what the limit protects.
+    const grows = 'CREATE TABLE t(b BLOB); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 40) INSERT INTO t SELECT zeroblob(1000000) FROM c;';
+    const exported: number[] = [];
+    const exportFile = SQL.Database.prototype.export;
+    const spy = jest.spyOn(SQL.Database.prototype, 'export').mockImplementation(function (this: InstanceType<SqlJsStatic['Database']>) {
+      const bytes = exportFile.call(this);
+      exported.push(bytes.byteLength);
+      return bytes;
+    });
+    try {
+      for (const script of [grows, `PRAGMA page_size = 65536; ${grows}`, `PRAGMA max_page_count = 1000000000; ${grows}`]) {
+        expect(await inspector.build(script, 1024 * 1024)).toEqual({ kind: 'refused', reason: 'the database it makes would be larger than 1048576 bytes, the most a database may hold' });
+      }
+    } finally {
+      spy.mockRestore();
+    }
+    expect(exported).toEqual([]);
+    expect((await inspector.build(grows, 64 * 1024 * 1024)).kind).toBe('valid');
+  });
+
+  it.each([
+    ['its module quoted', 'v', 'CREATE VIRTUAL TABLE v USING "fts5"(x)', /virtual table "v" uses module fts5/],
+    ['a comment before its module', 'v', 'CREATE VIRTUAL TABLE v USING/**/rtree(id, a, b)', /virtual table "v" uses module rtree/],
+    ['a name that fools the text check', 'v USING fts4', 'CREATE VIRTUAL TABLE "v USING fts4" USING fts5(x)', /table "v USING fts4" cannot be read by this engine: no such module: fts5/],
+  ])('refuses a virtual table this engine cannot read, written into sqlite_schema with %s', async (_label, name, create, reason) => {
+    // sqlite3's own .dump writes virtual tables this way (writable_schema): stored, the table could never be queried, dropped or dumped.
+    const script = `CREATE TABLE t(x); PRAGMA writable_schema=ON; INSERT INTO sqlite_schema(type, name, tbl_name, rootpage, sql) VALUES ('table', ${quoteLiteral(name)}, ${quoteLiteral(name)}, 0, ${quoteLiteral(create)}); PRAGMA writable_schema=OFF;`;
+    expect(await inspector.build(script)).toEqual({ kind: 'refused', reason: expect.stringMatching(reason) });
+  });
+
+  it.each([
+    ['a comment before its parenthesis', "CREATE TABLE t(x); CREATE TRIGGER t_ai AFTER INSERT ON t BEGIN SELECT load_extension/**/('x'); END;"],
+    ['its name quoted', 'CREATE TABLE t(x); CREATE VIEW v AS SELECT "writefile"(\'/tmp/x\', x) FROM t;'],
+  ])('refuses a schema calling a refused function with %s (files and dumps alike)', async (_name, script) => {
+    expect(await inspector.build(script)).toEqual({ kind: 'refused', reason: expect.stringMatching(/calls (load_extension|writefile)\(\)/) });
+    expect(await inspector.inspect(databaseFile(script))).toEqual({ kind: 'refused', reason: expect.stringMatching(/calls (load_extension|writefile)\(\)/) });
   });
 });

@@ -23,7 +23,10 @@ import { SQLITE_MAGIC } from './sqlite-files';
  */
 
 const HEADER_BYTES = 100;
-const REFUSED_FUNCTIONS = /\b(load_extension|fts3_tokenizer|readfile|writefile|edit|sqlite_dbpage|zipfile|fts5_source_id)\s*\(/i;
+// Also quoted ("writefile"), or with a comment before its parenthesis: SQLite reads both as calls.
+const REFUSED_FUNCTIONS = /(?:^|[^\w$])["'`[]?(load_extension|fts3_tokenizer|readfile|writefile|edit|sqlite_dbpage|zipfile|fts5_source_id)["'`\]]?(?:\s|\/\*[\s\S]*?\*\/|--[^\n]*\n)*\(/i;
+// The module of a virtual table, also quoted or after a comment.
+const VIRTUAL_TABLE_MODULE = /^\s*CREATE\s+VIRTUAL\s+TABLE\s+.*?\bUSING(?:\s|\/\*[\s\S]*?\*\/|--[^\n]*\n)*["'`[]?(\w+)/is;
 const ALLOWED_MODULES = new Set(['fts3', 'fts4']);
 
 /** The cheap part of an inspection, run before any worker starts: most files that are no database fail here. */
@@ -69,8 +72,10 @@ export function inspectFile(SQL: SqlJsStatic, bytes: Uint8Array): Inspection {
 /**
  * A database made by running a SQL script on an empty one, judged as an uploaded file is. The
  * script runs as sqlite3 runs a dump: its own PRAGMAs and BEGIN/COMMIT, foreign keys off unless
- * it turns them on. What it may do is bounded by this thread (time, memory) and by the checks
- * of the file it makes (a schema this service refuses is refused here too).
+ * it turns them on, statement by statement, rows that statements answer computed and dropped.
+ * What it may do is bounded by this thread (time, memory), by a page limit that keeps the
+ * database it makes within `maxBytes` while it grows (set again after every statement, so the
+ * script cannot lift it), and by the checks of the file it makes.
  *
  * `script.bytes` is taken.
  */
@@ -88,9 +93,15 @@ export function buildFromScript(SQL: SqlJsStatic, script: { bytes?: Uint8Array }
   let bytes: Uint8Array;
   try {
     try {
-      db.exec(text);
+      limitSize(db, maxBytes);
+      for (const statement of db.iterateStatements(text)) {
+        while (statement.step());
+        limitSize(db, maxBytes);
+      }
     } catch (error) {
-      return refused(`its SQL failed: ${(error as Error).message}`);
+      const message = (error as Error).message;
+      if (/database or disk is full/.test(message)) return refused(`the database it makes would be larger than ${maxBytes} bytes, the most a database may hold`);
+      return refused(`its SQL failed: ${message}`);
     }
     // A script that opens a transaction and never commits makes nothing, in sqlite3 as here.
     try {
@@ -102,8 +113,13 @@ export function buildFromScript(SQL: SqlJsStatic, script: { bytes?: Uint8Array }
   } finally {
     db.close();
   }
-  if (bytes.byteLength > maxBytes) return refused(`the database it makes is ${bytes.byteLength} bytes; databases may hold at most ${maxBytes}`);
   return inspectFile(SQL, bytes);
+}
+
+/** SQLite answers "database or disk is full" rather than grow the file past `maxBytes`. */
+function limitSize(db: Database, maxBytes: number): void {
+  const pageSize = Number(rows(db, 'PRAGMA page_size')[0]![0]);
+  db.exec(`PRAGMA max_page_count = ${Math.max(1, Math.floor(maxBytes / pageSize))}`);
 }
 
 function refused(reason: string): Extract<Inspection, { kind: 'refused' }> {
@@ -124,8 +140,21 @@ function refuseSchema(db: Database): string | undefined {
     if (policy) return `its ${type} "${name}" holds a statement this service refuses: ${policy}`;
     const call = REFUSED_FUNCTIONS.exec(sql);
     if (call) return `its ${type} "${name}" calls ${call[1]}(), which this service refuses`;
-    const module = /^\s*CREATE\s+VIRTUAL\s+TABLE\s+.*?\bUSING\s+(\w+)/is.exec(sql)?.[1]?.toLowerCase();
+    const module = VIRTUAL_TABLE_MODULE.exec(sql)?.[1]?.toLowerCase();
     if (module !== undefined && !ALLOWED_MODULES.has(module)) return `its virtual table "${name}" uses module ${module}; only ${[...ALLOWED_MODULES].join(', ')} are served`;
+    // Whatever its text looks like, a table this engine cannot read could never be queried,
+    // dropped or dumped here (writable_schema writes any text into sqlite_schema): one row is read.
+    if (type === 'table') {
+      let firstRow: Statement | undefined;
+      try {
+        firstRow = db.prepare(`SELECT 1 FROM ${quoteIdentifier(name)} LIMIT 1`);
+        firstRow.step();
+      } catch (error) {
+        return `its table "${name}" cannot be read by this engine: ${(error as Error).message}`;
+      } finally {
+        firstRow?.free();
+      }
+    }
   }
   return undefined;
 }
