@@ -337,15 +337,17 @@ export class DatabaseLifecycle {
     if (bytes.byteLength > this.options.maxDatabaseBytes) {
       throw new PayloadTooLargeError(`the ${format === 'sql' ? 'script' : 'file'} is ${bytes.byteLength} bytes; databases may hold at most ${this.options.maxDatabaseBytes}`);
     }
-    // A script's meaning is its text (what it builds is checked, not compared): taken before the inspector takes the bytes.
-    const scriptSha256 = format === 'sql' ? createHash('sha256').update(bytes).digest('hex') : undefined;
+    // What was sent, before the inspector takes the bytes: a retry of this import sends the same.
+    const meaning = { kind: 'import', ...(format === 'sql' && { format }), sha256: createHash('sha256').update(bytes).digest('hex') };
+    // A retry whose first attempt was applied answers that, without checking the upload again.
+    const replayed = context.idempotencyKey === undefined ? undefined : await this.deps.service.replayIfAnswered(database, context.idempotencyKey, meaning);
+    if (replayed) return changeAnswerOf(replayed);
     const inspection = format === 'sql' ? await this.deps.inspector.build(bytes, this.options.maxDatabaseBytes) : await this.deps.inspector.inspect(bytes);
     if (inspection.kind === 'refused') throw new InvalidDatabaseFileError(`the ${format === 'sql' ? 'SQL dump' : 'file'} was refused and nothing was changed: ${inspection.reason}`);
     const key = this.keyOf(database);
-    const sha256 = scriptSha256 ?? createHash('sha256').update(inspection.bytes).digest('hex');
     return this.change({
       database,
-      meaning: { kind: 'import', ...(scriptSha256 !== undefined && { format }), sha256 },
+      meaning,
       ...context,
       produce: async (base) => {
         const answer = answerOf({ replaced: base.kind === 'stored' ? versionName(base.version) : null, converted_from_wal: inspection.convertedFromWal ? 1 : 0 });
@@ -402,8 +404,7 @@ export class DatabaseLifecycle {
   // -------------------------------------------------------------------------------------------
 
   private async change(change: Change): Promise<ChangeAnswer> {
-    const response = await this.deps.service.change(change);
-    return { version: response.meta.version, ...(response.meta.replayed && { replayed: true as const }), fields: fieldsOf(response) };
+    return changeAnswerOf(await this.deps.service.change(change));
   }
 
   /** The current committed version with its size and time; 404 for a missing or deleted database. */
@@ -445,6 +446,10 @@ function changed(results: StatementResult[], store: Changed['store']) {
  */
 function answerOf(fields: Record<string, SqlValue>): StatementResult[] {
   return [{ columns: Object.keys(fields), rows: [Object.values(fields)], changes: 0, lastInsertRowid: null }];
+}
+
+function changeAnswerOf(response: SqlResponse): ChangeAnswer {
+  return { version: response.meta.version, ...(response.meta.replayed && { replayed: true as const }), fields: fieldsOf(response) };
 }
 
 function fieldsOf(response: SqlResponse): Record<string, SqlValue> {

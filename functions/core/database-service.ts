@@ -238,7 +238,8 @@ export class DatabaseService {
     try {
       read = await this.read(request, timings);
     } catch (error) {
-      const replayed = role === 'write' && (error instanceof SqlError || error instanceof DatabaseNotFoundError) ? await this.replayOfRetry(request, started, timings) : undefined;
+      const keyed = role === 'write' && request.idempotencyKey !== undefined && (error instanceof SqlError || error instanceof DatabaseNotFoundError);
+      const replayed = keyed ? await this.recordedAnswer(request.database, request.idempotencyKey!, request.meaning ?? request.program, started, timings) : undefined;
       if (replayed) return replayed;
       throw error;
     }
@@ -250,16 +251,20 @@ export class DatabaseService {
   }
 
   /**
-   * A keyed write's retry can fail where its first attempt succeeded (the CREATE TABLE it
-   * repeats made the table; a later write dropped the table it inserted into), and so never
-   * reach the write path, where keys are looked up. Its answer is the first attempt's, if any.
+   * The first answer of a request made with `idempotencyKey`, if there was one: what its retry
+   * answers. A retry that would now fail (the CREATE TABLE it repeats made the table; a later
+   * write dropped the table it inserted into) never reaches the write path, where keys are
+   * looked up; nor should a retried import redo its checks. The same key with another meaning
+   * is IDEMPOTENCY_KEY_REUSED.
    */
-  private async replayOfRetry(request: SqlRequest, started: number, timings: Timings): Promise<SqlResponse | undefined> {
-    const { database, idempotencyKey } = request;
-    if (idempotencyKey === undefined) return undefined;
+  async replayIfAnswered(database: string, idempotencyKey: string, meaning: Change['meaning']): Promise<SqlResponse | undefined> {
+    return this.recordedAnswer(database, idempotencyKey, meaning, performance.now(), emptyTimings());
+  }
+
+  private async recordedAnswer(database: string, idempotencyKey: string, meaning: Change['meaning'], started: number, timings: Timings): Promise<SqlResponse | undefined> {
     // Keys move from the database's item to their own, copied before they are removed: look in that order.
     const prior = (await this.deps.lock.recentKey(database, idempotencyKey)) ?? (await this.deps.idempotency.find(database, idempotencyKey));
-    return prior && this.replay(database, prior, fingerprintOf(database, request.meaning ?? request.program), started, timings);
+    return prior && this.replay(database, prior, fingerprintOf(database, meaning), started, timings);
   }
 
   /** Runs a request known to write (migrations, bulk replaces) straight on the write path. */

@@ -27,6 +27,7 @@ function setup(overrides: { inlineTransferBytes?: number; maxDatabaseBytes?: num
   const store = new FakeObjectStore(clock.now);
   const lock = new FakeLeaseLock(clock);
   const engine = new FakeEngine();
+  const inspector = new FakeInspector();
   // One history of committed versions serves the service's past reads and the lifecycle, as in production.
   const history = new VersionHistory(store, lock, 'databases/');
   const service = new DatabaseService(SERVICE_OPTIONS, { store, lock, idempotency: new FakeIdempotencyStore(), engine, pastVersions: history, clock: clock.now });
@@ -41,7 +42,7 @@ function setup(overrides: { inlineTransferBytes?: number; maxDatabaseBytes?: num
       rowCountLimit: 10_000,
       restoreWindowDays: 30,
     },
-    { service, history, store, archive: store, lock, inspector: new FakeInspector() },
+    { service, history, store, archive: store, lock, inspector },
   );
   const run = (sql: string, extra: Partial<SqlRequest> = {}, database = DB) =>
     service.execute({ database, program: { kind: 'script', sql }, consistency: 'strong', ...extra }, 'write');
@@ -51,7 +52,7 @@ function setup(overrides: { inlineTransferBytes?: number; maxDatabaseBytes?: num
     clock.advance(1_000);
     return (await run(sql)).meta.version!;
   };
-  return { clock, store, lock, engine, service, lifecycle, run, items, writeLater };
+  return { clock, store, lock, engine, inspector, service, lifecycle, run, items, writeLater };
 }
 
 describe('reads of past versions', () => {
@@ -288,6 +289,22 @@ describe('import', () => {
     expect(again).toMatchObject({ version: imported.version, replayed: true });
     // The same key with another dump is another request.
     await expect(t.lifecycle.import(DB, { bytes: Buffer.from('ADD z;\n'), format: 'sql' }, { idempotencyKey: 'load-1' })).rejects.toThrow(IdempotencyKeyReusedError);
+  });
+
+  it('a keyed import (staged or inline, dump or file) retried after it was applied replays without checking the upload again', async () => {
+    const t = setup();
+    const { staged } = await t.lifecycle.stageUpload(DB);
+    await t.store.putBlob(staged, Buffer.from('ADD x;\n'));
+    const first = await t.lifecycle.import(DB, { staged, format: 'sql' }, { idempotencyKey: 'load-2' });
+    const builds = jest.spyOn(t.inspector, 'build');
+    const again = await t.lifecycle.import(DB, { bytes: Buffer.from('ADD x;\n'), format: 'sql' }, { idempotencyKey: 'load-2' });
+    expect(again).toEqual({ ...first, replayed: true });
+    expect(builds).not.toHaveBeenCalled();
+    const file = setup();
+    const imported = await file.lifecycle.import(DB, { bytes: encode(['f']) }, { idempotencyKey: 'file-1' });
+    const inspections = jest.spyOn(file.inspector, 'inspect');
+    expect(await file.lifecycle.import(DB, { bytes: encode(['f']) }, { idempotencyKey: 'file-1' })).toEqual({ ...imported, replayed: true });
+    expect(inspections).not.toHaveBeenCalled();
   });
 
   it('a SQL dump that fails is refused with the data untouched and no lease taken', async () => {
