@@ -88,7 +88,7 @@ function readBody(event: Event, options: BodyOptions): void {
     return;
   }
   if (!family) throw new UnsupportedMediaTypeError(acceptedTypes(options));
-  if (bytes.byteLength === 0) throw new BadRequestError(options.rawSql ? 'request body is empty; send a JSON object or the SQL text' : 'request body is empty; send JSON');
+  if (bytes.byteLength === 0) throw new BadRequestError(`request body is empty; ${acceptedTypes(options)}`);
   let text: string;
   try {
     text = utf8.decode(bytes);

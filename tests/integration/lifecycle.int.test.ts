@@ -140,6 +140,9 @@ describe('database lifecycle over HTTP', () => {
     expect(refused.body.error.message).toMatch(/SQL dump was refused and nothing was changed: its SQL failed: no such table: nope/);
     expect(await rows(db)).toEqual([[1], [2]]);
     expect((await versionsOf(db))[0]!.version).toBe(v2);
+    // An empty body says what an import takes.
+    const empty = await call('POST', `/databases/${db}/import`, new Uint8Array(), WRITE_KEY, 'application/sql');
+    expect([empty.status, empty.body.error.message]).toEqual([400, expect.stringContaining('a SQL dump as "Content-Type: application/sql"')]);
   });
 
   it('a database holding a view whose table was dropped exports and imports again', async () => {
