@@ -53,3 +53,9 @@ it("runs a dump's SELECTs without keeping their rows, as sqlite3 runs a dump: fo
   const script = "CREATE TABLE t(x); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 1000000) SELECT i, 'a row nobody reads' FROM c;";
   expect(await inspector.build(Buffer.from(script), 64 * 1024 * 1024)).toMatchObject({ kind: 'valid', tables: 1 });
 });
+
+it("keeps a dump's TEMP tables in SQLite's memory, where its heap limit stops them (as files they would escape every limit)", async () => {
+  const inspector = new SqlJsFileInspector(limits);
+  const script = 'CREATE TABLE t(x); CREATE TEMP TABLE big AS WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 200) SELECT zeroblob(1000000) AS z FROM c;';
+  expect(await inspector.build(Buffer.from(script), 64 * 1024 * 1024)).toEqual({ kind: 'refused', reason: 'its SQL failed: out of memory' });
+});

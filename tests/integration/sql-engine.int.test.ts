@@ -132,6 +132,33 @@ describe('the sql.js worker engine', () => {
     }
   });
 
+  it("a TEMP table larger than SQLite's heap limit answers RESOURCE_LIMIT (kept as a file, it would take memory no limit bounds)", async () => {
+    const engine = new SqlJsEngine(options);
+    try {
+      const temp = script('CREATE TEMP TABLE b AS WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 200) SELECT zeroblob(1000000) AS z FROM c');
+      await expect(engine.read(onEmpty(temp))).rejects.toMatchObject({ code: 'RESOURCE_LIMIT' });
+      await expect(engine.read(onEmpty(script('SELECT 1')))).resolves.toMatchObject({ kind: 'done' });
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('a write is stopped as the file grows past the size limit, not after: 200 MB of blobs against a 16 MB limit', async () => {
+    const engine = new SqlJsEngine(options);
+    try {
+      const grows = script('CREATE TABLE b(z); INSERT INTO b WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 200) SELECT zeroblob(1000000) FROM c');
+      // SQLite stopped it at the limit ("database or disk is full"), so no size past it was ever reached to report.
+      await expect(engine.write(onEmpty(grows))).rejects.toMatchObject({
+        code: 'DATABASE_TOO_LARGE',
+        message: 'the write would grow the database past its size limit (MAX_DATABASE_MB); nothing was stored',
+      });
+      // A limit it meets is no obstacle.
+      await expect(engine.write(onEmpty(script('CREATE TABLE b(z); INSERT INTO b VALUES (zeroblob(1000000))')))).resolves.toMatchObject({ changed: true });
+    } finally {
+      await engine.close();
+    }
+  });
+
   it('close() settles the statement still running and everything queued behind it, at once', async () => {
     const engine = new SqlJsEngine(options);
     const running = engine.read(onEmpty(runaway));

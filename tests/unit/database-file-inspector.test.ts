@@ -197,6 +197,18 @@ describe('a database built from a SQL dump (an import of format=sql)', () => {
     expect((await inspector.build(grows, 64 * 1024 * 1024)).kind).toBe('valid');
   });
 
+  it('refuses a dump that attaches another database: its file would grow outside every limit', async () => {
+    const script = "ATTACH ':memory:' AS side; CREATE TABLE side.b(z); CREATE TABLE t(x);";
+    expect(await inspector.build(script)).toEqual({ kind: 'refused', reason: 'its SQL attaches another database ("side"), which a dump never does' });
+  });
+
+  it('keeps TEMP to itself: a page limit the script sets on it neither holds nor passes for the size limit', async () => {
+    const script = 'CREATE TABLE t(x); PRAGMA temp.max_page_count = 2; CREATE TEMP TABLE scratch(b BLOB); INSERT INTO scratch VALUES (zeroblob(100000)); INSERT INTO t VALUES (1);';
+    const built = await inspector.build(script);
+    expect(built).toMatchObject({ kind: 'valid', tables: 1 });
+    expect(query((built as { bytes: Uint8Array }).bytes, 'SELECT x FROM t')).toEqual([[1]]);
+  });
+
   it.each([
     ['its module quoted', 'v', 'CREATE VIRTUAL TABLE v USING "fts5"(x)', /virtual table "v" uses module fts5/],
     ['a comment before its module', 'v', 'CREATE VIRTUAL TABLE v USING/**/rtree(id, a, b)', /virtual table "v" uses module rtree/],

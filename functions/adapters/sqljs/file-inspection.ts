@@ -93,14 +93,17 @@ export function buildFromScript(SQL: SqlJsStatic, script: { bytes?: Uint8Array }
   let bytes: Uint8Array;
   try {
     try {
-      limitSize(db, maxBytes);
+      confine(db, maxBytes);
       for (const statement of db.iterateStatements(text)) {
         while (statement.step());
-        limitSize(db, maxBytes);
+        const attached = rows(db, "SELECT name FROM pragma_database_list WHERE name NOT IN ('main', 'temp')")[0]?.[0];
+        if (attached !== undefined) return refused(`its SQL attaches another database ("${String(attached)}"), which a dump never does`);
+        confine(db, maxBytes);
       }
     } catch (error) {
       const message = (error as Error).message;
-      if (/database or disk is full/.test(message)) return refused(`the database it makes would be larger than ${maxBytes} bytes, the most a database may hold`);
+      // Only the file can be full: TEMP is in memory without a page limit (confine).
+      if (message === 'database or disk is full') return refused(`the database it makes would be larger than ${maxBytes} bytes, the most a database may hold`);
       return refused(`its SQL failed: ${message}`);
     }
     // A script that opens a transaction and never commits makes nothing, in sqlite3 as here.
@@ -116,10 +119,15 @@ export function buildFromScript(SQL: SqlJsStatic, script: { bytes?: Uint8Array }
   return inspectFile(SQL, bytes);
 }
 
-/** SQLite answers "database or disk is full" rather than grow the file past `maxBytes`. */
-function limitSize(db: Database, maxBytes: number): void {
+/**
+ * What a script may grow, set again after each of its statements (so none can lift it for the
+ * next): the file, to `maxBytes` (SQLite answers "database or disk is full" rather than grow it
+ * further); TEMP, kept in SQLite's memory, bounded by the thread's SQLite heap limit, not a page
+ * limit of the script's choosing. (ATTACH, the other way to grow a file here, is refused.)
+ */
+function confine(db: Database, maxBytes: number): void {
   const pageSize = Number(rows(db, 'PRAGMA page_size')[0]![0]);
-  db.exec(`PRAGMA max_page_count = ${Math.max(1, Math.floor(maxBytes / pageSize))}`);
+  db.exec(`PRAGMA main.max_page_count = ${Math.max(1, Math.floor(maxBytes / pageSize))}; PRAGMA temp_store = MEMORY; PRAGMA temp.max_page_count = 4294967294;`);
 }
 
 function refused(reason: string): Extract<Inspection, { kind: 'refused' }> {

@@ -70,11 +70,27 @@ function verifyIntegrity(db: Database): void {
  * about 8 µs a transaction (four times what an indexed lookup costs). An exclusive connection
  * would keep its rollback journal between transactions; truncating it at each commit gives
  * its memory back.
+ *
+ * TEMP tables, and the files sorts spill to, are kept in SQLite's own memory: as files they
+ * would live in sql.js's file system, which no limit bounds (a read key's CREATE TEMP TABLE of
+ * a GB took the process with it); in memory, SQLITE_HEAP_LIMIT_MB bounds them (RESOURCE_LIMIT).
  */
 export function configureConnection(db: Database): void {
   db.run('PRAGMA foreign_keys = ON');
   db.run('PRAGMA locking_mode = EXCLUSIVE');
   db.run('PRAGMA journal_mode = TRUNCATE');
+  db.run('PRAGMA temp_store = MEMORY');
+}
+
+/**
+ * The file may not grow past `maxBytes` while a statement runs, not only at its end: it lives in
+ * memory, and a statement that writes a GB would take the process before the check (SQLite
+ * answers "database or disk is full" at the limit instead). A file already past the limit may
+ * still be written without growing.
+ */
+export function limitFileSize(db: Database, maxBytes: number): void {
+  const [pageSize, pageCount] = db.exec('SELECT (SELECT page_size FROM pragma_page_size), (SELECT page_count FROM pragma_page_count)')[0]!.values[0]!.map(Number) as [number, number];
+  db.run(`PRAGMA max_page_count = ${Math.max(pageCount, Math.floor(maxBytes / pageSize), 1)}`);
 }
 
 /**
@@ -120,6 +136,7 @@ export function runRead(db: Database, program: Program, limits: ExecutionLimits)
 /** Runs the program in one transaction; rolls back and rethrows on any error. */
 export function runWrite(db: Database, program: Program, limits: ExecutionLimits): { results: StatementResult[]; changed: boolean } {
   const before = fingerprint(db);
+  limitFileSize(db, limits.maxDatabaseBytes);
   db.run('BEGIN IMMEDIATE');
   let executed: Executed[];
   let after: Fingerprint;
@@ -494,5 +511,9 @@ export function translateEngineError(error: unknown, statementIndex?: number): E
     return new ResourceLimitError(`the statement needs more memory than the engine allows (${message})`, { statementIndex });
   }
   if (CORRUPTION_MESSAGES.some((m) => message.includes(m))) return new CorruptDatabaseError(`the stored database is corrupt: ${message}`);
+  // The page limit limitFileSize sets (temp is in memory: only the file can be full).
+  if (message === 'database or disk is full') {
+    return new DatabaseTooLargeError('the write would grow the database past its size limit (MAX_DATABASE_MB); nothing was stored');
+  }
   return new SqlError(message, { statementIndex });
 }
