@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Client } from '../clients/typescript/src/index.ts';
+import { leadingStatement } from '../functions/adapters/sqljs/sql-lexer';
 import { endsWithCompleteStatement, formatResult, OUTPUT_MODES, type OutputMode } from './cli-format';
 
 /**
@@ -117,8 +118,8 @@ export async function runShell(options: ShellOptions): Promise<{ failures: numbe
     prompt();
   }
   rl.close();
-  // The end of the input ends a last statement without its ";", as in the sqlite3 shell.
-  if (!quit && pending.trim() !== '') await run(pending);
+  // The end of the input ends a last statement without its ";", as in the sqlite3 shell (comments alone are nothing to run).
+  if (!quit && leadingStatement(pending) !== '') await run(pending);
   return { failures };
 }
 

@@ -127,6 +127,9 @@ describe('the cloudlite CLI against the local stack', () => {
       });
     const ok = await shell("SELECT 'first' AS a;\nSELECT 'last' AS b");
     expect([ok.code, ok.stdout.trim().split('\n').map((line) => JSON.parse(line))]).toEqual([0, [[{ a: 'first' }], [{ b: 'last' }]]]);
+    // A script ending in comments has nothing left to run (as in sqlite3).
+    const commented = await shell("SELECT 'only' AS a;\n-- the end\n/* really */\n");
+    expect([commented.code, commented.stderr]).toEqual([0, '']);
     const failed = await shell('SELECT * FROM nope;\nSELECT 1 AS after;\n');
     expect(failed).toMatchObject({ code: 1, stderr: expect.stringContaining('Error SQL_ERROR: no such table: nope') });
     expect(JSON.parse(failed.stdout.trim())).toEqual([{ after: 1 }]); // the rest still ran, as in sqlite3

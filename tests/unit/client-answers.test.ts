@@ -44,6 +44,15 @@ describe('the client keeps what the answer says', () => {
     expect(failure).toMatchObject({ message: 'POST http://127.0.0.1:3931/sql failed: fetch failed (connect ECONNREFUSED 127.0.0.1:3931)', idempotencyKey: 'order-7' });
     expect(new TimeoutError(10, { idempotencyKey: 'k' }).idempotencyKey).toBe('k');
   });
+
+  it.each([
+    ['a body that is not JSON (a proxy page)', () => new Response('<html>OK</html>', { status: 200, headers: { 'content-type': 'text/html' } })],
+    ['JSON without results and meta (a cut answer)', () => json(200, { results: null })],
+  ])('a keyed write answered 2xx with %s still names the key: it may have been applied', async (_name, answer) => {
+    const { client } = scriptedClient([answer()]);
+    const failure = await client.execute('INSERT INTO t VALUES (1)', undefined, { idempotencyKey: 'order-8' }).catch((error: unknown) => error);
+    expect(failure).toMatchObject({ code: 'BAD_ANSWER', idempotencyKey: 'order-8' });
+  });
 });
 
 describe('caller mistakes are TypeErrors before anything is sent, never retried', () => {

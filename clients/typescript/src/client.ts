@@ -254,7 +254,7 @@ export function createClient(options: ClientOptions): Client {
       if (!(answer.headers.get('content-type') ?? '').includes('application/json')) return answer.body;
       // Too large to answer inline: the server presigned a GET of that exact version.
       const { url } = decodeJsonObject(answer) as { url?: unknown };
-      if (typeof url !== 'string') throw new CloudliteError('BAD_ANSWER', 'export answered JSON without a url', { status: answer.status, requestId: answer.requestId });
+      if (typeof url !== 'string') throw new CloudliteError('BAD_ANSWER', 'export answered JSON without a url', { status: answer.status, requestId: answer.requestId, idempotencyKey: answer.idempotencyKey });
       return (await send({ method: 'GET', path: url, absoluteUrl: true, read: true, onProgress: call.onProgress }, call)).body;
     },
     importDatabase: async (name, file, call = {}) => {
@@ -280,7 +280,7 @@ function pointBody(point: PointInTime): Record<string, string> {
 function decodeJsonObject(answer: Answer): Record<string, unknown> {
   const json = decodeJson(answer);
   if (json === null || typeof json !== 'object') {
-    throw new CloudliteError('BAD_ANSWER', `expected a JSON object, got ${answer.body.byteLength} bytes that are not one`, { status: answer.status, requestId: answer.requestId });
+    throw new CloudliteError('BAD_ANSWER', `expected a JSON object, got ${answer.body.byteLength} bytes that are not one`, { status: answer.status, requestId: answer.requestId, idempotencyKey: answer.idempotencyKey });
   }
   return json as Record<string, unknown>;
 }
@@ -288,7 +288,7 @@ function decodeJsonObject(answer: Answer): Record<string, unknown> {
 function decodeSqlAnswer(answer: Answer, call: SqlOptions): BatchResult<unknown> {
   const wire = decodeJsonObject(answer) as unknown as WireAnswer;
   if (!Array.isArray(wire.results) || wire.meta === undefined) {
-    throw new CloudliteError('BAD_ANSWER', 'POST /sql answered without results and meta', { status: answer.status, requestId: answer.requestId });
+    throw new CloudliteError('BAD_ANSWER', 'POST /sql answered without results and meta', { status: answer.status, requestId: answer.requestId, idempotencyKey: answer.idempotencyKey });
   }
   return {
     results: wire.results.map((result) => ({

@@ -57,6 +57,8 @@ export interface Answer {
   body: Uint8Array;
   /** The request id the answer carried, if any. */
   requestId: string | undefined;
+  /** The Idempotency-Key the request was sent with: an answer that cannot be read may still be of an applied write. */
+  idempotencyKey: string | undefined;
 }
 
 const TIMED_OUT = Symbol('timed out');
@@ -88,7 +90,7 @@ async function attempt(options: TransportOptions, spec: Exchange): Promise<Answe
     const body = await readBody(response, spec.onProgress);
     const requestId = response.headers.get('x-request-id') ?? response.headers.get('apigw-requestid') ?? undefined;
     if (!response.ok) throw errorFromAnswer(response, body, requestId, spec.idempotencyKey);
-    return { status: response.status, headers: response.headers, body, requestId };
+    return { status: response.status, headers: response.headers, body, requestId, idempotencyKey: spec.idempotencyKey };
   } catch (error) {
     const idempotencyKey = spec.idempotencyKey;
     if (controller.signal.reason === TIMED_OUT) throw new TimeoutError(timeoutMs, { idempotencyKey });
