@@ -332,16 +332,18 @@ export class DatabaseLifecycle {
    */
   async import(database: string, source: ({ bytes: Uint8Array } | { staged: string }) & { format?: ImportFormat }, context: ChangeContext): Promise<ChangeAnswer> {
     assertDatabaseName(database);
-    const bytes = 'bytes' in source ? source.bytes : await this.stagedBytes(database, source.staged);
     const format = source.format ?? 'sqlite';
+    // What the request said, which its retry says again: a staged upload by its key (the upload
+    // itself may have expired by then), a body by its bytes (before the inspector takes them).
+    const named = 'staged' in source ? { staged: this.stagedKey(database, source.staged) } : { sha256: createHash('sha256').update(source.bytes).digest('hex') };
+    const meaning = { kind: 'import', ...(format === 'sql' && { format }), ...named };
+    // A retry whose first attempt was applied answers that, without fetching or checking the upload again.
+    const replayed = context.idempotencyKey === undefined ? undefined : await this.deps.service.replayIfAnswered(database, context.idempotencyKey, meaning);
+    if (replayed) return changeAnswerOf(replayed);
+    const bytes = 'bytes' in source ? source.bytes : await this.stagedBytes(source.staged);
     if (bytes.byteLength > this.options.maxDatabaseBytes) {
       throw new PayloadTooLargeError(`the ${format === 'sql' ? 'script' : 'file'} is ${bytes.byteLength} bytes; databases may hold at most ${this.options.maxDatabaseBytes}`);
     }
-    // What was sent, before the inspector takes the bytes: a retry of this import sends the same.
-    const meaning = { kind: 'import', ...(format === 'sql' && { format }), sha256: createHash('sha256').update(bytes).digest('hex') };
-    // A retry whose first attempt was applied answers that, without checking the upload again.
-    const replayed = context.idempotencyKey === undefined ? undefined : await this.deps.service.replayIfAnswered(database, context.idempotencyKey, meaning);
-    if (replayed) return changeAnswerOf(replayed);
     const inspection = format === 'sql' ? await this.deps.inspector.build(bytes, this.options.maxDatabaseBytes) : await this.deps.inspector.inspect(bytes);
     if (inspection.kind === 'refused') throw new InvalidDatabaseFileError(`the ${format === 'sql' ? 'SQL dump' : 'file'} was refused and nothing was changed: ${inspection.reason}`);
     const key = this.keyOf(database);
@@ -422,9 +424,14 @@ export class DatabaseLifecycle {
   }
 
   /** A staged upload belongs to one database: an import may name only its own staging keys. */
-  private async stagedBytes(database: string, staged: string): Promise<Uint8Array> {
+  /** A staging key this database's upload answered, or BAD_REQUEST. */
+  private stagedKey(database: string, staged: string): string {
     const prefix = `${this.options.stagingPrefix}${database}/`;
     if (!staged.startsWith(prefix) || staged.includes('..')) throw new BadRequestError(`"staged" must be a key this database's upload answered (${prefix}...)`);
+    return staged;
+  }
+
+  private async stagedBytes(staged: string): Promise<Uint8Array> {
     const size = await this.deps.archive.sizeOf(staged);
     if (size === undefined) throw new BadRequestError('nothing was uploaded to that staging key (or it expired); ask for a new upload');
     if (size > this.options.maxDatabaseBytes) throw new PayloadTooLargeError(`the file is ${size} bytes; databases may hold at most ${this.options.maxDatabaseBytes}`);

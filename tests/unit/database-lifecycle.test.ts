@@ -291,15 +291,20 @@ describe('import', () => {
     await expect(t.lifecycle.import(DB, { bytes: Buffer.from('ADD z;\n'), format: 'sql' }, { idempotencyKey: 'load-1' })).rejects.toThrow(IdempotencyKeyReusedError);
   });
 
-  it('a keyed import (staged or inline, dump or file) retried after it was applied replays without checking the upload again', async () => {
+  it('a keyed import retried after it was applied replays without fetching or checking the upload again, even once a staged upload expired', async () => {
     const t = setup();
     const { staged } = await t.lifecycle.stageUpload(DB);
     await t.store.putBlob(staged, Buffer.from('ADD x;\n'));
     const first = await t.lifecycle.import(DB, { staged, format: 'sql' }, { idempotencyKey: 'load-2' });
+    // The bucket's rule expires staged uploads after a day; keys are kept 25 hours.
+    t.store.blobs.delete(staged);
     const builds = jest.spyOn(t.inspector, 'build');
-    const again = await t.lifecycle.import(DB, { bytes: Buffer.from('ADD x;\n'), format: 'sql' }, { idempotencyKey: 'load-2' });
-    expect(again).toEqual({ ...first, replayed: true });
+    expect(await t.lifecycle.import(DB, { staged, format: 'sql' }, { idempotencyKey: 'load-2' })).toEqual({ ...first, replayed: true });
     expect(builds).not.toHaveBeenCalled();
+    // The same key for another upload is another request.
+    const other = await t.lifecycle.stageUpload(DB);
+    await expect(t.lifecycle.import(DB, { staged: other.staged, format: 'sql' }, { idempotencyKey: 'load-2' })).rejects.toThrow(IdempotencyKeyReusedError);
+
     const file = setup();
     const imported = await file.lifecycle.import(DB, { bytes: encode(['f']) }, { idempotencyKey: 'file-1' });
     const inspections = jest.spyOn(file.inspector, 'inspect');
