@@ -8,7 +8,7 @@ import type { Logger } from '../core/logger';
 import type { MadeBy } from '../core/ports';
 import type { Principal, Role } from '../core/principal';
 import { corsPolicy } from './cors';
-import { checkIdempotencyKey, pastVersionOf } from './field-rules';
+import { checkIdempotencyKey, pastVersionOf, unknownName } from './field-rules';
 import type { RequestMetrics } from './metrics';
 import { httpHandler, type LogFields } from './middleware';
 import type { BodyOptions, RequestBody } from './request-body';
@@ -43,6 +43,14 @@ interface Call {
 /** The routes of one Lambda share one authenticator: one key cache, one secret cache, one client. */
 type Routes = LifecycleApp & { auth: Authenticator };
 
+/** The query parameters each route reads; any other is a 400 naming the nearest (a typo must not pass unnoticed). */
+const QUERY_PARAMETERS: Record<string, readonly string[]> = {
+  'GET /databases': ['limit', 'cursor', 'deleted'],
+  'GET /databases/{name}/versions': ['limit', 'before'],
+  'GET /databases/{name}/export': ['format', 'version', 'as_of'],
+  'DELETE /databases/{name}': ['confirm'],
+};
+
 function route(app: Routes, method: string, path: string, role: Role, handle: (call: Call) => Promise<HttpResponse>, body?: Omit<BodyOptions, 'maxBytes'>) {
   const { auth } = app;
   const options = { cors: corsPolicy(method, path, app.config.corsAllowedOrigins), metrics: app.metrics };
@@ -57,7 +65,11 @@ function route(app: Routes, method: string, path: string, role: Role, handle: (c
     const header = event.headers['idempotency-key'];
     const idempotencyKey = header === undefined ? undefined : checkIdempotencyKey(header, 'the Idempotency-Key header');
     const context = { idempotencyKey, madeBy: { keyId: principal.keyId, requestId }, onChanging: markChanging };
-    return handle({ event, body, name, principal, query: event.queryStringParameters ?? {}, context, logFields });
+    const query = event.queryStringParameters ?? {};
+    const known = QUERY_PARAMETERS[`${method} ${path}`] ?? [];
+    const unknown = Object.keys(query).find((parameter) => !known.includes(parameter));
+    if (unknown !== undefined) throw new BadRequestError(known.length > 0 ? unknownName('query parameter', unknown, known) : `unknown query parameter "${unknown}"; this route takes none`);
+    return handle({ event, body, name, principal, query, context, logFields });
   };
   return body ? httpHandler(app.logger, { ...options, body: { maxBytes: app.config.limits.maxBodyBytes, ...body } }, handler) : httpHandler(app.logger, options, handler);
 }
@@ -67,7 +79,7 @@ function createListDatabasesHandler(app: Routes) {
   return route(app, 'GET', '/databases', 'read', async ({ query, principal }) => {
     return jsonResponse(
       200,
-      await app.lifecycle.list({ limit: integerParam(query.limit, 'limit', 100), cursor: query.cursor, includeDeleted: query.deleted === 'true', patterns: principal.patterns }),
+      await app.lifecycle.list({ limit: integerParam(query.limit, 'limit', 100), cursor: query.cursor, includeDeleted: booleanParam(query.deleted, 'deleted'), patterns: principal.patterns }),
     );
   });
 }
@@ -177,6 +189,12 @@ function jsonFields(body: RequestBody | undefined, fields: string[]): Record<str
   const unknown = Object.keys(value).find((key) => !fields.includes(key));
   if (unknown) throw new BadRequestError(`unknown field "${unknown}"; expected ${fields.map((f) => `"${f}"`).join(', ')}`);
   return value as Record<string, unknown>;
+}
+
+function booleanParam(value: string | undefined, name: string): boolean {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new BadRequestError(`${name} must be "true" or "false"`);
 }
 
 /** A version id from the query: absent, or not empty (an empty one would silently list nothing). */

@@ -60,6 +60,21 @@ describe('database lifecycle over HTTP', () => {
     expect((await sql(db, 'SELECT count(*) FROM t')).body.meta.version).toBe(restored.body.version);
   });
 
+  it('a query parameter a route does not take, or a deleted flag that is not true or false, is a 400 saying so', async () => {
+    const db = uniqueDatabase('params');
+    await sql(db, 'CREATE TABLE t(n INTEGER)');
+    for (const [path, message] of [
+      ['/databases?limt=5', 'unknown query parameter "limt"; did you mean "limit"?'],
+      ['/databases?deleted=yes', 'deleted must be "true" or "false"'],
+      [`/databases/${db}?verbose=1`, 'unknown query parameter "verbose"; this route takes none'],
+      [`/databases/${db}/versions?befor=x`, 'unknown query parameter "befor"; did you mean "before"?'],
+    ]) {
+      const answer = await call('GET', path!, undefined, READ_KEY);
+      expect([path, answer.status, answer.body.error.message]).toEqual([path, 400, message]);
+    }
+    expect((await call('GET', '/databases?deleted=false&limit=1', undefined, READ_KEY)).status).toBe(200);
+  });
+
   it('as_of between two versions, exactly at one, and before the first', async () => {
     const db = uniqueDatabase('asof');
     await twoVersions(db);
