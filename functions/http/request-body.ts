@@ -93,7 +93,7 @@ function readBody(event: Event, options: BodyOptions): void {
   try {
     text = utf8.decode(bytes);
   } catch {
-    throw new BadRequestError('request body is not valid UTF-8');
+    throw new BadRequestError(`request body is not valid UTF-8${options.files ? '; a database file is sent as "Content-Type: application/vnd.sqlite3"' : ''}`);
   }
   const kind = family === 'form' ? sniffForm(text, options) : family;
   if (kind === 'json') {

@@ -155,9 +155,15 @@ describe('database lifecycle over HTTP', () => {
     expect(refused.body.error.message).toMatch(/SQL dump was refused and nothing was changed: its SQL failed: no such table: nope/);
     expect(await rows(db)).toEqual([[1], [2]]);
     expect((await versionsOf(db))[0]!.version).toBe(v2);
-    // An empty body says what an import takes.
+    // An empty body says what an import takes; the wrong one of the two types says which to use.
     const empty = await call('POST', `/databases/${db}/import`, new Uint8Array(), WRITE_KEY, 'application/sql');
     expect([empty.status, empty.body.error.message]).toEqual([400, expect.stringContaining('a SQL dump as "Content-Type: application/sql"')]);
+    const file = (await call('GET', `/databases/${db}/export?format=sqlite`, undefined, READ_KEY)).bytes;
+    const fileAsSql = await call('POST', `/databases/${db}/import`, file, WRITE_KEY, 'application/sql');
+    expect([fileAsSql.status, fileAsSql.body.error.message]).toEqual([400, expect.stringContaining('a database file is sent as "Content-Type: application/vnd.sqlite3"')]);
+    const sqlAsFile = await call('POST', `/databases/${db}/import`, Buffer.from('CREATE TABLE x(y);'), WRITE_KEY, 'application/vnd.sqlite3');
+    expect([sqlAsFile.status, sqlAsFile.body.error.message]).toEqual([400, expect.stringContaining('a SQL dump is imported as one: Content-Type application/sql')]);
+    expect(await rows(db)).toEqual([[1], [2]]);
   });
 
   it('a database holding a view whose table was dropped exports and imports again', async () => {

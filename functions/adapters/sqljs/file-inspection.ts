@@ -32,7 +32,7 @@ const ALLOWED_MODULES = new Set(['fts3', 'fts4']);
 /** The cheap part of an inspection, run before any worker starts: most files that are no database fail here. */
 export function checkHeader(bytes: Uint8Array): { kind: 'ok'; convertedFromWal: boolean } | Extract<Inspection, { kind: 'refused' }> {
   if (bytes.byteLength < HEADER_BYTES || Buffer.from(bytes.subarray(0, 16)).toString('latin1') !== SQLITE_MAGIC) {
-    return refused('it is not a SQLite database file (the header does not start with "SQLite format 3")');
+    return refused('it is not a SQLite database file (the header does not start with "SQLite format 3"); a SQL dump is imported as one: Content-Type application/sql, or "format": "sql" with a staged upload');
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const rawPageSize = view.getUint16(16);
