@@ -32,8 +32,15 @@ export function localStackInfo(env: NodeJS.ProcessEnv = process.env): LocalStack
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as LocalStackInfo) : undefined;
 }
 
-/** A mistake in how a script was called: its message and the usage, exit code 2. */
-export class UsageError extends Error {}
+/** A mistake in how a script was called: its message (and the usage, unless it would not help), exit code 2. */
+export class UsageError extends Error {
+  readonly showUsage: boolean;
+
+  constructor(message: string, { usage = true }: { usage?: boolean } = {}) {
+    super(message);
+    this.showUsage = usage;
+  }
+}
 
 export interface ApiTarget {
   url: string;
@@ -53,18 +60,30 @@ export class RemoteError extends CloudliteError {
 }
 
 /**
- * The key, from (in order) `--key`, `CLOUDLITE_KEY`, `API_KEY`, or the file `npm start` writes
- * to its data directory (`DATA_DIR`, default `.data`) holding just the key.
+ * The key, from (in order) `--key`, `CLOUDLITE_KEY`, `API_KEY`, or, for a URL on this machine,
+ * the file `npm start` writes to its data directory (`DATA_DIR`, default `.data`) holding just
+ * the key: the local stack's key is never sent anywhere else.
  */
-export function resolveKey(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+export function resolveKey(flag: string | undefined, url: string, env: NodeJS.ProcessEnv = process.env): string {
   const fromFile = () => {
     const file = path.join(dataDir(env), 'api-key');
-    return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
+    return isLocal(url) && existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
   };
   // An empty variable counts as unset, as in a shell's ${VAR:-default}.
   const key = flag ?? (env.CLOUDLITE_KEY || env.API_KEY || fromFile());
-  if (!key) throw new UsageError(`no API key: pass --key <key>, set CLOUDLITE_KEY, or start the local stack (npm start saves one in ${path.join(dataDir(env), 'api-key')})`);
+  if (!key) {
+    const local = `or start the local stack (npm start saves one in ${path.join(dataDir(env), 'api-key')})`;
+    throw new UsageError(`no API key${isLocal(url) ? '' : ` for ${url}`}: pass --key <key>, set CLOUDLITE_KEY${isLocal(url) ? `, ${local}` : ''}`, { usage: false });
+  }
   return key;
+}
+
+function isLocal(url: string): boolean {
+  try {
+    return ['localhost', '127.0.0.1', '[::1]'].includes(new URL(url).hostname);
+  } catch {
+    return false;
+  }
 }
 
 /** The URL from `--url`, `CLOUDLITE_URL`, the running local stack's (whatever its PORT), or the default. */

@@ -61,12 +61,13 @@ export async function main(argv: string[]): Promise<number> {
     return command === undefined && !values.help ? 2 : 0;
   }
   try {
-    const client = createClient({ url: resolveUrl(values.url), key: resolveKey(values.key), database: values.db });
+    const url = resolveUrl(values.url);
+    const client = createClient({ url, key: resolveKey(values.key, url), database: values.db });
     await runCommand(client, command, rest, values);
     return 0;
   } catch (error) {
     if (error instanceof ScriptFailed) return 1;
-    process.stderr.write(error instanceof UsageError ? `${error.message}\n\n${USAGE}\n` : `${describeError(error)}\n`);
+    process.stderr.write(error instanceof UsageError ? `${error.message}\n${error.showUsage ? `\n${USAGE}\n` : ''}` : `${describeError(error)}\n`);
     return error instanceof UsageError ? 2 : 1;
   }
 }
@@ -140,7 +141,7 @@ function readInput(file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (error) {
-    throw new UsageError(`cannot read ${file}: ${(error as Error).message}`);
+    throw new UsageError(`cannot read ${file}: ${(error as Error).message}`, { usage: false });
   }
 }
 

@@ -103,7 +103,7 @@ function parseCommandLine(argv: string[]): Args {
   }
   return {
     url,
-    key: resolveKey(values.key),
+    key: resolveKey(values.key, url),
     scenarios: scenario === 'all' ? [...SCENARIO_NAMES] : [scenario as ScenarioName],
     durationSeconds: positiveInt('--duration', values.duration, 3600),
     connections: positiveInt('--connections', values.connections, 10_000),

@@ -82,7 +82,8 @@ async function main(): Promise<void> {
   if (!values.database === !values.databases) {
     throw new UsageError("usage: npm run migrate -- (--database <name> | --databases '<glob>') [--url http://localhost:3000] [--key <write key>]");
   }
-  const target = { url: resolveUrl(values.url), key: resolveKey(values.key) };
+  const url = resolveUrl(values.url);
+  const target = { url, key: resolveKey(values.key, url) };
   const client = httpSqlClient(target);
   const files = loadMigrationFiles();
   if (values.database) {

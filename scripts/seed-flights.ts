@@ -137,7 +137,8 @@ async function main(): Promise<void> {
   const flights = toFlightRows(generateFlights({ rows, seed: wholeNumber(values.seed, 'seed') ?? 1, startDate: values.start }));
   const plan = planSeed(flights, values.database, limits);
   const started = performance.now();
-  await seedOverHttp({ url: resolveUrl(values.url), key: resolveKey(values.key) }, plan);
+  const url = resolveUrl(values.url);
+  await seedOverHttp({ url, key: resolveKey(values.key, url) }, plan);
   const where = plan.route === '/flights' ? "the server's flights database" : `database "${values.database}"`;
   console.log(`seeded ${rows} flights into ${where} via POST ${plan.route} in ${plan.bodies.length} request(s), ${Math.round(performance.now() - started)} ms`);
 }
