@@ -36,7 +36,7 @@ export function createSqlHandler({ config, logger, metrics, service }: SqlRouteD
     request.onChanging = markChanging;
     const response = await service.execute(request, roleOn(principal, request.database));
     logFields.wrote = response.meta.wrote;
-    return withinLambdaResponseLimit(response, rows);
+    return withinLambdaResponseLimit(response, rows, config.limits.maxResultBytes);
   });
 }
 
@@ -44,16 +44,29 @@ export function createSqlHandler({ config, logger, metrics, service }: SqlRouteD
 const LAMBDA_RESPONSE_LIMIT_BYTES = 6 * 1024 * 1024;
 
 /**
- * The engine stops collecting rows at MAX_RESULT_BYTES; this catches what its estimate cannot
- * see (the response encoded once more by Lambda), so the caller gets 413, not a bare 502.
+ * The engine stops collecting rows at MAX_RESULT_BYTES; this catches what its count cannot see,
+ * so the caller gets 413, not a bare 502 or a function out of memory: the keys rows as objects
+ * repeat in every row (counted before any object is built: a long column name over many rows
+ * would otherwise make gigabytes), and the response encoded once more by Lambda.
  */
-function withinLambdaResponseLimit(response: SqlResponse, rows: RowShape): HttpResponse {
+function withinLambdaResponseLimit(response: SqlResponse, rows: RowShape, maxResultBytes: number): HttpResponse {
+  const tooLarge = () => {
+    if (!response.meta.wrote) throw new ResultTooLargeError('the result is too large to return; select fewer rows or columns, or page with LIMIT');
+    // The write is stored: say so. Its rows are what cannot travel, so they are left out.
+    const withoutRows = { ...response, results: response.results.map((result) => ({ ...result, rows: [] })), meta: { ...response.meta, rows_omitted: true as const } };
+    return jsonResponse(200, encodeSqlResponse(withoutRows, rows));
+  };
+  if (rows === 'objects' && repeatedKeyBytes(response) > maxResultBytes) return tooLarge();
   const answer = jsonResponse(200, encodeSqlResponse(response, rows));
-  if (fitsLambdaResponse(answer)) return answer;
-  if (!response.meta.wrote) throw new ResultTooLargeError('the result is too large to return; select fewer rows or columns, or page with LIMIT');
-  // The write is stored: say so. Its rows are what cannot travel, so they are left out.
-  const withoutRows = { ...response, results: response.results.map((result) => ({ ...result, rows: [] })), meta: { ...response.meta, rows_omitted: true as const } };
-  return jsonResponse(200, encodeSqlResponse(withoutRows, rows));
+  return fitsLambdaResponse(answer) ? answer : tooLarge();
+}
+
+/** What rows as objects add to the answer: each result's keys, once per row. */
+function repeatedKeyBytes(response: SqlResponse): number {
+  return response.results.reduce((total, result) => {
+    const perRow = objectKeys(result.columns).reduce((bytes, key) => bytes + Buffer.byteLength(JSON.stringify(key)) + 1, 0);
+    return total + perRow * result.rows.length;
+  }, 0);
 }
 
 function fitsLambdaResponse(response: HttpResponse): boolean {
@@ -88,12 +101,18 @@ export function encodeSqlResponse(response: SqlResponse, rows: RowShape = 'array
 export function objectKeys(columns: readonly string[]): string[] {
   const reserved = new Set(columns);
   const used = new Set<string>();
+  // The suffix to try first for each name: every one below it is taken, so a thousand columns
+  // of one name cost a thousand tries, not half a million.
+  const nextSuffix = new Map<string, number>();
   return columns.map((name) => {
     let key = name;
-    for (let n = 1; used.has(key); n++) {
+    let n = nextSuffix.get(name) ?? 1;
+    while (used.has(key)) {
       key = `${name}:${n}`;
       if (reserved.has(key)) key = name; // a column's own name: try the next suffix
+      n++;
     }
+    if (key !== name) nextSuffix.set(name, n);
     used.add(key);
     return key;
   });

@@ -87,12 +87,18 @@ export function decodeRowid(value: unknown): number | bigint | null {
 export function objectKeys(columns: readonly string[]): string[] {
   const reserved = new Set(columns);
   const used = new Set<string>();
+  // The suffix to try first for each name: every one below it is taken, so a thousand columns
+  // of one name cost a thousand tries, not half a million.
+  const nextSuffix = new Map<string, number>();
   return columns.map((name) => {
     let key = name;
-    for (let n = 1; used.has(key); n++) {
+    let n = nextSuffix.get(name) ?? 1;
+    while (used.has(key)) {
       key = `${name}:${n}`;
       if (reserved.has(key)) key = name; // a column's own name: try the next suffix
+      n++;
     }
+    if (key !== name) nextSuffix.set(name, n);
     used.add(key);
     return key;
   });

@@ -227,20 +227,28 @@ function runStatements(
   return { executed };
 }
 
-/** Yields each statement prepared and classified; the consumer frees it. */
+/**
+ * Yields each statement prepared and classified; the consumer frees it. Every iterator is ended
+ * however the request ends (its last statement not reached, an error, a read stopping at a
+ * write): sql.js keeps a copy of the SQL text in its WebAssembly memory until then, memory that
+ * never shrinks and that no limit counts, so a text left behind is a leak per request.
+ */
 function* compileStatements(db: Database, program: Program, limits: ExecutionLimits): Generator<CompiledStatement> {
   if (program.kind === 'script') {
     const iterator = db.iterateStatements(program.sql);
-    for (let index = 0, head = leadingStatement(program.sql); head !== ''; index++, head = leadingStatement(iterator.getRemainingSQL())) {
-      if (index >= limits.maxStatements) throw new BadRequestError(`too many statements: at most ${limits.maxStatements} per request`);
-      refuseBeforePreparing(head, index);
-      const next = prepareNext(iterator, index);
-      if (next.done) return;
-      if (index === 0 && program.params !== undefined && leadingStatement(iterator.getRemainingSQL()) !== '') {
-        next.value.free();
-        throw new BadRequestError('"params" needs a single statement, and this script holds several: send them as "statements", each with its own "params"');
+    try {
+      for (let index = 0, head = leadingStatement(program.sql); head !== ''; index++, head = leadingStatement(iterator.getRemainingSQL())) {
+        if (index >= limits.maxStatements) throw new BadRequestError(`too many statements: at most ${limits.maxStatements} per request`);
+        refuseBeforePreparing(head, index);
+        const next = prepareNext(iterator, index);
+        if (next.done) return;
+        if (index === 0 && program.params !== undefined && leadingStatement(iterator.getRemainingSQL()) !== '') {
+          throw new BadRequestError('"params" needs a single statement, and this script holds several: send them as "statements", each with its own "params"');
+        }
+        yield compile(db, next.value, program.params, index, head);
       }
-      yield compile(db, next.value, program.params, index, head);
+    } finally {
+      endIteration(iterator);
     }
     return;
   }
@@ -249,14 +257,25 @@ function* compileStatements(db: Database, program: Program, limits: ExecutionLim
     if (head === '') throw new BadRequestError(`statements[${index}].sql holds no SQL statement`, { statementIndex: index });
     refuseBeforePreparing(head, index);
     const iterator = db.iterateStatements(input.sql);
-    const first = prepareNext(iterator, index);
-    if (first.done) throw new BadRequestError(`statements[${index}].sql holds no SQL statement`, { statementIndex: index });
-    if (leadingStatement(iterator.getRemainingSQL()) !== '') {
-      first.value.free();
-      throw new BadRequestError(`statements[${index}].sql holds more than one statement`, { statementIndex: index });
+    try {
+      const first = prepareNext(iterator, index);
+      if (first.done) throw new BadRequestError(`statements[${index}].sql holds no SQL statement`, { statementIndex: index });
+      if (leadingStatement(iterator.getRemainingSQL()) !== '') {
+        throw new BadRequestError(`statements[${index}].sql holds more than one statement`, { statementIndex: index });
+      }
+      yield compile(db, first.value, input.params, index, head);
+    } finally {
+      endIteration(iterator);
     }
-    yield compile(db, first.value, input.params, index, head);
   }
+}
+
+/**
+ * Frees the iterator's copy of the SQL text, and the statement it last prepared (once more if its
+ * consumer did: freeing a freed statement is a no-op). sql.js has `return()`; its types omit it.
+ */
+function endIteration(iterator: ReturnType<Database['iterateStatements']>): void {
+  (iterator as unknown as { return(): unknown }).return();
 }
 
 /** SQLite prepares the next statement; its errors name the statement they came from. */
@@ -301,17 +320,20 @@ function execute(
   const { index } = compiled;
   const columns = compiled.statement.getColumnNames();
   const statement = bindParameters(db, compiled.statement, compiled.params, index);
+  // The answer carries the column names beside the rows: a tenant chooses them too.
+  const charge = (bytes: number) => {
+    budget.resultBytes += bytes;
+    if (budget.resultBytes > limits.maxResultBytes) {
+      throw new ResultTooLargeError(`the result passes ${limits.maxResultBytes} bytes; select fewer rows or columns, or page with LIMIT`, { statementIndex: index });
+    }
+  };
   try {
+    charge(estimateJsonBytes(columns));
     const before = readProbe(probe);
     const rows: SqlValue[][] = [];
     while (statement.step()) {
       const row = readRow(statement);
-      budget.resultBytes += estimateJsonBytes(row);
-      if (budget.resultBytes > limits.maxResultBytes) {
-        throw new ResultTooLargeError(`the result passes ${limits.maxResultBytes} bytes; select fewer rows or columns, or page with LIMIT`, {
-          statementIndex: index,
-        });
-      }
+      charge(estimateJsonBytes(row));
       rows.push(row);
     }
     const after = readProbe(probe);
