@@ -80,7 +80,14 @@ export function configureConnection(db: Database): void {
   db.run('PRAGMA locking_mode = EXCLUSIVE');
   db.run('PRAGMA journal_mode = TRUNCATE');
   db.run('PRAGMA temp_store = MEMORY');
+  db.run(`PRAGMA cache_size = -${PAGE_CACHE_BYTES / 1024}`);
 }
+
+/**
+ * The most SQLite's page cache of one connection holds (SQLite's default size, set so the
+ * worker can count on it): warm copies keep theirs, all in the one SQLite heap of the worker.
+ */
+export const PAGE_CACHE_BYTES = 2000 * 1024;
 
 /**
  * The file may not grow past `maxBytes` while a statement runs, not only at its end: it lives in
@@ -518,9 +525,24 @@ function estimateJsonBytes(row: SqlValue[]): number {
   let bytes = 2;
   for (const value of row) {
     if (value === null) bytes += 5;
-    else if (typeof value === 'string') bytes += Buffer.byteLength(JSON.stringify(value)) + 1;
+    else if (typeof value === 'string') bytes += jsonStringBytes(value) + 1;
     else if (value instanceof Uint8Array) bytes += Math.ceil(value.byteLength / 3) * 4 + 14;
     else bytes += 24;
+  }
+  return bytes;
+}
+
+/**
+ * The UTF-8 bytes of `text` as a JSON string, counted without making that string: a value of
+ * tens of MB of control characters would become six times as many as JSON (\u0001), enough to
+ * take the worker's heap, and every tenant's warm copy with it, before MAX_RESULT_BYTES refused it.
+ */
+function jsonStringBytes(text: string): number {
+  let bytes = Buffer.byteLength(text) + 2;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x22 || code === 0x5c || code === 0x08 || code === 0x09 || code === 0x0a || code === 0x0c || code === 0x0d) bytes += 1;
+    else if (code < 0x20) bytes += 5;
   }
   return bytes;
 }

@@ -3,7 +3,7 @@ import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Database, SqlJsStatic } from 'sql.js';
 import type { StoredVersion } from '../../core/ports';
-import { closeDatabase, configureConnection, firstStatementWrites, openDatabase, runRead, runWrite, startSqlJs } from './sql-runner';
+import { closeDatabase, configureConnection, firstStatementWrites, openDatabase, PAGE_CACHE_BYTES, runRead, runWrite, startSqlJs } from './sql-runner';
 import {
   serializeError,
   type JobOutcome,
@@ -87,17 +87,23 @@ function dropWarm(database: string, closeIt: boolean): void {
 }
 
 /**
- * Keeps the warm copies within budget by closing the least recently used ones (never `keep`).
+ * Keeps the warm copies within budget by closing the least recently used ones (never `keep`):
+ * their files within the warm cache, and their page caches (each up to PAGE_CACHE_BYTES, in the
+ * worker's one SQLite heap) within half that heap, the rest being the queries'. Otherwise many
+ * tenants' copies, all within the cache, would leave no SQLite memory to run anything in.
  * Runs only at the end of a job, so a copy the main thread saw as warm when it sent a job is
  * still there when the job runs.
  */
 function evictBeyondBudget(keep: string): void {
+  const maxCopies = Math.max(1, Math.floor(settings.sqliteHeapLimitBytes / 2 / PAGE_CACHE_BYTES));
   let total = [...warm.values()].reduce((sum, copy) => sum + copy.bytes, 0);
+  let copies = warm.size;
   for (const [database, copy] of warm) {
-    if (total <= settings.warmCacheBytes) break;
+    if (total <= settings.warmCacheBytes && copies <= maxCopies) break;
     if (database === keep) continue;
     dropWarm(database, true);
     total -= copy.bytes;
+    copies--;
   }
 }
 
