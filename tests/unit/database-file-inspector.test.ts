@@ -197,9 +197,12 @@ describe('a database built from a SQL dump (an import of format=sql)', () => {
     expect((await inspector.build(grows, 64 * 1024 * 1024)).kind).toBe('valid');
   });
 
-  it('refuses a dump that attaches another database: its file would grow outside every limit', async () => {
-    const script = "ATTACH ':memory:' AS side; CREATE TABLE side.b(z); CREATE TABLE t(x);";
-    expect(await inspector.build(script)).toEqual({ kind: 'refused', reason: 'its SQL attaches another database ("side"), which a dump never does' });
+  it.each([
+    ['attaches another database', "ATTACH ':memory:' AS side; CREATE TABLE side.b(z); CREATE TABLE t(x);", 'ATTACH is not allowed'],
+    ['writes a copy with VACUUM INTO', "CREATE TABLE t(x); VACUUM INTO '/copy-one.db';", 'VACUUM INTO is not allowed'],
+    ['hides VACUUM INTO behind a comment', "CREATE TABLE t(x); /* tidy */ VACUUM main INTO '/copy-two.db';", 'VACUUM INTO is not allowed'],
+  ])('refuses a dump that %s, before it runs: such a file would grow outside every limit', async (_name, script, reason) => {
+    expect(await inspector.build(script)).toEqual({ kind: 'refused', reason: expect.stringContaining(`its SQL holds a statement a dump never needs: ${reason}`) });
   });
 
   it('keeps TEMP to itself: a page limit the script sets on it neither holds nor passes for the size limit', async () => {

@@ -2,7 +2,8 @@ import type { Database, SqlJsStatic, Statement } from 'sql.js';
 import { ResultTooLargeError } from '../../core/errors';
 import type { Inspection } from '../../core/ports';
 import { quoteIdentifier, quoteLiteral } from '../../core/sql-quoting';
-import { refusalReason } from './statement-policy';
+import { leadingStatement } from './sql-lexer';
+import { fileAccessRefusal, refusalReason } from './statement-policy';
 import { SQLITE_MAGIC } from './sqlite-files';
 
 /**
@@ -95,9 +96,10 @@ export function buildFromScript(SQL: SqlJsStatic, script: { bytes?: Uint8Array }
     try {
       confine(db, maxBytes);
       for (const statement of db.iterateStatements(text)) {
+        // Prepared, not run yet: a statement that would make a file of its own never runs.
+        const fileAccess = fileAccessRefusal(leadingStatement(statement.getSQL()));
+        if (fileAccess) return refused(`its SQL holds a statement a dump never needs: ${fileAccess}`);
         while (statement.step());
-        const attached = rows(db, "SELECT name FROM pragma_database_list WHERE name NOT IN ('main', 'temp')")[0]?.[0];
-        if (attached !== undefined) return refused(`its SQL attaches another database ("${String(attached)}"), which a dump never does`);
         confine(db, maxBytes);
       }
     } catch (error) {
@@ -123,7 +125,8 @@ export function buildFromScript(SQL: SqlJsStatic, script: { bytes?: Uint8Array }
  * What a script may grow, set again after each of its statements (so none can lift it for the
  * next): the file, to `maxBytes` (SQLite answers "database or disk is full" rather than grow it
  * further); TEMP, kept in SQLite's memory, bounded by the thread's SQLite heap limit, not a page
- * limit of the script's choosing. (ATTACH, the other way to grow a file here, is refused.)
+ * limit of the script's choosing. (ATTACH and VACUUM INTO, the other ways to make a file here,
+ * are refused.)
  */
 function confine(db: Database, maxBytes: number): void {
   const pageSize = Number(rows(db, 'PRAGMA page_size')[0]![0]);

@@ -57,19 +57,35 @@ export function refusalReason(statementText: string): string | undefined {
   // EXPLAIN prepares (and so applies) what it explains: judge the explained statement.
   const sql = statementText.replace(EXPLAIN, '');
   if (sql.trim() === '') return 'the statement could not be inspected';
-  const words = sql.trim().split(/[\s;(=?]+/).map((word) => word.toUpperCase());
-  const first = words[0] ?? '';
-  if (first === 'ATTACH' || first === 'DETACH') {
-    return `${first} is not allowed: a database cannot reach other files`;
-  }
-  if (first === 'VACUUM' && words.includes('INTO')) {
-    return 'VACUUM INTO is not allowed: it writes a file';
-  }
+  const fileAccess = fileAccessRefusal(sql);
+  if (fileAccess) return fileAccess;
+  const first = firstWord(sql);
   if (TRANSACTION_CONTROL.has(first)) {
     return `${first} is not allowed: each request already runs as one transaction`;
   }
   if (first === 'PRAGMA') return pragmaRefusal(sql);
   return undefined;
+}
+
+/**
+ * Why a statement that reaches files other than its database is refused (ATTACH, DETACH, VACUUM
+ * INTO), or undefined. A SQL dump being imported may run anything else, but not these: each
+ * file they make lives in memory that no limit bounds.
+ */
+export function fileAccessRefusal(statementText: string): string | undefined {
+  const sql = statementText.replace(EXPLAIN, '');
+  const first = firstWord(sql);
+  if (first === 'ATTACH' || first === 'DETACH') return `${first} is not allowed: a database cannot reach other files`;
+  if (first === 'VACUUM' && words(sql).includes('INTO')) return 'VACUUM INTO is not allowed: it writes a file';
+  return undefined;
+}
+
+function words(sql: string): string[] {
+  return sql.trim().split(/[\s;(=?]+/).map((word) => word.toUpperCase());
+}
+
+function firstWord(sql: string): string {
+  return words(sql)[0] ?? '';
 }
 
 function pragmaRefusal(sql: string): string | undefined {
