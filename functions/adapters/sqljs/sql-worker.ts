@@ -2,6 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Database, SqlJsStatic } from 'sql.js';
+import { ResourceLimitError } from '../../core/errors';
 import type { StoredVersion } from '../../core/ports';
 import { closeDatabase, configureConnection, firstStatementWrites, openDatabase, PAGE_CACHE_BYTES, runRead, runWrite, startSqlJs } from './sql-runner';
 import {
@@ -167,6 +168,44 @@ function run(SQL: SqlJsStatic, job: WorkerJob): JobOutcome {
   }
 }
 
+/**
+ * Runs a job; if SQLite runs out of memory while other databases' copies are warm, closes those
+ * and runs it once more. Their page caches and schemas live in the same SQLite heap, which the
+ * warm budget can only estimate (a tenant's schema of thousands of columns is not 2 MB), so a
+ * tenant must not be refused for memory its neighbours' idle copies hold.
+ */
+function runMakingRoom(SQL: SqlJsStatic, job: WorkerJob): JobOutcome {
+  try {
+    return run(SQL, job);
+  } catch (error) {
+    if (!(error instanceof ResourceLimitError)) throw error;
+    const again = retryOf(job);
+    if (!again || !dropOtherCopies(job.database)) throw error;
+    return run(SQL, again);
+  }
+}
+
+/**
+ * The job to run again: on the copy its first run left warm (bytes it was sent are released
+ * once opened), else as it was. None when its copy is gone: a write that failed after its
+ * commit was taken out of the warm slot, and must not be applied twice.
+ */
+function retryOf(job: WorkerJob): WorkerJob | undefined {
+  const { source } = job;
+  if (source.kind === 'bytes' && source.bytes === undefined) {
+    const copy = warm.get(job.database);
+    return copy && sameVersion(copy.version, source.version) ? { ...job, source: { kind: 'warm', version: copy.version } } : undefined;
+  }
+  if (source.kind === 'warm' && !warm.has(job.database)) return undefined;
+  return job;
+}
+
+function dropOtherCopies(keep: string): boolean {
+  const others = [...warm.keys()].filter((database) => database !== keep);
+  for (const database of others) dropWarm(database, true);
+  return others.length > 0;
+}
+
 /** The main thread records a commit in its mirror when it sends the notice: no reply is needed. */
 function handleNotice(notice: WorkerNotice): void {
   const pending = pendingWrites.get(notice.writeId);
@@ -191,7 +230,7 @@ async function main(): Promise<void> {
     let reply: WorkerReply;
     const transfer: ArrayBuffer[] = [];
     try {
-      const outcome = run(SQL, message);
+      const outcome = runMakingRoom(SQL, message);
       if ('bytes' in outcome) transfer.push(outcome.bytes.buffer as ArrayBuffer);
       evictBeyondBudget(message.database);
       reply = { type: 'finished', id: message.id, warmChanges, ok: true, outcome };
