@@ -29,7 +29,12 @@ export const LOCAL_STACK_FILE = 'local-stack.json';
 
 export function localStackInfo(env: NodeJS.ProcessEnv = process.env): LocalStackInfo | undefined {
   const file = path.join(dataDir(env), LOCAL_STACK_FILE);
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as LocalStackInfo) : undefined;
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as LocalStackInfo;
+  } catch (error) {
+    throw new UsageError(`${file} is not what npm start writes (${(error as Error).message}); delete it, or start the local stack again`, { usage: false });
+  }
 }
 
 /** A mistake in how a script was called: its message (and the usage, unless it would not help), exit code 2. */
@@ -86,9 +91,19 @@ function isLocal(url: string): boolean {
   }
 }
 
-/** The URL from `--url`, `CLOUDLITE_URL`, the running local stack's (whatever its PORT), or the default. */
+/** The URL from `--url`, `CLOUDLITE_URL`, the running local stack's (whatever its PORT), or the default; an http(s) URL or a usage error. */
 export function resolveUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return flag ?? (env.CLOUDLITE_URL || localStackInfo(env)?.url || DEFAULT_URL);
+  const url = flag ?? (env.CLOUDLITE_URL || localStackInfo(env)?.url || DEFAULT_URL);
+  if (!isHttpUrl(url)) throw new UsageError(`the URL must be http(s), such as https://abc.execute-api.eu-west-1.amazonaws.com; got "${url}"`, { usage: false });
+  return url;
+}
+
+function isHttpUrl(url: string): boolean {
+  try {
+    return ['http:', 'https:'].includes(new URL(url).protocol);
+  } catch {
+    return false;
+  }
 }
 
 /** Long operations (a migration, a seed batch) get two minutes per attempt instead of thirty seconds. */

@@ -71,7 +71,7 @@ export function endsWithCompleteStatement(sql: string): boolean {
       complete = false;
       i += word.length;
     } else if (c === ';') {
-      const inTriggerBody = TRIGGER_START.test(words.join(' ')) && words[words.length - 1] !== 'END';
+      const inTriggerBody = TRIGGER_START.test(words.join(' ')) && !endsTriggerBody(words);
       if (!inTriggerBody) {
         complete = true;
         words = [];
@@ -83,6 +83,21 @@ export function endsWithCompleteStatement(sql: string): boolean {
     }
   }
   return complete;
+}
+
+/** Whether the last word is the END of a trigger's body, not of a CASE expression inside it. */
+function endsTriggerBody(words: readonly string[]): boolean {
+  let openCases = 0;
+  let closesBody = false;
+  for (const word of words) {
+    closesBody = false;
+    if (word === 'CASE') openCases++;
+    else if (word === 'END') {
+      if (openCases > 0) openCases--;
+      else closesBody = true;
+    }
+  }
+  return closesBody;
 }
 
 /** Whether the literal or comment from `start` to `end` was closed before the text ran out. */

@@ -47,6 +47,11 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 
 /** Runs the CLI; resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // Output piped into `head` may close early: that ends the output, not with a stack trace.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -91,15 +96,15 @@ async function runCommand(client: Client, command: string, args: string[], value
       return;
     }
     case 'databases': {
-      const page = await client.listDatabases({ limit: wholeNumber(values.limit), cursor: values.cursor, deleted: values.deleted });
+      const page = await client.listDatabases({ limit: pageSize(values.limit), cursor: values.cursor, deleted: values.deleted });
       printRecords(page.databases, ['name', 'size_bytes', 'version', 'last_modified'], mode);
-      return printNextPage(page.next_cursor, (cursor) => `npx cloudlite databases ${values.limit ? `--limit ${values.limit} ` : ''}${values.deleted ? '--deleted ' : ''}--cursor ${cursor}`);
+      return printNextPage(page.next_cursor, (cursor) => `npx cloudlite databases${sameTarget(values)}${values.deleted ? ' --deleted' : ''} --cursor ${cursor}`);
     }
     case 'versions': {
       const name = databaseName(args, values);
-      const page = await client.versions(name, { limit: wholeNumber(values.limit), before: values.before });
+      const page = await client.versions(name, { limit: pageSize(values.limit), before: values.before });
       printRecords(page.versions, ['version', 'time', 'size_bytes', 'current', 'deleted'], mode);
-      return printNextPage(page.next_before, (before) => `npx cloudlite versions ${name} ${values.limit ? `--limit ${values.limit} ` : ''}--before ${before}`);
+      return printNextPage(page.next_before, (before) => `npx cloudlite versions ${name}${sameTarget(values)} --before ${before}`);
     }
     case 'export': {
       const name = databaseName(args, values);
@@ -145,6 +150,17 @@ function readInput(file: string): Buffer {
   }
 }
 
+/** The options that make a repeated command ask the same server the same way (a key given on the command line is named, never printed). */
+function sameTarget(values: Values): string {
+  const mode = OUTPUT_MODES.find((output) => values[output]);
+  return [
+    values.url !== undefined ? ` --url ${values.url}` : '',
+    values.key !== undefined ? ' --key <your key>' : '',
+    values.limit !== undefined ? ` --limit ${values.limit}` : '',
+    mode !== undefined ? ` --${mode}` : '',
+  ].join('');
+}
+
 /** When a listing has more pages, says on stderr how to ask for the next (stdout stays the data). */
 function printNextPage(next: unknown, command: (next: string) => string): void {
   if (typeof next === 'string' && next !== '') process.stderr.write(`more: ${command(next)}\n`);
@@ -162,14 +178,20 @@ function databaseName(args: string[], values: Values): string {
   return name;
 }
 
-function wholeNumber(value: string | undefined): number | undefined {
+/** A page size: a whole number from 1. */
+function pageSize(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^[0-9]+$/.test(value)) throw new UsageError(`${value} is not a whole number`);
+  if (!/^[0-9]+$/.test(value) || Number(value) < 1) throw new UsageError(`--limit must be a whole number from 1; got "${value}"`);
   return Number(value);
 }
 
 /** Prints records (lifecycle answers) through the same formats as query results. */
 function printRecords(records: readonly Record<string, unknown>[], columns: string[], mode: OutputMode): void {
+  if (mode === 'json') {
+    // The API's own values (true stays true), in the columns shown.
+    process.stdout.write(`${JSON.stringify(records.map((record) => Object.fromEntries(columns.map((column) => [column, record[column] ?? null]))))}\n`);
+    return;
+  }
   const rows = records.map((record) => columns.map((column) => {
     const value = record[column];
     return value === undefined || value === null ? null : typeof value === 'object' ? JSON.stringify(value) : typeof value === 'number' ? value : String(value);

@@ -26,6 +26,8 @@ const USAGE = `usage: npm run keys -- <create|list|revoke> [--table <name>] [--r
   revoke <key id (key:xxxxxxxx) or digest>`;
 
 async function main(): Promise<void> {
+  // The SDK warns that Node 20 support ends in 2027; Lambda runs nodejs22.x.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     strict: true,

@@ -39,7 +39,7 @@ export function defaultHistoryFile(env: NodeJS.ProcessEnv = process.env): string
   return env.CLOUDLITE_HISTORY ?? path.join(homedir(), '.cloudlite_history');
 }
 
-/** Runs until `.quit` or the end of the input; says how many statements failed (each was reported on `errors`). */
+/** Runs until `.quit` or the end of the input; says how many statements and dot-commands failed (each was reported on `errors`). */
 export async function runShell(options: ShellOptions): Promise<{ failures: number }> {
   const interactive = options.input.isTTY === true;
   const rl = createInterface({
@@ -66,14 +66,17 @@ export async function runShell(options: ShellOptions): Promise<{ failures: numbe
     prompt();
   });
 
+  const fail = (message: string) => {
+    failures++;
+    options.errors.write(`${message}\n`);
+  };
   const run = async (sql: string, params?: Record<string, string | null>) => {
     try {
       const answer = await options.client.query(sql, params, { database: options.database });
       for (const result of answer.results) print(formatResult(result, mode));
       if (answer.meta.rowsOmitted) options.errors.write(`${ROWS_OMITTED}\n`);
     } catch (error) {
-      failures++;
-      options.errors.write(`${describeError(error)}\n`);
+      fail(describeError(error));
     }
   };
 
@@ -91,10 +94,10 @@ export async function runShell(options: ShellOptions): Promise<{ failures: numbe
         return run("SELECT sql || ';' AS sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' AND (:table IS NULL OR tbl_name = :table) ORDER BY tbl_name, type DESC, name", { table: args[0] ?? null });
       case '.mode':
         if (OUTPUT_MODES.includes(args[0] as OutputMode)) mode = args[0] as OutputMode;
-        else options.errors.write(`usage: .mode ${OUTPUT_MODES.join('|')} (now ${mode})\n`);
+        else fail(`usage: .mode ${OUTPUT_MODES.join('|')} (now ${mode})`);
         return;
       default:
-        options.errors.write(`unknown command ${command}; .help lists them\n`);
+        fail(`unknown command ${command}; .help lists them`);
     }
   };
 

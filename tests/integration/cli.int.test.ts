@@ -135,6 +135,13 @@ describe('the cloudlite CLI against the local stack', () => {
     // A script ending in comments has nothing left to run (as in sqlite3).
     const commented = await shell("SELECT 'only' AS a;\n-- the end\n/* really */\n");
     expect([commented.code, commented.stderr]).toEqual([0, '']);
+    // A dot-command that fails counts as sqlite3 counts it.
+    expect((await shell('.bogus\nSELECT 1 AS one;\n')).code).toBe(1);
+    // A trigger whose body holds CASE ... END; is one statement, ended by the trigger's own END.
+    const trigger = await shell(
+      "CREATE TABLE IF NOT EXISTS q(id INTEGER PRIMARY KEY, state TEXT);\nCREATE TRIGGER IF NOT EXISTS q_done AFTER INSERT ON q BEGIN\n  UPDATE q SET state = CASE WHEN new.id > 0 THEN 'done' ELSE state END;\n  DELETE FROM q WHERE state = 'gone';\nEND;\n",
+    );
+    expect([trigger.code, trigger.stderr]).toEqual([0, '']);
     const failed = await shell('SELECT * FROM nope;\nSELECT 1 AS after;\n');
     expect(failed).toMatchObject({ code: 1, stderr: expect.stringContaining('Error SQL_ERROR: no such table: nope') });
     expect(JSON.parse(failed.stdout.trim())).toEqual([{ after: 1 }]); // the rest still ran, as in sqlite3
@@ -161,6 +168,14 @@ describe('the cloudlite CLI against the local stack', () => {
     const { stdout, stderr } = await cli(['sql', `CREATE TABLE big(x); INSERT INTO big VALUES (1) RETURNING replace(hex(zeroblob(1200000)), '0', '"') AS quotes`, '--db', uniqueDatabase('omitted')]);
     expect(stdout).toContain('(0 rows)');
     expect(stderr).toBe('note: the write was stored, but its rows were too large to return; read them back with a smaller query\n');
+  });
+
+  it.each([
+    ['a URL that is not http(s)', ['databases', '--url', 'ftp://localhost:3991'], 'the URL must be http(s)'],
+    ['a URL without its scheme', ['databases', '--url', 'localhost:3991'], 'the URL must be http(s)'],
+    ['a page of no rows', ['databases', '--limit', '0'], '--limit must be a whole number from 1'],
+  ])('%s is a usage error (exit 2) that says so', async (_name, args, message) => {
+    await expect(cli(args)).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining(message) });
   });
 
   it('a missing file is a usage error that names it, said once', async () => {
@@ -216,9 +231,10 @@ describe('the cloudlite CLI against the local stack', () => {
     await cli(['sql', "INSERT INTO notes VALUES ('again')", '--db', source]);
     const firstPage = await cli(['versions', source, '--limit', '1', '--json']);
     const [newest] = JSON.parse(firstPage.stdout) as { version: string }[];
-    expect(firstPage.stderr).toBe(`more: npx cloudlite versions ${source} --limit 1 --before ${newest!.version}\n`);
-    const databasesPage = await cli(['databases', '--limit', '1', '--json']);
-    expect(databasesPage.stderr).toMatch(/^more: npx cloudlite databases --limit 1 --cursor [a-z0-9_-]+\n$/);
+    expect(firstPage.stderr).toBe(`more: npx cloudlite versions ${source} --limit 1 --json --before ${newest!.version}\n`);
+    expect(JSON.parse(firstPage.stdout)[0]).toMatchObject({ current: true, deleted: false }); // the API's booleans, not strings
+    const databasesPage = await cli(['databases', '--limit', '1', '--json', '--url', api.url]);
+    expect(databasesPage.stderr).toMatch(new RegExp(`^more: npx cloudlite databases --url ${api.url} --limit 1 --json --cursor [a-z0-9_-]+\n$`));
 
     const versions = JSON.parse((await cli(['versions', source, '--json'])).stdout) as { version: string }[] | { versions: { version: string }[] };
     const first = (Array.isArray(versions) ? versions : versions.versions).at(-1)!.version;

@@ -18,6 +18,10 @@ describe('the shell knows when a statement is complete', () => {
     ['CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO log VALUES (1);', false],
     ['CREATE TEMP TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO log VALUES (1); END;', true],
     ['CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END; SELECT 2;', true],
+    // A CASE expression's END before a body statement's ';' does not end the trigger (sqlite3 waits for the trigger's own END).
+    ["CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET y = CASE WHEN new.x > 0 THEN 'pos' ELSE 'neg' END;", false],
+    ["CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET y = CASE WHEN new.x > 0 THEN 'pos' ELSE 'neg' END; DELETE FROM q;", false],
+    ["CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET y = CASE new.x WHEN 1 THEN 'a' END; DELETE FROM q; END;", true],
   ])('%j -> %s', (sql, complete) => {
     expect(endsWithCompleteStatement(sql)).toBe(complete);
   });
