@@ -20,6 +20,17 @@ describe("the engine's memory across many tenants' databases", () => {
     return bytes;
   }
 
+  /** A database of `tables` empty tables of 100 columns each, with a CHECK on each column and an index on each table. */
+  async function wideSchema(tables: number): Promise<Uint8Array> {
+    const SQL = await initSqlJs();
+    const db = new SQL.Database();
+    const columns = Array.from({ length: 100 }, (_, c) => `column_with_a_long_name_${c} TEXT CHECK (length(column_with_a_long_name_${c}) < 1000)`).join(', ');
+    for (let t = 0; t < tables; t++) db.run(`CREATE TABLE t${t}(${columns}); CREATE INDEX i${t} ON t${t}(column_with_a_long_name_0, column_with_a_long_name_1)`);
+    const bytes = db.export();
+    db.close();
+    return bytes;
+  }
+
   function stored(name: string, bytes: Uint8Array): DatabaseSource {
     return { kind: 'stored', version: { etag: `"${name}"`, versionId: name }, fetch: async () => bytes.slice() };
   }
@@ -67,5 +78,33 @@ describe("the engine's memory across many tenants' databases", () => {
     } finally {
       await engine.close();
     }
+  });
+
+  it("tenants' warm copies within the copy budget leave SQLite memory for the next tenant's read of a database that alone reads fine", async () => {
+    // Arrange: SQLite's heap at 32 MB, so eviction keeps up to 8 copies (32 MB / 2 / 2 MB);
+    // each tenant's file is small (far within the 256 MB warm cache), its schema wide.
+    const options = { statementTimeoutMs: 60_000, sqliteHeapLimitBytes: 32 * 1024 * 1024, workerHeapLimitMb: 256, warmCacheBytes: 256 * 1024 * 1024 };
+    const file = await wideSchema(80);
+    const query = (engine: SqlJsEngine, database: string) => engine.read({ database, source: stored(database, file), program: script('SELECT count(*) FROM t0'), limits });
+    const alone = new SqlJsEngine(options);
+    try {
+      await expect(query(alone, 'tenant0')).resolves.toMatchObject({ results: [{ rows: [[0n]] }] });
+    } finally {
+      await alone.close();
+    }
+
+    // Act: eight tenants, one after another, on one engine.
+    const engine = new SqlJsEngine(options);
+    const answers: string[] = [];
+    try {
+      for (let tenant = 0; tenant < 8; tenant++) {
+        answers.push(await query(engine, `tenant${tenant}`).then((outcome) => outcome.kind, (error: Error) => error.name));
+      }
+    } finally {
+      await engine.close();
+    }
+
+    // Assert: each read runs as it does alone (their schemas, not counted, took SQLite's heap: the 7th and 8th got RESOURCE_LIMIT).
+    expect(answers).toEqual(Array(8).fill('done'));
   });
 });
