@@ -72,32 +72,30 @@ export function endsWithCompleteStatement(sql: string): boolean {
       i += word.length;
     } else if (c === ';') {
       const inTriggerBody = TRIGGER_START.test(words.join(' ')) && !endsTriggerBody(words);
-      if (!inTriggerBody) {
+      if (inTriggerBody) words.push(';');
+      else {
         complete = true;
         words = [];
       }
       i += 1;
     } else {
-      if (!/\s/.test(c)) complete = false;
+      if (!/\s/.test(c)) {
+        complete = false;
+        words.push(c);
+      }
       i += 1;
     }
   }
   return complete;
 }
 
-/** Whether the last word is the END of a trigger's body, not of a CASE expression inside it. */
+/**
+ * Whether the words end with the END of a trigger's body: an END right after the `;` of the
+ * body's last statement, as sqlite3_complete() reads it (a CASE's END, or a column named end,
+ * follows something else).
+ */
 function endsTriggerBody(words: readonly string[]): boolean {
-  let openCases = 0;
-  let closesBody = false;
-  for (const word of words) {
-    closesBody = false;
-    if (word === 'CASE') openCases++;
-    else if (word === 'END') {
-      if (openCases > 0) openCases--;
-      else closesBody = true;
-    }
-  }
-  return closesBody;
+  return words.at(-1) === 'END' && words.at(-2) === ';';
 }
 
 /** Whether the literal or comment from `start` to `end` was closed before the text ran out. */

@@ -22,6 +22,8 @@ describe('the shell knows when a statement is complete', () => {
     ["CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET y = CASE WHEN new.x > 0 THEN 'pos' ELSE 'neg' END;", false],
     ["CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET y = CASE WHEN new.x > 0 THEN 'pos' ELSE 'neg' END; DELETE FROM q;", false],
     ["CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET y = CASE new.x WHEN 1 THEN 'a' END; DELETE FROM q; END;", true],
+    // A column named end (a keyword SQLite lets stand unquoted as a name) is no END of the body: a ')' comes between it and the ';' (sqlite3_complete waits too).
+    ['CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO log VALUES (new.end);', false],
   ])('%j -> %s', (sql, complete) => {
     expect(endsWithCompleteStatement(sql)).toBe(complete);
   });

@@ -205,6 +205,14 @@ describe('a database built from a SQL dump (an import of format=sql)', () => {
     expect(await inspector.build(script)).toEqual({ kind: 'refused', reason: expect.stringContaining(`its SQL holds a statement a dump never needs: ${reason}`) });
   });
 
+  it.each([
+    ['VACUUM INTO with its file name written right after INTO', "CREATE TABLE t(x); VACUUM INTO'/copy-three.db';", 'VACUUM INTO is not allowed'],
+    ['VACUUM INTO with no space between its words', "CREATE TABLE t(x); VACUUM\"main\"INTO'/copy-four.db';", 'VACUUM INTO is not allowed'],
+    ['ATTACH with its file name written right after ATTACH', "ATTACH':memory:'AS side; CREATE TABLE side.b(z); CREATE TABLE t(x);", 'ATTACH is not allowed'],
+  ])('refuses a dump that runs %s (SQLite needs no space before a string literal)', async (_name, script, reason) => {
+    expect(await inspector.build(script)).toEqual({ kind: 'refused', reason: expect.stringContaining(`its SQL holds a statement a dump never needs: ${reason}`) });
+  });
+
   it('keeps TEMP to itself: a page limit the script sets on it neither holds nor passes for the size limit', async () => {
     const script = 'CREATE TABLE t(x); PRAGMA temp.max_page_count = 2; CREATE TEMP TABLE scratch(b BLOB); INSERT INTO scratch VALUES (zeroblob(100000)); INSERT INTO t VALUES (1);';
     const built = await inspector.build(script);

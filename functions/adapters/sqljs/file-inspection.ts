@@ -96,8 +96,9 @@ export function buildFromScript(SQL: SqlJsStatic, script: { bytes?: Uint8Array }
     try {
       confine(db, maxBytes);
       for (const statement of db.iterateStatements(text)) {
-        // Prepared, not run yet: a statement that would make a file of its own never runs.
-        const fileAccess = fileAccessRefusal(leadingStatement(statement.getSQL()));
+        // Prepared, not run yet: a statement that would make a file of its own never runs. Judged
+        // on its text and on SQLite's own reading of it (literals as `?`: `VACUUM INTO'x'` needs no space).
+        const fileAccess = fileAccessRefusal(leadingStatement(statement.getSQL())) ?? fileAccessRefusal(statement.getNormalizedSQL());
         if (fileAccess) return refused(`its SQL holds a statement a dump never needs: ${fileAccess}`);
         while (statement.step());
         confine(db, maxBytes);

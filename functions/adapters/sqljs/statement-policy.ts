@@ -80,8 +80,9 @@ export function fileAccessRefusal(statementText: string): string | undefined {
   return undefined;
 }
 
+/** A quote needs no space before it either (`VACUUM"main"INTO'x'` is VACUUM main INTO 'x'). */
 function words(sql: string): string[] {
-  return sql.trim().split(/[\s;(=?]+/).map((word) => word.toUpperCase());
+  return sql.trim().split(/[\s;(=?'"`[\]]+/).map((word) => word.toUpperCase());
 }
 
 function firstWord(sql: string): string {
