@@ -30,6 +30,7 @@ import {
   type Publication,
   type PutCondition,
   type ReadOutcome,
+  sameStoredVersion,
   type SqlEngine,
   type StatementResult,
   type StoredAnswer,
@@ -374,7 +375,7 @@ export class DatabaseService {
   private recentlyConfirmed(database: string): StoredVersion | undefined {
     const confirmed = this.confirmed.get(database);
     const warm = this.deps.engine.warmVersion(database);
-    // Both ids: a restore makes a new version with an old one's bytes (and ETag), which a read of history may have made warm.
+    // A read of history may have made an old version warm whose bytes (and ETag) a restore made current again.
     if (!confirmed?.version || !warm || !sameStoredVersion(warm, confirmed.version)) return undefined;
     return this.clock() - confirmed.atMs <= this.options.eventualMaxAgeMs ? warm : undefined;
   }
@@ -738,10 +739,6 @@ function sourceOf(current: { version?: StoredVersion; fetch: () => Promise<Uint8
 
 function versionName(version: StoredVersion): string {
   return version.versionId ?? version.etag;
-}
-
-function sameStoredVersion(a: StoredVersion, b: StoredVersion): boolean {
-  return a.etag === b.etag && a.versionId === b.versionId;
 }
 
 /** A read started on the warm copy before the current version was known. */

@@ -36,6 +36,11 @@ export interface StoredVersion {
   versionId?: string;
 }
 
+/** The same stored version: both ids, since a restore stores an old version's bytes (and ETag) again. */
+export function sameStoredVersion(a: StoredVersion, b: StoredVersion): boolean {
+  return a.etag === b.etag && a.versionId === b.versionId;
+}
+
 /** What a write records with the object it stores, so its outcome can be resolved from S3 alone. */
 export interface WriteStamp {
   writeId: string;

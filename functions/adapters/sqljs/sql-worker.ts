@@ -3,7 +3,7 @@ import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Database, SqlJsStatic } from 'sql.js';
 import { ResourceLimitError } from '../../core/errors';
-import type { StoredVersion } from '../../core/ports';
+import { sameStoredVersion, type StoredVersion } from '../../core/ports';
 import { closeDatabase, configureConnection, firstStatementWrites, openDatabase, PAGE_CACHE_BYTES, runRead, runWrite, startSqlJs } from './sql-runner';
 import {
   serializeError,
@@ -120,7 +120,7 @@ function open(SQL: SqlJsStatic, database: string, source: WorkerSource): { db: D
     return { db, warm: true };
   }
   const copy = warm.get(database);
-  if (!copy || !sameVersion(copy.version, source.version)) {
+  if (!copy || !sameStoredVersion(copy.version, source.version)) {
     throw new Error(`the worker does not hold ${database} at the version the engine expected`);
   }
   setWarm(database, copy); // most recently used
@@ -141,10 +141,6 @@ function releaseReceivedBytes(source: { bytes?: Uint8Array }): void {
   if (received < COLLECT_AFTER_RECEIVING_BYTES) return;
   collectGarbage();
   collectGarbage();
-}
-
-function sameVersion(a: StoredVersion, b: StoredVersion): boolean {
-  return a.etag === b.etag && a.versionId === b.versionId;
 }
 
 function run(SQL: SqlJsStatic, job: WorkerJob): JobOutcome {
@@ -194,7 +190,7 @@ function retryOf(job: WorkerJob): WorkerJob | undefined {
   const { source } = job;
   if (source.kind === 'bytes' && source.bytes === undefined) {
     const copy = warm.get(job.database);
-    return copy && sameVersion(copy.version, source.version) ? { ...job, source: { kind: 'warm', version: copy.version } } : undefined;
+    return copy && sameStoredVersion(copy.version, source.version) ? { ...job, source: { kind: 'warm', version: copy.version } } : undefined;
   }
   if (source.kind === 'warm' && !warm.has(job.database)) return undefined;
   return job;

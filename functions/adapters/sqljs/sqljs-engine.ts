@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { ResourceLimitError, StatementTimeoutError, StorageUnavailableError } from '../../core/errors';
-import type { EngineRequest, Program, ReadOutcome, SqlEngine, StoredVersion, WriteOutcome } from '../../core/ports';
+import { sameStoredVersion, type EngineRequest, type Program, type ReadOutcome, type SqlEngine, type StoredVersion, type WriteOutcome } from '../../core/ports';
 import { rebuildError, type JobOutcome, type WorkerJob, type WorkerReply, type WorkerSettings, type WorkerSource } from './worker-protocol';
 import { ownedCopy, wasmPath, workerEntry } from './sqlite-files';
 
@@ -186,7 +186,7 @@ export class SqlJsEngine implements SqlEngine {
       workerSource = { kind: 'empty' };
     } else {
       const held = this.mirror.get(database);
-      if (held && held.etag === source.version.etag && held.versionId === source.version.versionId) workerSource = { kind: 'warm', version: held };
+      if (held && sameStoredVersion(held, source.version)) workerSource = { kind: 'warm', version: held };
       else if (fetched) workerSource = { kind: 'bytes', version: { ...source.version }, bytes: fetched };
       else return 'needs-bytes';
     }
