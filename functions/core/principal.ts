@@ -14,8 +14,6 @@ export interface Principal {
   readonly role: Role;
   /** Throws ForbiddenError (the same body whether or not the database exists) unless the key may do `need` on `database`. */
   authorize(need: Role, database: string): void;
-  /** Whether the database is in scope (for filtering GET /databases lists). */
-  canSee(database: string): boolean;
   /** The database patterns of its grants: every database it may see matches one (GET /databases lists only those). */
   readonly patterns: readonly string[];
 }
@@ -84,10 +82,6 @@ export class GrantedPrincipal implements Principal {
 
   authorize(need: Role, database: string): void {
     if (!this.may(need, database)) throw new ForbiddenError(`this API key may not ${need} the database "${database}"`);
-  }
-
-  canSee(database: string): boolean {
-    return this.may('read', database);
   }
 
   private may(need: Role, database: string): boolean {

@@ -47,7 +47,16 @@ describe('GrantedPrincipal', () => {
     const principal = new GrantedPrincipal('key:00000000', grants);
     if (allowed) expect(() => principal.authorize(need, database)).not.toThrow();
     else expect(() => principal.authorize(need, database)).toThrow(ForbiddenError);
-    expect(principal.canSee(database)).toBe(grants.some((grant) => matchesDatabase(grant.databases, database)));
+    // GET /databases lists by the patterns: exactly the databases the key may read.
+    const mayRead = (() => {
+      try {
+        principal.authorize('read', database);
+        return true;
+      } catch {
+        return false;
+      }
+    })();
+    expect(principal.patterns.some((pattern) => matchesDatabase(pattern, database))).toBe(mayRead);
   });
 
   it('answers the same for a database that exists and one that does not: the body names only what the caller sent', () => {
