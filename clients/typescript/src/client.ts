@@ -254,7 +254,7 @@ export function createClient(options: ClientOptions): Client {
       if (!(answer.headers.get('content-type') ?? '').includes('application/json')) return answer.body;
       // Too large to answer inline: the server presigned a GET of that exact version.
       const { url } = decodeJsonObject(answer) as { url?: unknown };
-      if (typeof url !== 'string') throw new CloudliteError('BAD_ANSWER', 'export answered JSON without a url', { status: answer.status, requestId: answer.requestId, idempotencyKey: answer.idempotencyKey });
+      if (typeof url !== 'string') throw badAnswer(answer, 'export answered JSON without a url');
       return (await send({ method: 'GET', path: url, absoluteUrl: true, read: true, onProgress: call.onProgress }, call)).body;
     },
     importDatabase: async (name, file, call = {}) => {
@@ -277,10 +277,15 @@ function pointBody(point: PointInTime): Record<string, string> {
   return 'version' in point ? { version: point.version } : { as_of: point.asOf };
 }
 
+/** A 2xx answer the client cannot read; it names the request's key, since a write may have been applied. */
+function badAnswer(answer: Answer, message: string): CloudliteError {
+  return new CloudliteError('BAD_ANSWER', message, { status: answer.status, requestId: answer.requestId, idempotencyKey: answer.idempotencyKey });
+}
+
 function decodeJsonObject(answer: Answer): Record<string, unknown> {
   const json = decodeJson(answer);
   if (json === null || typeof json !== 'object') {
-    throw new CloudliteError('BAD_ANSWER', `expected a JSON object, got ${answer.body.byteLength} bytes that are not one`, { status: answer.status, requestId: answer.requestId, idempotencyKey: answer.idempotencyKey });
+    throw badAnswer(answer, `expected a JSON object, got ${answer.body.byteLength} bytes that are not one`);
   }
   return json as Record<string, unknown>;
 }
@@ -288,7 +293,7 @@ function decodeJsonObject(answer: Answer): Record<string, unknown> {
 function decodeSqlAnswer(answer: Answer, call: SqlOptions): BatchResult<unknown> {
   const wire = decodeJsonObject(answer) as unknown as WireAnswer;
   if (!Array.isArray(wire.results) || wire.meta === undefined) {
-    throw new CloudliteError('BAD_ANSWER', 'POST /sql answered without results and meta', { status: answer.status, requestId: answer.requestId, idempotencyKey: answer.idempotencyKey });
+    throw badAnswer(answer, 'POST /sql answered without results and meta');
   }
   return {
     results: wire.results.map((result) => ({
