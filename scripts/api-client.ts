@@ -84,11 +84,7 @@ export function resolveKey(flag: string | undefined, url: string, env: NodeJS.Pr
 }
 
 function isLocal(url: string): boolean {
-  try {
-    return ['localhost', '127.0.0.1', '[::1]'].includes(new URL(url).hostname);
-  } catch {
-    return false;
-  }
+  return ['localhost', '127.0.0.1', '[::1]'].includes(parsedUrl(url)?.hostname ?? '');
 }
 
 /** The URL from `--url`, `CLOUDLITE_URL`, the running local stack's (whatever its PORT), or the default; an http(s) URL or a usage error. */
@@ -99,11 +95,11 @@ export function resolveUrl(flag: string | undefined, env: NodeJS.ProcessEnv = pr
 }
 
 function isHttpUrl(url: string): boolean {
-  try {
-    return ['http:', 'https:'].includes(new URL(url).protocol);
-  } catch {
-    return false;
-  }
+  return ['http:', 'https:'].includes(parsedUrl(url)?.protocol ?? '');
+}
+
+function parsedUrl(url: string): URL | undefined {
+  return URL.canParse(url) ? new URL(url) : undefined;
 }
 
 /** Long operations (a migration, a seed batch) get two minutes per attempt instead of thirty seconds. */
