@@ -75,8 +75,8 @@ export function inspectFile(SQL: SqlJsStatic, bytes: Uint8Array): Inspection {
  * script runs as sqlite3 runs a dump: its own PRAGMAs and BEGIN/COMMIT, foreign keys off unless
  * it turns them on, statement by statement, rows that statements answer computed and dropped.
  * What it may do is bounded by this thread (time, memory), by a page limit that keeps the
- * database it makes within `maxBytes` while it grows (set again after every statement, so the
- * script cannot lift it), and by the checks of the file it makes.
+ * database it makes within `maxBytes` while it grows (set again after every statement that
+ * could lift it), and by the checks of the file it makes.
  *
  * `script.bytes` is taken.
  */
@@ -98,10 +98,12 @@ export function buildFromScript(SQL: SqlJsStatic, script: { bytes?: Uint8Array }
       for (const statement of db.iterateStatements(text)) {
         // Prepared, not run yet: a statement that would make a file of its own never runs. Judged
         // on its text and on SQLite's own reading of it (literals as `?`: `VACUUM INTO'x'` needs no space).
-        const fileAccess = fileAccessRefusal(leadingStatement(statement.getSQL())) ?? fileAccessRefusal(statement.getNormalizedSQL());
+        const normalized = statement.getNormalizedSQL();
+        const fileAccess = fileAccessRefusal(leadingStatement(statement.getSQL())) ?? fileAccessRefusal(normalized);
         if (fileAccess) return refused(`its SQL holds a statement a dump never needs: ${fileAccess}`);
         while (statement.step());
-        confine(db, maxBytes);
+        // Only a PRAGMA (or VACUUM, which applies a page size) can move the bounds confine sets.
+        if (LIFTS_BOUNDS.test(normalized)) confine(db, maxBytes);
       }
     } catch (error) {
       const message = (error as Error).message;
@@ -122,12 +124,14 @@ export function buildFromScript(SQL: SqlJsStatic, script: { bytes?: Uint8Array }
   return inspectFile(SQL, bytes);
 }
 
+const LIFTS_BOUNDS = /\b(?:PRAGMA|VACUUM)\b/i;
+
 /**
- * What a script may grow, set again after each of its statements (so none can lift it for the
- * next): the file, to `maxBytes` (SQLite answers "database or disk is full" rather than grow it
- * further); TEMP, kept in SQLite's memory, bounded by the thread's SQLite heap limit, not a page
- * limit of the script's choosing. (ATTACH and VACUUM INTO, the other ways to make a file here,
- * are refused.)
+ * What a script may grow, set again after each of its PRAGMAs and VACUUMs (so none can lift it
+ * for the next statement): the file, to `maxBytes` (SQLite answers "database or disk is full"
+ * rather than grow it further); TEMP, kept in SQLite's memory, bounded by the thread's SQLite
+ * heap limit, not a page limit of the script's choosing. (ATTACH and VACUUM INTO, the other ways
+ * to make a file here, are refused.)
  */
 function confine(db: Database, maxBytes: number): void {
   const pageSize = Number(rows(db, 'PRAGMA page_size')[0]![0]);
