@@ -50,21 +50,23 @@ const LAMBDA_RESPONSE_LIMIT_BYTES = 6 * 1024 * 1024;
  * would otherwise make gigabytes), and the response encoded once more by Lambda.
  */
 function withinLambdaResponseLimit(response: SqlResponse, rows: RowShape, maxResultBytes: number): HttpResponse {
+  // Each result's object keys, when rows are objects.
+  const keys = rows === 'objects' ? response.results.map((result) => objectKeys(result.columns)) : undefined;
   const tooLarge = () => {
     if (!response.meta.wrote) throw new ResultTooLargeError('the result is too large to return; select fewer rows or columns, or page with LIMIT');
     // The write is stored: say so. Its rows are what cannot travel, so they are left out.
     const withoutRows = { ...response, results: response.results.map((result) => ({ ...result, rows: [] })), meta: { ...response.meta, rows_omitted: true as const } };
-    return jsonResponse(200, encodeSqlResponse(withoutRows, rows));
+    return jsonResponse(200, encodeSqlResponse(withoutRows, keys));
   };
-  if (rows === 'objects' && repeatedKeyBytes(response) > maxResultBytes) return tooLarge();
-  const answer = jsonResponse(200, encodeSqlResponse(response, rows));
+  if (keys && repeatedKeyBytes(response, keys) > maxResultBytes) return tooLarge();
+  const answer = jsonResponse(200, encodeSqlResponse(response, keys));
   return fitsLambdaResponse(answer) ? answer : tooLarge();
 }
 
 /** What rows as objects add to the answer: each result's keys, once per row. */
-function repeatedKeyBytes(response: SqlResponse): number {
-  return response.results.reduce((total, result) => {
-    const perRow = objectKeys(result.columns).reduce((bytes, key) => bytes + Buffer.byteLength(JSON.stringify(key)) + 1, 0);
+function repeatedKeyBytes(response: SqlResponse, keys: string[][]): number {
+  return response.results.reduce((total, result, i) => {
+    const perRow = keys[i]!.reduce((bytes, key) => bytes + Buffer.byteLength(JSON.stringify(key)) + 1, 0);
     return total + perRow * result.rows.length;
   }, 0);
 }
@@ -76,10 +78,11 @@ function fitsLambdaResponse(response: HttpResponse): boolean {
   return 2 * bodyBytes + 4096 <= LAMBDA_RESPONSE_LIMIT_BYTES || Buffer.byteLength(JSON.stringify(response)) <= LAMBDA_RESPONSE_LIMIT_BYTES;
 }
 
-export function encodeSqlResponse(response: SqlResponse, rows: RowShape = 'arrays') {
+/** The answer's JSON: rows as arrays, or as objects under each result's `objectKeys`. */
+function encodeSqlResponse(response: SqlResponse, objectKeysOf: string[][] | undefined) {
   return {
-    results: response.results.map((result) => {
-      const keys = rows === 'objects' ? objectKeys(result.columns) : undefined;
+    results: response.results.map((result, index) => {
+      const keys = objectKeysOf?.[index];
       const encodeRow = (row: SqlValue[]) => (keys ? Object.fromEntries(row.map((cell, i) => [keys[i]!, encodeValue(cell)])) : row.map(encodeValue));
       return {
         columns: result.columns,
