@@ -19,6 +19,7 @@ import {
   PreconditionFailedError,
   type DatabaseSource,
   type ExecutionLimits,
+  type GetResult,
   type HeldLease,
   type IdempotencyRecord,
   type IdempotencyStore,
@@ -315,7 +316,7 @@ export class DatabaseService {
     const checkedAt = this.clock();
     const order = ++this.order;
     const early = this.readWarmCopy(request, timings);
-    const current = await this.current(database, timings);
+    const current = await this.current(database, timings, early ? undefined : this.prefetchLatest(database));
     const outcome = await this.readCurrent(request, current, early, timings).catch((error: unknown) => {
       // A read of a database that does not exist fails on its missing tables; the missing
       // database is the answer that helps.
@@ -342,6 +343,19 @@ export class DatabaseService {
     const outcome = this.runRead(request, { version, fetch: () => Promise.reject(new WarmCopyReplaced()) }, timings);
     outcome.catch(() => undefined); // unused when the record names another version; readCurrent sees it otherwise
     return { version, outcome };
+  }
+
+  /**
+   * With no warm copy a strong read needs the file as well as the record, and the latest object
+   * is almost always the version the record names: it is fetched alongside the record's GetItem,
+   * so a cold read waits for the slower of the two rather than for both (on S3, a round trip of
+   * tens of ms). Only the version the record names is ever used (fetcher): any other, such as a
+   * write stored but not yet published, is dropped and that exact version fetched instead.
+   */
+  private prefetchLatest(database: string): Promise<GetResult> {
+    const latest = this.deps.store.get(this.keyOf(database));
+    latest.catch(() => undefined); // a failed prefetch only means fetching the version itself
+    return latest;
   }
 
   /** The read on the current version: the early one when it ran on that version, else a run now. */
@@ -386,7 +400,7 @@ export class DatabaseService {
    * it when DynamoDB throttles or fails, so a read spike on one item degrades to S3 instead of
    * failing (at the price of possibly seeing a version stored but not yet published).
    */
-  private async current(database: string, timings: Timings): Promise<Current> {
+  private async current(database: string, timings: Timings, prefetched?: Promise<GetResult>): Promise<Current> {
     let record: VersionRecord | undefined;
     try {
       record = await this.timed(timings, 'load_ms', () => this.deps.lock.published(database));
@@ -397,20 +411,26 @@ export class DatabaseService {
       this.deps.onEvent?.({ kind: 'read_fallback', throttled });
     }
     if (record?.deleted) throw new DatabaseNotFoundError(database, true);
-    if (record) return { version: record.version, fetch: this.fetcher(database, record.version, timings) };
-    return this.latestObject(database, timings);
+    if (record) return { version: record.version, fetch: this.fetcher(database, record.version, timings, prefetched) };
+    return this.latestObject(database, timings, prefetched);
   }
 
-  private async latestObject(database: string, timings: Timings): Promise<Current> {
+  private async latestObject(database: string, timings: Timings, prefetched?: Promise<GetResult>): Promise<Current> {
     const warm = this.deps.engine.warmVersion(database);
-    const got = await this.timed(timings, 'load_ms', () => this.deps.store.get(this.keyOf(database), { ifNoneMatch: warm?.etag }));
+    const got = await this.timed(timings, 'load_ms', () => prefetched ?? this.deps.store.get(this.keyOf(database), { ifNoneMatch: warm?.etag }));
     if (got.kind === 'found') return { version: got.version, fetch: async () => got.body };
     if (got.kind === 'not_modified' && warm) return { version: warm, fetch: this.fetcher(database, warm, timings) };
     return { fetch: async () => new Uint8Array() };
   }
 
-  private fetcher(database: string, version: StoredVersion, timings: Timings): () => Promise<Uint8Array> {
-    return () => this.timed(timings, 'load_ms', () => this.deps.store.getVersion(this.keyOf(database), version));
+  /** Exactly `version`'s bytes: those of the prefetched latest object if it is that version. */
+  private fetcher(database: string, version: StoredVersion, timings: Timings, prefetched?: Promise<GetResult>): () => Promise<Uint8Array> {
+    return () =>
+      this.timed(timings, 'load_ms', async () => {
+        const latest = await prefetched?.catch(() => undefined);
+        if (latest?.kind === 'found' && sameStoredVersion(latest.version, version)) return latest.body;
+        return this.deps.store.getVersion(this.keyOf(database), version);
+      });
   }
 
   // -------------------------------------------------------------------------------------------

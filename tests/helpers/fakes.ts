@@ -74,18 +74,22 @@ export class FakeObjectStore implements ObjectStore, ObjectArchive {
   private nextVersion = 1;
   onPut?: (store: Operation<StoredVersion>, body: Uint8Array, condition: PutCondition) => Promise<StoredVersion>;
   onHead?: (head: Operation<CurrentObject | undefined>) => Promise<CurrentObject | undefined>;
+  onGet?: (get: Operation<GetResult>) => Promise<GetResult>;
   /** Bodies that passed through `getVersion` / `getBlob`, to show a copy never did. */
   bytesRead = 0;
 
   /** S3 keeps times to the second: so does the fake, so ties are real. */
   constructor(private readonly clock: () => number = Date.now) {}
 
-  async get(key: string, options: { ifNoneMatch?: string } = {}): Promise<GetResult> {
+  get(key: string, options: { ifNoneMatch?: string } = {}): Promise<GetResult> {
     this.requests.push('get');
-    const latest = this.latest(key);
-    if (!latest) return { kind: 'not_found' };
-    if (options.ifNoneMatch === latest.version.etag) return { kind: 'not_modified' };
-    return { kind: 'found', body: latest.body.slice(), version: latest.version };
+    const get = async (): Promise<GetResult> => {
+      const latest = this.latest(key);
+      if (!latest) return { kind: 'not_found' };
+      if (options.ifNoneMatch === latest.version.etag) return { kind: 'not_modified' };
+      return { kind: 'found', body: latest.body.slice(), version: latest.version };
+    };
+    return this.onGet ? this.onGet(get) : get();
   }
 
   async getVersion(key: string, version: StoredVersion): Promise<Uint8Array> {

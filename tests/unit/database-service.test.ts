@@ -81,6 +81,35 @@ describe('DatabaseService on fakes: reads', () => {
     expect(t.store.count('getVersion')).toBe(1);
   });
 
+  it('a strong read on a cold container fetches the file alongside the version record, once', async () => {
+    const t = setup();
+    await t.run('ADD a');
+    t.engine.restart();
+    t.resetCounts();
+    let release!: () => void;
+    const paused = new Promise<void>((resolve) => (release = resolve));
+    t.lock.onPublished = async (read) => {
+      await paused;
+      return read();
+    };
+    const read = t.run('SELECT');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(t.store.requests).toEqual(['get']); // sent before the record has answered
+    release();
+    expect((await read).results[0]!.rows).toEqual([['a']]);
+    expect(t.store.requests).toEqual(['get']); // the latest object is the published version: no second fetch
+    expect(t.lock.requests).toEqual(['published']);
+  });
+
+  it('a cold strong read whose prefetch fails fetches the published version instead', async () => {
+    const t = setup();
+    await t.run('ADD a');
+    t.engine.restart();
+    t.store.onGet = () => Promise.reject(new StorageUnavailableError('S3 timed out'));
+    expect(await t.items()).toEqual(['a']);
+    expect(t.store.count('getVersion')).toBe(1);
+  });
+
   it('an eventual read inside the window makes no request; after it, one', async () => {
     const t = setup();
     await t.run('ADD a');
