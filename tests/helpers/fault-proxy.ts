@@ -37,7 +37,12 @@ export type Fault =
   /** Forward, let the server apply it, then cut the connection before the client sees the answer. */
   | { kind: 'drop-response' }
   /** Forward, then answer with the real status and headers but cut the connection halfway through the body. */
-  | { kind: 'truncate-body' };
+  | { kind: 'truncate-body' }
+  /**
+   * Hold the request (as a frozen writer or a slow network would) until `until` settles, then
+   * forward it; `reached` is told when it arrives, so a test can act while it is held.
+   */
+  | { kind: 'hold'; until: Promise<void>; reached?: () => void };
 
 interface Rule {
   matches: (request: ProxiedRequest) => boolean;
@@ -92,6 +97,10 @@ export class FaultProxy {
     const fault = rule?.fault;
 
     if (fault?.kind === 'hang') return; // the socket stays open until the client gives up
+    if (fault?.kind === 'hold') {
+      fault.reached?.();
+      await fault.until;
+    }
     if (fault?.kind === 'respond') {
       res.writeHead(fault.status, { 'content-type': fault.contentType ?? 'application/xml' });
       res.end(fault.body);
