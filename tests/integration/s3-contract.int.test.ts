@@ -385,6 +385,23 @@ describe('conditional writes', () => {
     }
   });
 
+  test('DELETE with If-Match places a delete marker only on the current ETag: 412 on a stale one, 404 NoSuchKey once the current version is a delete marker', async () => {
+    const key = `${prefix('if-match-delete')}doc`;
+    const v1 = await put(key, 'v1');
+    await put(key, 'v2', { IfMatch: v1.ETag });
+
+    const stale = await s3Error(client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, IfMatch: v1.ETag })));
+    expect(statusOf(stale)).toBe(412);
+    expect(await read(key)).toBe('v2');
+
+    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, IfMatch: md5Etag('v2') }));
+    const again = await s3Error(client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, IfMatch: md5Etag('v2') })));
+    expect(statusOf(again)).toBe(404);
+    expect(again.name).toBe('NoSuchKey');
+    const listed = await client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key }));
+    expect((listed.DeleteMarkers ?? []).length).toBe(1);
+  });
+
   test('PUT with If-None-Match set to an ETag instead of * answers 501 NotImplemented and writes nothing', async () => {
     const key = `${prefix('if-none-match-etag')}doc`;
     const { ETag } = await put(key, 'original');

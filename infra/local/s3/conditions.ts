@@ -74,6 +74,20 @@ export function checkWritePreconditions(r: Request, key: string, current: Object
 }
 
 /**
+ * Throws the S3 error for a DELETE (of the current version, not of a version id) whose `If-Match`
+ * fails, as S3 answers conditional deletes since 2025-09: 404 NoSuchKey when the key has no
+ * current version (none, or a delete marker), 412 when its ETag differs. Without the header a
+ * delete is unconditional.
+ */
+export function checkDeletePreconditions(r: Request, key: string, current: ObjectVersion | undefined): void {
+  const ifMatch = r.header('if-match');
+  if (ifMatch === undefined) return;
+  const live = current && !current.isDeleteMarker ? current : undefined;
+  if (!live) throw noSuchKey(key);
+  if (!etagListMatches(ifMatch, live.etag)) throw preconditionFailed('If-Match');
+}
+
+/**
  * The first read precondition that fails, in RFC 7232 order: If-Match (else If-Unmodified-Since)
  * fails with 412, then If-None-Match (else If-Modified-Since) with 304. `prefix` selects the
  * x-amz-copy-source-* variants of the same headers.

@@ -1,11 +1,11 @@
 /**
  * Object operations: GET/HEAD (by version, conditional, ranged), PUT (plain, aws-chunked,
  * conditional), CopyObject (versioned source, COPY/REPLACE metadata, CopySourceIf*) and
- * DELETE (a delete marker in a versioned bucket; with a versionId, that version for good).
+ * DELETE (a delete marker in a versioned bucket, fenced by If-Match; with a versionId, that version for good).
  */
 import { createHash } from 'node:crypto';
 import { findBucket } from './buckets';
-import { checkWritePreconditions, readPreconditions, type InFlight } from './conditions';
+import { checkDeletePreconditions, checkWritePreconditions, readPreconditions, type InFlight } from './conditions';
 import type { Bucket, NewVersion, ObjectVersion, Store } from './store';
 import { decodeUri, el, isoDate, noSuchKey, preconditionFailed, S3Error, xmlDoc, type Headers, type Reply, type Request } from './protocol';
 
@@ -87,6 +87,7 @@ export function copyObject(store: Store, r: Request, bucket: Bucket, key: string
 
 export function deleteObject(store: Store, inFlight: InFlight, r: Request, bucket: Bucket, key: string): Reply {
   const versionId = r.query.get('versionId');
+  if (versionId === null) checkDeletePreconditions(r, key, bucket.objects.get(key)?.[0]);
   inFlight.noteDelete(bucket.name, key);
   if (versionId !== null) {
     // Deleting a version that does not exist is a no-op success in S3, as deletes are idempotent.
