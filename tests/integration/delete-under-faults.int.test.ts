@@ -128,3 +128,30 @@ describe('a delete whose reply was lost', () => {
     expect(other.body.replayed).toBeUndefined();
   });
 });
+
+describe('a keyed write that changed nothing, whose commit reply was lost', () => {
+  let dynamoDb: FaultProxy;
+  let api: TestApi;
+  beforeAll(async () => {
+    dynamoDb = await new FaultProxy(process.env.DYNAMODB_ENDPOINT!).start();
+    api = await startTestApi(testConfig({ dynamoDbEndpoint: dynamoDb.url, dynamoDbRequestTimeoutMs: 500 }));
+  });
+  afterAll(async () => {
+    await api.close();
+    await dynamoDb.close();
+  });
+
+  it('is not answered "nothing was applied" when its key was committed', async () => {
+    const database = uniqueDatabase('nooplost');
+    expect((await postJson(api.url, { database, sql_statement: 'CREATE TABLE t(x INTEGER); INSERT INTO t VALUES (1)' })).status).toBe(200);
+    // The publish that records the key lands; its reply is lost and the SDK's retry is refused by it.
+    dynamoDb.inject((r) => leaseStep(r) === 'publish', { kind: 'drop-response' }, 1);
+
+    const first = await postJson(api.url, { database, sql_statement: 'DELETE FROM t WHERE x = 5', idempotency_key: 'noop-lost-1' });
+    const retry = await postJson(api.url, { database, sql_statement: 'DELETE FROM t WHERE x = 5', idempotency_key: 'noop-lost-1' });
+
+    expect(retry.body.meta).toMatchObject({ replayed: true, wrote: false }); // the key was committed by the first attempt
+    expect(first.status).toBe(200);
+    expect(first.body.meta).toMatchObject({ wrote: false });
+  });
+});
