@@ -18,6 +18,7 @@ import {
   LeaseLostError,
   PreconditionFailedError,
   type DatabaseSource,
+  type CurrentObject,
   type ExecutionLimits,
   type GetResult,
   type HeldLease,
@@ -508,9 +509,6 @@ export class DatabaseService {
             ...(change.madeBy && { madeBy: change.madeBy }),
             ...(key && { idempotency: { key: key.key, fingerprint: key.fingerprint, answer: key.answer } }),
           };
-          // A delete marker carries no metadata: its stamp goes beside it, named after the version
-          // it deletes, so whoever adopts the marker knows which write (and key) it was.
-          if (produced.deletes && base.loaded) await this.deps.store.putBlob(this.markerStampKey(database, base.loaded), Buffer.from(JSON.stringify(stamp)));
           stored = await this.timed(timings, 'store_ms', () => this.storeFenced(database, produced, base.loaded, stamp));
         } catch (error) {
           produced.settle(undefined);
@@ -572,8 +570,16 @@ export class DatabaseService {
   /** What S3 holds under a database without a record, as something to adopt (or nothing). */
   private async unpublishedLatest(database: string): Promise<Unpublished | undefined> {
     const current = await this.deps.store.head(this.keyOf(database));
-    if (!current) return undefined;
-    return { kind: 'unpublished', version: { etag: current.etag, versionId: current.versionId }, stamp: current.stamp, ...(current.deleted && { deleted: true }) };
+    return current && this.unpublished(database, current, undefined);
+  }
+
+  /**
+   * The current object as a version to adopt, with its stamp: a delete marker's is the one
+   * beside it, named after the version it deleted (`loaded`, the version the write built on).
+   */
+  private async unpublished(database: string, current: CurrentObject, loaded: StoredVersion | undefined): Promise<Unpublished> {
+    const stamp = current.deleted && !current.stamp && loaded ? await this.markerStamp(database, loaded) : current.stamp;
+    return { kind: 'unpublished', version: { etag: current.etag, versionId: current.versionId }, stamp, ...(current.deleted && { deleted: true }) };
   }
 
   /**
@@ -591,7 +597,6 @@ export class DatabaseService {
     started: number,
     timings: Timings,
   ): Promise<{ kind: 'replayed'; response: SqlResponse } | { kind: 'adopted'; record: VersionRecord }> {
-    if (unpublished.deleted && !unpublished.stamp && published) unpublished = { ...unpublished, stamp: await this.markerStamp(change.database, published.version) };
     const stamped = unpublished.stamp?.idempotency;
     const ours = change.idempotencyKey !== undefined && stamped?.key === change.idempotencyKey;
     let adopted: Awaited<ReturnType<DatabaseService['adopt']>>;
@@ -614,6 +619,15 @@ export class DatabaseService {
    */
   private async storeFenced(database: string, produced: Changed, loaded: StoredVersion | undefined, stamp: WriteStamp): Promise<Stored> {
     const key = this.keyOf(database);
+    if (produced.deletes && loaded) {
+      // A delete marker carries no metadata: its stamp goes beside it, named after the version it
+      // deletes, so whoever adopts the marker knows which write (and key) it was. An earlier
+      // attempt's marker may stand there unpublished, its stamp naming that attempt: it is
+      // adopted, never overwritten, so that attempt's retry still finds its answer.
+      const current = await this.deps.store.head(key);
+      if (current && current.etag !== loaded.etag) return this.unpublished(database, current, loaded);
+      await this.deps.store.putBlob(this.markerStampKey(database, loaded), Buffer.from(JSON.stringify(stamp)));
+    }
     try {
       return { kind: 'stored', version: await produced.store(loaded ? { ifMatch: loaded.etag } : { create: true }, stamp) };
     } catch (error) {
@@ -623,14 +637,13 @@ export class DatabaseService {
       } catch {
         throw new WriteOutcomeUnknownError(stamp.writeId, { cause: error });
       }
-      if (current?.stamp?.writeId === stamp.writeId) {
+      const found = current && (await this.unpublished(database, current, loaded));
+      if (found?.stamp?.writeId === stamp.writeId) {
         this.logger.warn('upload reported a failure but landed', { database, writeId: stamp.writeId, error: String(error) });
-        return { kind: 'stored', version: { etag: current.etag, versionId: current.versionId } };
+        return { kind: 'stored', version: found.version };
       }
       if (error instanceof PreconditionFailedError) {
-        if (current && current.etag !== loaded?.etag) {
-          return { kind: 'unpublished', version: { etag: current.etag, versionId: current.versionId }, stamp: current.stamp, ...(current.deleted && { deleted: true }) };
-        }
+        if (found && found.version.etag !== loaded?.etag) return found;
         throw new WriteConflictError('another writer changed the database since it was loaded; nothing was applied, retry', { cause: error });
       }
       throw new WriteOutcomeUnknownError(stamp.writeId, { cause: error });
@@ -667,14 +680,18 @@ export class DatabaseService {
   /**
    * The commit point. When the publishing update fails or its reply is lost, the record itself
    * says whether it names our version (published, perhaps by a writer that adopted it); if it
-   * does not, the bytes may still be adopted later, so the outcome is unknown.
+   * does not, the bytes may still be adopted later, so the outcome is unknown. A write that
+   * stored nothing committed only its key, if any: the item says whether that key is there.
    */
   private async publishOrUnknown(lease: Lease, publication: Publication): Promise<void> {
-    const { next } = publication;
+    const { next, key } = publication;
     try {
       await this.deps.lock.publish(lease, publication);
     } catch (error) {
-      if (!next) return lostLeaseIsConflict(error); // nothing was stored: nothing applied
+      if (!next) {
+        if (key && (await this.deps.lock.recentKey(lease.name, key.key).catch(() => undefined))?.fingerprint === key.fingerprint) return;
+        return lostLeaseIsConflict(error); // nothing was stored: nothing applied
+      }
       const record = await this.deps.lock.published(lease.name).catch(() => undefined);
       if (record?.writeId === next.writeId) return;
       throw new WriteOutcomeUnknownError(next.writeId, { cause: error });
