@@ -12,6 +12,8 @@ export interface ProxiedRequest {
   operation?: string;
   /** The request body as text (DynamoDB's JSON). */
   body: string;
+  /** The status the server answered, once a forwarded request is answered. */
+  status?: number;
 }
 
 /**
@@ -107,6 +109,7 @@ export class FaultProxy {
       return;
     }
     const upstream = await forward(this.target, req, body);
+    request.status = upstream.status;
     if (fault?.kind === 'drop-response') {
       req.socket.destroy();
       return;

@@ -12,6 +12,7 @@ import { METRICS_NAMESPACE, METRICS_SERVICE } from '../../functions/adapters/pow
 import { metricsOfFailure } from '../../functions/http/metrics';
 import { startLocalParameterStore } from '../../infra/local/ssm';
 import { databaseFile } from '../helpers/sqljs-database';
+import { FaultProxy, type ProxiedRequest } from '../helpers/fault-proxy';
 
 /**
  * Packages the service the way a deploy does (`sls package --stage ci`), with no AWS credentials
@@ -587,6 +588,136 @@ describe('the deployment zip of the ci package', () => {
     }
   });
 });
+
+describe('every request a bundled handler sends is one its role allows', () => {
+  /**
+   * The local servers check no IAM, so a request the role does not allow works here and answers
+   * 403 AccessDenied on AWS. Each handler runs from the zip against the local stack behind a
+   * recording proxy; every S3 and DynamoDB request it sent is mapped to the IAM action AWS
+   * authorizes it as, and looked up in the statements of the function's role.
+   */
+  async function deniedRequests(handler: string, events: APIGatewayProxyEventV2[]): Promise<{ statusCodes: number[]; denied: string[] }> {
+    const s3 = await new FaultProxy(process.env.S3_ENDPOINT!).start();
+    const dynamoDb = await new FaultProxy(process.env.DYNAMODB_ENDPOINT!).start();
+    try {
+      const env = {
+        S3_ENDPOINT: s3.url,
+        DYNAMODB_ENDPOINT: dynamoDb.url,
+        S3_BUCKET: process.env.S3_BUCKET!,
+        LOCK_TABLE: process.env.LOCK_TABLE!,
+        AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID!,
+        AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY!,
+        API_KEYS: `write:${WRITE_KEY}`,
+      };
+      const statusCodes: number[] = [];
+      for (const event of events) statusCodes.push((await invokeBundled(handler, event, env)).statusCode);
+      const role = ROLE_OF_HANDLER[handler]!;
+      const requests = [...s3.seen.flatMap((r) => s3Authorizations(r, process.env.S3_BUCKET!)), ...dynamoDb.seen.map(dynamoDbAuthorization)];
+      const denied = requests.filter((request) => !allowedBy(roleStatements(role), request)).map((r) => `${r.action} ${r.resource}${r.prefix === undefined ? '' : ` (prefix ${r.prefix})`}${r.missing === undefined ? '' : ` (to answer 404 for ${r.missing.replace(/[0-9a-f-]{36}/, '<uuid>')})`}`);
+      return { statusCodes, denied: [...new Set(denied)] };
+    } finally {
+      await Promise.all([s3.close(), dynamoDb.close()]);
+    }
+  }
+
+  test('POST /sql: the first write to a new database, then a read of its past (as_of)', async () => {
+    const database = `iam-${Date.now().toString(36)}`;
+    const { statusCodes, denied } = await deniedRequests('sql', [
+      httpEvent('POST', '/sql', { database, sql_statement: 'CREATE TABLE t (x); INSERT INTO t VALUES (1)' }, WRITE_KEY),
+      httpEvent('POST', '/sql', { database, sql_statement: 'SELECT x FROM t', as_of: new Date(Date.now() + 60_000).toISOString() }, WRITE_KEY),
+    ]);
+
+    expect(statusCodes).toEqual([200, 200]);
+    expect(denied).toEqual([]);
+  });
+
+  test('the lifecycle writes: an import to a new database, a staged import of nothing, a clone to a new name, a restore and a delete', async () => {
+    const database = `iam-${Date.now().toString(36)}`;
+    const file = Buffer.from(databaseFile(await initSqlJs(), 'CREATE TABLE t (x); INSERT INTO t VALUES (1);')).toString('base64');
+    const importEvent = routeEvent('POST', '/databases/{name}/import', database);
+    const { statusCodes, denied } = await deniedRequests('databases-write', [
+      { ...importEvent, headers: { ...importEvent.headers, 'content-type': 'application/vnd.sqlite3' }, body: file, isBase64Encoded: true },
+      routeEvent('POST', '/databases/{name}/import', database, { staged: `staging/${database}/00000000-0000-0000-0000-000000000000.sqlite` }),
+      routeEvent('POST', '/databases/{name}/clone', database, { to: `${database}-copy` }),
+      routeEvent('POST', '/databases/{name}/restore', database, { as_of: new Date(Date.now() + 60_000).toISOString() }),
+      { ...routeEvent('DELETE', '/databases/{name}', `${database}-copy`), rawQueryString: `confirm=${database}-copy`, queryStringParameters: { confirm: `${database}-copy` } },
+    ]);
+
+    expect(statusCodes).toEqual([200, 400, 200, 200, 200]);
+    expect(denied).toEqual([]);
+  });
+
+  test('the lifecycle reads: list, info, versions and an export', async () => {
+    const database = `iam-${Date.now().toString(36)}`;
+    await deniedRequests('sql', [httpEvent('POST', '/sql', { database, sql_statement: 'CREATE TABLE t (x)' }, WRITE_KEY)]);
+    const { statusCodes, denied } = await deniedRequests('databases-read', [
+      httpEvent('GET', '/databases', undefined, WRITE_KEY),
+      routeEvent('GET', '/databases/{name}', database),
+      routeEvent('GET', '/databases/{name}/versions', database),
+      routeEvent('GET', '/databases/{name}/export', database),
+      routeEvent('GET', '/databases/{name}', `${database}-never`),
+    ]);
+
+    expect(statusCodes).toEqual([200, 200, 200, 200, 404]);
+    expect(denied).toEqual([]);
+  });
+});
+
+/** A request as IAM authorizes it: the action, the resource (bucket, bucket/key or table) and an S3 listing's prefix. */
+interface Authorization {
+  action: string;
+  resource: string;
+  prefix?: string;
+}
+
+/**
+ * S3 answers a GET or HEAD of a missing key with 404 only to a caller that may also list the bucket
+ * (s3:ListBucket); to anyone else, 403 AccessDenied.
+ */
+function s3Authorizations(request: ProxiedRequest, bucket: string): Authorization[] {
+  const authorization = s3Authorization(request, bucket);
+  const missingKey = request.status === 404 && (request.method === 'GET' || request.method === 'HEAD') && authorization.resource !== 'bucket';
+  return missingKey ? [authorization, { action: 's3:ListBucket', resource: 'bucket', missing: authorization.resource }] : [authorization];
+}
+
+function s3Authorization(request: ProxiedRequest, bucket: string): Authorization {
+  const url = new URL(request.path, 'http://localhost');
+  const key = decodeURIComponent(url.pathname.replace(`/${bucket}`, '').replace(/^\//, ''));
+  const versioned = url.searchParams.has('versionId');
+  if (key === '') {
+    const action = url.searchParams.has('versions') ? 's3:ListBucketVersions' : 's3:ListBucket';
+    return { action, resource: 'bucket', prefix: url.searchParams.get('prefix') ?? '' };
+  }
+  const byMethod: Record<string, string> = {
+    GET: versioned ? 's3:GetObjectVersion' : 's3:GetObject',
+    HEAD: versioned ? 's3:GetObjectVersion' : 's3:GetObject',
+    PUT: 's3:PutObject',
+    DELETE: versioned ? 's3:DeleteObjectVersion' : 's3:DeleteObject',
+  };
+  return { action: byMethod[request.method] ?? `s3:${request.method}`, resource: `bucket/${key}` };
+}
+
+function dynamoDbAuthorization(request: ProxiedRequest): Authorization {
+  const table = String((JSON.parse(request.body) as { TableName?: string }).TableName);
+  return { action: `dynamodb:${request.operation}`, resource: table === process.env.LOCK_TABLE ? 'LockTable' : table === process.env.KEY_TABLE ? 'KeyTable' : table };
+}
+
+/** Whether an Allow statement of the role names the action on the resource, its s3:prefix condition met. */
+function allowedBy(statements: Json[], request: Authorization): boolean {
+  const resourceOf = (resource: Json): string => {
+    if (resource['Fn::GetAtt']) return resource['Fn::GetAtt'][0] === 'DatabaseBucket' ? 'bucket' : resource['Fn::GetAtt'][0];
+    if (typeof resource['Fn::Sub'] === 'string') return resource['Fn::Sub'].replace('${DatabaseBucket.Arn}', 'bucket');
+    return JSON.stringify(resource);
+  };
+  const matches = (pattern: string, value: string) => new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(value);
+  return statements.some((statement) => {
+    if (statement.Effect !== 'Allow' || !actionsOf([statement]).includes(request.action)) return false;
+    if (![statement.Resource].flat().some((resource: Json) => matches(resourceOf(resource), request.resource))) return false;
+    const prefix = statement.Condition?.StringLike?.['s3:prefix'];
+    // A request without s3:prefix in its context (every object request) never meets such a condition.
+    return prefix === undefined || (request.prefix !== undefined && [prefix].flat().some((p: string) => matches(p, request.prefix!)));
+  });
+}
 
 describe('the metrics of the bundled handlers', () => {
   /** A strong read while DynamoDB throttles every request: it falls back to S3 and answers. */
