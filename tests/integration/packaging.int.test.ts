@@ -668,6 +668,8 @@ interface Authorization {
   action: string;
   resource: string;
   prefix?: string;
+  /** For the s3:ListBucket a 404 needs: the missing key. */
+  missing?: string;
 }
 
 /**
