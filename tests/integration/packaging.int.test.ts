@@ -768,6 +768,20 @@ describe('the stages of serverless.yml', () => {
     expect(stdout).not.toMatch(/ssm\(|resolve:ssm/);
   });
 
+  test('a stage that lets browser origins call the keyed routes lets them follow the presigned URLs those routes answer too', async () => {
+    // A large export answers {url} of the bucket, an upload {url, fields} of the bucket; the client
+    // (docs/client.md: "browsers") fetches them. S3 answers a browser's cross-origin request only
+    // as the bucket's CORS configuration allows: without one, the fetch fails in the browser.
+    const origin = 'https://app.example.com';
+    const { stdout } = await run(SLS, ['print', '--stage', STAGE, '--param', `corsAllowedOrigins=${origin}`, '--format', 'json'], { cwd: ROOT, env: offlineEnv(workDir), timeout: 120_000 });
+    const service = JSON.parse(stdout) as Json;
+    expect(service.provider.environment.CORS_ALLOWED_ORIGINS).toBe(origin);
+    const rules: Json[] = service.resources.Resources.DatabaseBucket.Properties.CorsConfiguration?.CorsRules ?? [];
+    const allows = (method: string) => rules.some((rule) => rule.AllowedMethods.includes(method) && [rule.AllowedOrigins].flat().join(',').includes(origin));
+
+    expect({ GET: allows('GET'), POST: allows('POST') }).toEqual({ GET: true, POST: true });
+  });
+
   test('the package-only ci stage, whose keys are placeholders, refuses to deploy', async () => {
     const failure = await run(SLS, ['deploy', '--stage', STAGE], { cwd: ROOT, env: offlineEnv(workDir), timeout: 120_000 }).then(
       () => undefined,
