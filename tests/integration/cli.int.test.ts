@@ -242,4 +242,19 @@ describe('the cloudlite CLI against the local stack', () => {
     await cli(['restore', source, '--version', first]);
     expect(JSON.parse((await cli(['sql', 'SELECT count(*) AS n FROM notes', '--db', source, '--json'])).stdout)).toEqual([{ n: 2 }]);
   });
+
+  it('databases --deleted says which databases are deleted (the API answers "deleted": true for them)', async () => {
+    const live = uniqueDatabase('cli-live');
+    const gone = uniqueDatabase('cli-gone');
+    const client = createClient({ url: api.url, key: WRITE_KEY });
+    await client.execute('CREATE TABLE t(a)', [], { database: live });
+    await client.execute('CREATE TABLE t(a)', [], { database: gone });
+    await client.deleteDatabase(gone);
+    const listed = JSON.parse((await cli(['databases', '--deleted', '--limit', '1000', '--json'])).stdout) as { name: string; deleted?: unknown }[];
+    expect(listed.find((d) => d.name === gone)).toMatchObject({ name: gone, deleted: true });
+    expect(listed.find((d) => d.name === live)?.deleted ?? false).toBe(false);
+    // The table shows it too: a deleted database must not look like an empty live one.
+    const table = (await cli(['databases', '--deleted', '--limit', '1000'])).stdout;
+    expect(table.split('\n')[1]).toMatch(/\bdeleted\b/);
+  });
 });

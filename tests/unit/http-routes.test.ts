@@ -74,6 +74,8 @@ describe('POST /sql bodies', () => {
     ['JSON', 'application/json', '{"sql_statement": "SELECT 1"}', 'SELECT 1'],
     ["a JSON object under curl's default form type", 'application/x-www-form-urlencoded', '  {"sql_statement": "SELECT 1"}', 'SELECT 1'],
     ["a form under curl's default type", 'application/x-www-form-urlencoded', 'sql_statement=SELECT+1%3B&database=main', 'SELECT 1;'],
+    // http-api.md: "after leading whitespace: `{` → JSON; `sql_statement=` → form" (a file posted with -d @form.txt may start with a newline)
+    ["a form after leading white space under curl's default type", 'application/x-www-form-urlencoded', '\n  sql_statement=SELECT+1%3B&database=main', 'SELECT 1;'],
     ["raw SQL under curl's default type", 'application/x-www-form-urlencoded', 'SELECT 1', 'SELECT 1'],
     ['application/sql, newlines and comments kept', 'application/sql', '-- count\nSELECT 1;\nSELECT 2', '-- count\nSELECT 1;\nSELECT 2'],
     ['text/plain with a charset', 'text/plain; charset=utf-8', 'SELECT 1', 'SELECT 1'],
