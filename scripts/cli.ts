@@ -97,7 +97,9 @@ async function runCommand(client: Client, command: string, args: string[], value
     }
     case 'databases': {
       const page = await client.listDatabases({ limit: pageSize(values.limit), cursor: values.cursor, deleted: values.deleted });
-      printRecords(page.databases, ['name', 'size_bytes', 'version', 'last_modified'], mode);
+      // With --deleted, say which ones are (the API marks only those, with "deleted": true).
+      const databases = values.deleted ? page.databases.map((database) => ({ ...database, deleted: database.deleted === true })) : page.databases;
+      printRecords(databases, ['name', 'size_bytes', 'version', 'last_modified', ...(values.deleted ? ['deleted'] : [])], mode);
       return printNextPage(page.next_cursor, (cursor) => `npx cloudlite databases${sameTarget(values)}${values.deleted ? ' --deleted' : ''} --cursor ${cursor}`);
     }
     case 'versions': {

@@ -104,7 +104,7 @@ function readBody(event: Event, options: BodyOptions): void {
   } else if (kind === 'sql') {
     bodies.set(event, { kind: 'sql', sql: text });
   } else {
-    bodies.set(event, { kind: 'form', fields: [...new URLSearchParams(text)] });
+    bodies.set(event, { kind: 'form', fields: [...new URLSearchParams(text.trimStart())] }); // sniffed after leading white space, so parsed after it too
   }
 }
 
