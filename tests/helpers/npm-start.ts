@@ -10,10 +10,11 @@ export interface Running {
   output: string;
 }
 
-export function start(dataDir: string, port: number): Promise<Running> {
+export function start(dataDir: string, port: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<Running> {
   const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: String(port) };
   // The server must stand on its own: none of the test stack's endpoints or keys.
   for (const name of ['S3_ENDPOINT', 'DYNAMODB_ENDPOINT', 'S3_BUCKET', 'LOCK_TABLE', 'API_KEYS', 'FLIGHTS_PASSWORD']) delete env[name];
+  Object.assign(env, extraEnv);
   const child = spawn(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'scripts/local-server.ts'], { cwd: ROOT, env });
   return new Promise((resolve, reject) => {
     let output = '';

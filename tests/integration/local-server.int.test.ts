@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { start, stop, type Running } from '../helpers/npm-start';
 
 /**
@@ -40,6 +42,24 @@ describe('npm start', () => {
     } finally {
       if (first.child.exitCode === null) await stop(first);
       if (second) await stop(second);
+    }
+  }, 120_000);
+
+  it('restarted with API_KEYS, leaves no generated key behind for the CLI to send (it was refused as "invalid API key")', async () => {
+    const data = mkdtempSync(path.join(os.tmpdir(), 'cloudlite-start-keys-'));
+    const first = await start(data, port + 1);
+    await stop(first);
+    // README: "set API_KEYS to choose your own"; the key of the first run is no longer valid.
+    const second = await start(data, port + 1, { API_KEYS: 'write:operator-chosen-key' });
+    try {
+      const cli = promisify(execFile)(process.execPath, [path.join(__dirname, '../../bin/cloudlite.cjs'), 'sql', 'SELECT 1'], {
+        env: { ...process.env, DATA_DIR: data, CLOUDLITE_URL: second.url, CLOUDLITE_KEY: '', API_KEY: '' },
+      }).then(() => ({ code: 0, stderr: '' }), (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }));
+      // No key to be found is a usage error naming what to do, not a stale key sent and refused.
+      expect(await cli).toEqual({ code: 2, stderr: expect.stringContaining('no API key') });
+    } finally {
+      await stop(second);
+      rmSync(data, { recursive: true, force: true });
     }
   }, 120_000);
 });
