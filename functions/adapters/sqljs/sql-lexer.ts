@@ -26,7 +26,8 @@ export interface DeclaredParameters {
 
 /** Characters of an identifier or a named parameter; `$` continues an identifier (`a$b` is one word). */
 const WORD_CHAR = /[A-Za-z0-9_$\u0080-\uffff]/;
-const NAME_CHAR = /[A-Za-z0-9_\u0080-\uffff]/;
+/** SQLite's IdChar: a parameter's name continues over `$` too (`:a$b` is one parameter). */
+const NAME_CHAR = WORD_CHAR;
 
 /**
  * Finds every parameter a single statement declares, numbered as SQLite numbers them: `?` takes
@@ -52,8 +53,8 @@ export function parameterTokens(sql: string): ParameterToken[] {
       highest = Math.max(highest, slot);
       tokens.push({ start: i, end: j, slot, anonymous });
       i = j;
-    } else if ((c === ':' || c === '@' || c === '$') && NAME_CHAR.test(sql[i + 1] ?? '')) {
-      const j = c === '$' ? endOfTclName(sql, i + 1) : endOfName(sql, i + 1);
+    } else if ((c === ':' || c === '@' || c === '$' || c === '#') && NAME_CHAR.test(sql[i + 1] ?? '')) {
+      const j = endOfTclName(sql, i + 1);
       const name = sql.slice(i, j);
       let slot = slotOfName.get(name);
       if (slot === undefined) {
@@ -112,19 +113,22 @@ export function leadingStatement(sql: string): string {
   return text.replace(/\s+/g, ' ').trim();
 }
 
-function endOfName(sql: string, from: number): number {
-  let j = from;
-  while (j < sql.length && NAME_CHAR.test(sql[j]!)) j++;
-  return j;
-}
-
-/** SQLite's `$` parameters may continue TCL-style: `$a::b(c)`. */
+/**
+ * The end of a parameter's name as SQLite's tokenizer reads it, for every prefix (`:`, `@`, `$`,
+ * `#`): identifier characters, TCL's `::` (`$a::b`), and a `(...)` suffix that ends at the first
+ * `)` before any white space (`@x(1)`).
+ */
 function endOfTclName(sql: string, from: number): number {
-  let j = endOfName(sql, from);
-  while (sql.startsWith('::', j) && NAME_CHAR.test(sql[j + 2] ?? '')) j = endOfName(sql, j + 2);
+  let j = from;
+  for (;;) {
+    if (NAME_CHAR.test(sql[j] ?? '')) j++;
+    else if (sql.startsWith('::', j)) j += 2;
+    else break;
+  }
   if (sql[j] === '(') {
-    const close = sql.indexOf(')', j + 1);
-    if (close > 0) j = close + 1;
+    let k = j + 1;
+    while (k < sql.length && !/\s/.test(sql[k]!) && sql[k] !== ')') k++;
+    return sql[k] === ')' ? k + 1 : k;
   }
   return j;
 }

@@ -396,8 +396,9 @@ function readProbe(probe: Statement): Probe {
  * exact INTEGER (a literal, like a bound value, has no affinity). Returns the statement to run:
  * the one given, or a rewritten one (the caller frees both).
  */
-function bindParameters(db: Database, statement: Statement, params: BoundParams | undefined, index: number): Statement {
+function bindParameters(db: Database, statement: Statement, given: BoundParams | undefined, index: number): Statement {
   const sql = statement.getSQL();
+  const params = given === undefined ? undefined : boundAsNumbers(given);
   const tokens = parameterTokens(sql);
   const slots = tokens.reduce((highest, token) => Math.max(highest, token.slot), 0);
   const names = new Set(tokens.flatMap((token) => (token.name ? [token.name] : [])));
@@ -434,6 +435,15 @@ function bindParameters(db: Database, statement: Statement, params: BoundParams 
   return rewritten;
 }
 
+/**
+ * Exact integers that sql.js binds exactly as numbers (within 32 bits) are bound as numbers: a
+ * literal is not always what a bound value is (`ORDER BY 2` names a column, `ORDER BY ?` does not).
+ */
+function boundAsNumbers(params: BoundParams): BoundParams {
+  const small = (value: SqlValue): SqlValue => (typeof value === 'bigint' && value >= -(2n ** 31n) && value < 2n ** 31n ? Number(value) : value);
+  return Array.isArray(params) ? params.map(small) : Object.fromEntries(Object.entries(params).map(([name, value]) => [name, small(value)]));
+}
+
 /** An integer sql.js would not bind as an exact INTEGER. */
 function needsLiteral(value: SqlValue): value is bigint | number {
   return typeof value === 'bigint' || (typeof value === 'number' && Number.isSafeInteger(value) && (value | 0) !== value);
@@ -460,8 +470,8 @@ function withIntegerLiterals(sql: string, tokens: ParameterToken[], valueOf: (to
 function resolveNames(params: Record<string, SqlValue>, declared: Set<string>, index: number): Record<string, SqlValue> {
   const bound: Record<string, SqlValue> = {};
   for (const [given, value] of Object.entries(params)) {
-    const prefixed = /^[:@$]/.test(given);
-    const matches = (prefixed ? [given] : [`:${given}`, `@${given}`, `$${given}`]).filter((name) => declared.has(name));
+    const prefixed = /^[:@$#]/.test(given);
+    const matches = (prefixed ? [given] : [`:${given}`, `@${given}`, `$${given}`, `#${given}`]).filter((name) => declared.has(name));
     if (matches.length === 0) throw new BadRequestError(`statement ${index} has no parameter named ${given}`, { statementIndex: index });
     for (const name of matches) {
       if (name in bound) throw new BadRequestError(`statement ${index}: parameter ${name} is given twice`, { statementIndex: index });
