@@ -90,9 +90,12 @@ function firstWord(sql: string): string {
 }
 
 function pragmaRefusal(sql: string): string | undefined {
-  const match = /^\s*PRAGMA\s+(?:[A-Za-z_][A-Za-z0-9_]*\s*\.\s*)?([A-Za-z_][A-Za-z0-9_]*)\s*(.*)$/is.exec(sql);
-  const name = (match?.[1] ?? '').toLowerCase();
-  const rest = (match?.[2] ?? '').replace(/;\s*$/, '').trim();
+  const match = /^\s*PRAGMA\s+(?:([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*)?([A-Za-z_][A-Za-z0-9_]*)\s*(.*)$/is.exec(sql);
+  const schema = (match?.[1] ?? 'main').toLowerCase();
+  const name = (match?.[2] ?? '').toLowerCase();
+  const rest = (match?.[3] ?? '').replace(/;\s*$/, '').trim();
+  // TEMP's header lives on the connection, which a warm copy keeps between requests.
+  if (SETTABLE_PRAGMAS.has(name) && rest !== '' && schema !== 'main') return `PRAGMA ${name} may be set only on main`;
   if (QUERY_PRAGMAS.has(name) || SETTABLE_PRAGMAS.has(name)) return undefined;
   if (READ_ONLY_PRAGMAS.has(name)) {
     return rest === '' ? undefined : `PRAGMA ${name} may be read but not set`;
