@@ -26,6 +26,12 @@ export interface ProgramFacts {
   insertsRowid: boolean;
   /** An upsert: some rows may be updated instead of inserted, leaving last_insert_rowid as it was. */
   mayUpdateInstead: boolean;
+  /**
+   * The statement itself writes a virtual table and fires no trigger: its own rows are then
+   * SQLite's changes() exactly, where total_changes() also counts the module's writes to its
+   * shadow tables (an FTS4 insert is 4 there).
+   */
+  changesAreDirect: boolean;
 }
 
 const TEMP_DATABASE = 1;
@@ -61,12 +67,16 @@ export function programFacts(instructions: Instruction[]): ProgramFacts {
   const writes =
     transactions.some((t) => t.p1 !== TEMP_DATABASE && t.p2 !== 0) ||
     instructions.some((i) => i.opcode === 'Vacuum' || i.opcode === 'SqlExec' || (i.opcode === 'JournalMode' && !opensOnlyTemp));
-  const inserts = topLevel(instructions).filter((i) => i.opcode === 'Insert');
+  const own = topLevel(instructions);
+  const inserts = own.filter((i) => i.opcode === 'Insert');
+  // OP_VUpdate's p1 is set when the row it writes is an insert whose rowid becomes last_insert_rowid.
+  const virtualWrites = own.filter((i) => i.opcode === 'VUpdate');
   return {
     writes,
     targetsTemp: opensOnlyTemp || transactions.some((t) => t.p1 === TEMP_DATABASE && t.p2 !== 0),
-    insertsRowid: inserts.some((i) => (i.p5 & OPFLAG_LASTROWID) !== 0),
+    insertsRowid: inserts.some((i) => (i.p5 & OPFLAG_LASTROWID) !== 0) || virtualWrites.some((i) => i.p1 !== 0),
     mayUpdateInstead: inserts.some((i) => (i.p5 & OPFLAG_ISUPDATE) !== 0),
+    changesAreDirect: virtualWrites.length > 0 && own.length === instructions.length,
   };
 }
 

@@ -307,7 +307,7 @@ function compile(db: Database, statement: Statement, params: BoundParams | undef
 
 /** EXPLAIN cannot explain an EXPLAIN, which never runs what it explains anyway. */
 function factsOf(db: Database, head: string, sql: string): ProgramFacts {
-  if (EXPLAIN.test(head)) return { writes: false, targetsTemp: false, insertsRowid: false, mayUpdateInstead: false };
+  if (EXPLAIN.test(head)) return { writes: false, targetsTemp: false, insertsRowid: false, mayUpdateInstead: false, changesAreDirect: false };
   return compiledProgramFacts(db, sql);
 }
 
@@ -345,8 +345,9 @@ function execute(
     }
     const after = readProbe(probe);
     const totalChanges = Number(after.totalChanges - before.totalChanges);
+    const changes = compiled.facts.changesAreDirect ? Number(after.directChanges) : totalChanges;
     return {
-      result: { columns, rows, changes: totalChanges, lastInsertRowid: insertedRowid(compiled.facts, before, after) },
+      result: { columns, rows, changes, lastInsertRowid: insertedRowid(compiled.facts, before, after) },
       facts: compiled.facts,
       totalChanges,
       maintenance: MAINTENANCE.test(compiled.head),
@@ -371,8 +372,10 @@ interface Probe {
  * for it, only a changed last_insert_rowid proves an insert.
  */
 function insertedRowid(facts: ProgramFacts, before: Probe, after: Probe): bigint | null {
+  // A virtual table's own writes to its shadow tables move last_insert_rowid too (an FTS4 DELETE).
+  if (!facts.insertsRowid) return null;
   if (after.lastInsertRowid !== before.lastInsertRowid) return after.lastInsertRowid;
-  if (facts.insertsRowid && !facts.mayUpdateInstead && after.directChanges > 0n) return after.lastInsertRowid;
+  if (!facts.mayUpdateInstead && after.directChanges > 0n) return after.lastInsertRowid;
   return null;
 }
 

@@ -5,7 +5,7 @@ import type { BoundParams, Program, StatementResult } from '../../functions/core
 import { decodeParams } from '../../functions/core/value-codec';
 
 /**
- * POST /sql as a SQL user sees it (found by review): parameters named the way SQLite's own
+ * POST /sql as a SQL user sees it: parameters named the way SQLite's own
  * tokenizer names them, exact integers that keep a parameter's meaning, what a statement on a
  * virtual table reports, and TEMP state that must not outlive its request.
  */
