@@ -4,6 +4,8 @@ import { SqlError, StorageUnavailableError } from '../../functions/core/errors';
 import type { Logger } from '../../functions/core/logger';
 import { createFlightsSearchHandler, matchesEtag } from '../../functions/flights/flights-routes';
 import { createPreflightHandler } from '../../functions/http/cors';
+import type { DatabaseLifecycle } from '../../functions/core/database-lifecycle';
+import { createLifecycleRoutes } from '../../functions/http/database-routes';
 import { createHealthHandler } from '../../functions/http/health-route';
 import type { HttpResponse } from '../../functions/http/responses';
 import { createSqlHandler, objectKeys } from '../../functions/http/sql-routes';
@@ -241,5 +243,34 @@ describe("a request still running at the function's time limit", () => {
       expect(response.statusCode).toBe(504);
       expect(JSON.parse(response.body).error).toMatchObject({ code: 'REQUEST_TIMEOUT', message: expect.stringContaining('nothing was changed') });
     }
+  });
+});
+
+describe('lifecycle routes and names that are not database names', () => {
+  // A tenant key whose pattern holds two globs: the kind a regular expression backtracks on.
+  const TENANT_KEY = 'unit-tenant-key-01';
+  const tenantConfig = { ...config, limits: { ...limits, maxBodyBytes: 1_000_000 }, apiKeys: [{ role: 'write' as const, databases: 'acme-*-*', key: TENANT_KEY }] };
+  const asked: string[] = [];
+  const lifecycle = new Proxy({}, { get: (_target, method) => async () => void asked.push(String(method)) }) as unknown as DatabaseLifecycle;
+  const routes = createLifecycleRoutes({ config: tenantConfig, logger: recordingLogger().logger, lifecycle });
+  const routed = (method: string, route: string, name: string, body?: unknown) => {
+    const e = event(method, route, { headers: { authorization: `Bearer ${TENANT_KEY}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    e.pathParameters = { name };
+    const handlers: Record<string, unknown> = { ...routes.read, ...routes.write };
+    return call(handlers[`${method} ${route}`], e);
+  };
+
+  it.each([
+    // POST /sql answers these 400 (its parser checks the name before the scope): so must every route.
+    ['a path name in upper case', () => routed('GET', '/databases/{name}', 'ACME-A-B')],
+    ['a path name with a slash', () => routed('GET', '/databases/{name}/versions', 'globex-x/y')],
+    ["a clone's target with a newline", () => routed('POST', '/databases/{name}/clone', 'acme-a-b', { to: 'acme-a-b-copy\n' })],
+    // Matched as `^acme-.*-.*$` the work grows with the square of its length: 300 KB held the
+    // local server's only thread for 44 s, and a 4 MB body would hold a Lambda to its time limit.
+    ["a clone's 20 KB target", () => routed('POST', '/databases/{name}/clone', 'acme-a-b', { to: `acme-${'-'.repeat(20_000)}\n` })],
+  ])('%s is a 400 BAD_REQUEST, decided before the scope is matched and without asking the lifecycle', async (_name, request) => {
+    const response = await request();
+    expect([response.statusCode, JSON.parse(response.body).error.code]).toEqual([400, 'BAD_REQUEST']);
+    expect(asked).toEqual([]);
   });
 });

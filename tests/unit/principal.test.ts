@@ -21,6 +21,17 @@ describe('matchesDatabase', () => {
   ])('%j names %j: %s', (pattern, database, expected) => {
     expect(matchesDatabase(pattern, database)).toBe(expected);
   });
+
+  // A pattern names databases, and only database names are databases: authorize runs on names
+  // straight from the request (a path parameter, a clone's "to"), before anything validates them.
+  it.each([
+    ['a path out of the scope', 'acme-*', 'acme-../globex-x'],
+    ['a name longer than 63 characters', 'acme-*', `acme-${'x'.repeat(59)}`],
+    ['upper case', '*', 'ACME-1'],
+    ['a trailing newline', '*', 'acme-1\n'],
+  ])('names no string that is not a database name: %s', (_name, pattern, notADatabase) => {
+    expect(matchesDatabase(pattern, notADatabase)).toBe(false);
+  });
 });
 
 describe('GrantedPrincipal', () => {
