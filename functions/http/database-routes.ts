@@ -3,6 +3,7 @@ import { createAuthenticator, type AuthConfig } from '../auth-composition';
 import type { Authenticator } from './auth';
 import type { Config } from '../config';
 import type { ChangeAnswer, DatabaseLifecycle, Transfer } from '../core/database-lifecycle';
+import { assertDatabaseName } from '../core/database-name';
 import { BadRequestError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import type { MadeBy } from '../core/ports';
@@ -60,6 +61,8 @@ function route(app: Routes, method: string, path: string, role: Role, handle: (c
     const name = event.pathParameters?.name ?? '';
     if (name) {
       logFields.database = name;
+      // A name first, then its scope, as POST /sql does: a bad name is a 400 on every route.
+      assertDatabaseName(name);
       principal.authorize(role, name);
     }
     const header = event.headers['idempotency-key'];
@@ -165,6 +168,7 @@ function createCloneHandler(app: Routes) {
     async ({ body, name, principal, context, logFields }) => {
       const fields = jsonFields(body, ['to', 'version', 'as_of']);
       if (typeof fields.to !== 'string') throw new BadRequestError('"to" must name the new database');
+      assertDatabaseName(fields.to);
       logFields.to = fields.to;
       principal.authorize('write', fields.to);
       return changeResponse(await app.lifecycle.clone(name, fields.to, pastVersionOf(fields.version, fields.as_of, false), context));

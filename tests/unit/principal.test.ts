@@ -32,6 +32,13 @@ describe('matchesDatabase', () => {
   ])('names no string that is not a database name: %s', (_name, pattern, notADatabase) => {
     expect(matchesDatabase(pattern, notADatabase)).toBe(false);
   });
+
+  it('matches a glob of many stars in one pass, not by backtracking through every placement', () => {
+    // As the regular expression `^(.*-){20}z$` this is about 10^16 placements (it never ends).
+    const stars = `${'*-'.repeat(20)}z`;
+    expect(matchesDatabase(stars, `a${'-'.repeat(61)}b`)).toBe(false);
+    expect(matchesDatabase(stars, `a${'-'.repeat(61)}z`)).toBe(true);
+  });
 });
 
 describe('GrantedPrincipal', () => {
