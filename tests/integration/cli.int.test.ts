@@ -164,6 +164,26 @@ describe('the cloudlite CLI against the local stack', () => {
     await expect(keys(['list'], { DATA_DIR: nowhere })).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('no key table: pass --table') });
   });
 
+  it('npm run keys refuses an option given twice (the last would silently win: `--databases acme-* --databases *` made a key on every database)', async () => {
+    const data = mkdtempSync(path.join(tmpdir(), 'cloudlite-data-'));
+    writeFileSync(path.join(data, 'local-stack.json'), JSON.stringify({ url: api.url, dynamoDbEndpoint: process.env.DYNAMODB_ENDPOINT, keyTable: process.env.KEY_TABLE }));
+    const keys = (args: string[]) =>
+      run(process.execPath, [path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), path.join(ROOT, 'scripts', 'keys.ts'), ...args], {
+        cwd: ROOT,
+        env: { ...process.env, KEY_TABLE: '', DYNAMODB_ENDPOINT: '', DATA_DIR: data },
+      });
+    const label = `twice-${uniqueDatabase('k')}`;
+    for (const args of [
+      ['--databases', `${database}*`, '--databases', '*'],
+      ['--databases', `${database}*`, '--role', 'write'],
+    ]) {
+      await expect(keys(['create', '--role', 'read', ...args, '--label', label])).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/--(databases|role) is given more than once/) });
+    }
+    // A stray word is refused too: `--databases acme-* globex-*` did not make a key for both.
+    await expect(keys(['create', '--role', 'read', '--databases', `${database}*`, 'extra-*', '--label', label])).rejects.toMatchObject({ code: 2 });
+    expect((await keys(['list'])).stdout).not.toContain(label);
+  });
+
   it('a write whose rows were too large to return says so, instead of printing an empty result as all', async () => {
     const { stdout, stderr } = await cli(['sql', `CREATE TABLE big(x); INSERT INTO big VALUES (1) RETURNING replace(hex(zeroblob(1200000)), '0', '"') AS quotes`, '--db', uniqueDatabase('omitted')]);
     expect(stdout).toContain('(0 rows)');
