@@ -28,9 +28,10 @@ const USAGE = `usage: npm run keys -- <create|list|revoke> [--table <name>] [--r
 async function main(): Promise<void> {
   // The SDK warns that Node 20 support ends in 2027; Lambda runs nodejs22.x.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const { values, positionals } = parseArgs({
+  const { values, positionals, tokens } = parseArgs({
     allowPositionals: true,
     strict: true,
+    tokens: true,
     options: {
       table: { type: 'string' },
       region: { type: 'string' },
@@ -41,7 +42,15 @@ async function main(): Promise<void> {
       expires: { type: 'string' },
     },
   });
-  const [command, argument] = positionals;
+  // parseArgs keeps the last of a repeated option: `--databases acme-* --databases '*'` would
+  // silently make a key on every database. A key's scope is said once, or not at all.
+  const given = tokens.flatMap((token) => (token.kind === 'option' ? [token.name] : []));
+  const repeated = given.find((name, i) => given.indexOf(name) !== i);
+  if (repeated) throw new UsageError(`--${repeated} is given more than once; a key has one role and one pattern\n${USAGE}`);
+  const [command, argument, ...extra] = positionals;
+  if (extra.length > 0 || (command !== 'revoke' && argument !== undefined)) {
+    throw new UsageError(`unexpected ${JSON.stringify(command === 'revoke' ? extra[0] : argument)} (quote a glob: --databases 'acme-*'; one pattern per key)\n${USAGE}`);
+  }
   // An empty variable counts as unset, as everywhere in the scripts.
   const named = values.table ?? (process.env.KEY_TABLE || undefined);
   const local = named === undefined ? localStackInfo() : undefined;
