@@ -184,6 +184,28 @@ describe('the cloudlite CLI against the local stack', () => {
     expect((await keys(['list'])).stdout).not.toContain(label);
   });
 
+  it('npm run keys refuses an expiry without a time zone: it was read in the local one (12:00 in Los Angeles became 20:00Z)', async () => {
+    const data = mkdtempSync(path.join(tmpdir(), 'cloudlite-data-'));
+    writeFileSync(path.join(data, 'local-stack.json'), JSON.stringify({ url: api.url, dynamoDbEndpoint: process.env.DYNAMODB_ENDPOINT, keyTable: process.env.KEY_TABLE }));
+    const keys = (args: string[]) =>
+      run(process.execPath, [path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), path.join(ROOT, 'scripts', 'keys.ts'), ...args], {
+        cwd: ROOT,
+        env: { ...process.env, KEY_TABLE: '', DYNAMODB_ENDPOINT: '', DATA_DIR: data, TZ: 'America/Los_Angeles' },
+      });
+    const label = `tz-${uniqueDatabase('k')}`;
+    // API_KEYS takes a date or a UTC date-time (…Z); the key table's expiry must mean the same everywhere.
+    await expect(keys(['create', '--role', 'read', '--databases', `${database}*`, '--expires', '2099-01-01T12:00:00', '--label', label])).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--expires'),
+    });
+    expect((await keys(['list'])).stdout).not.toContain(label);
+    // A date, or a date-time that names its zone, means one instant wherever the script runs.
+    const created = await keys(['create', '--role', 'read', '--databases', `${database}*`, '--expires', '2099-01-01T12:00:00Z', '--label', label]);
+    const id = /^created (key:[0-9a-f]{8})/.exec(created.stdout)![1]!;
+    expect((await keys(['list'])).stdout).toContain('expires 2099-01-01T12:00:00.000Z');
+    await keys(['revoke', id]);
+  });
+
   it('a write whose rows were too large to return says so, instead of printing an empty result as all', async () => {
     const { stdout, stderr } = await cli(['sql', `CREATE TABLE big(x); INSERT INTO big VALUES (1) RETURNING replace(hex(zeroblob(1200000)), '0', '"') AS quotes`, '--db', uniqueDatabase('omitted')]);
     expect(stdout).toContain('(0 rows)');
