@@ -69,8 +69,10 @@ async function main(): Promise<void> {
     case 'create': {
       if (values.role !== 'read' && values.role !== 'write') throw new UsageError(`--role must be read or write\n${USAGE}`);
       if (!values.databases) throw new UsageError(`--databases is required (a name, a glob such as 'acme-*', or '*')\n${USAGE}`);
+      // A date is UTC midnight; a date-time must name its zone, or Date.parse reads it in this machine's.
+      const zoned = values.expires === undefined || /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2}))?$/.test(values.expires);
       const expiresAtMs = values.expires ? Date.parse(values.expires) : undefined;
-      if (expiresAtMs !== undefined && Number.isNaN(expiresAtMs)) throw new UsageError('--expires must be an ISO date or date-time');
+      if (!zoned || (expiresAtMs !== undefined && Number.isNaN(expiresAtMs))) throw new UsageError('--expires must be an ISO date (2027-01-01) or a date-time with its zone (2027-01-01T12:00:00Z)');
       const created = await createKey(table, { role: values.role as Role, databases: values.databases, label: values.label, expiresAtMs }, Date.now());
       console.log(`created ${created.keyId}: ${values.role} on ${values.databases}${values.label ? ` (${values.label})` : ''}`);
       console.log(`key (shown once, store it now): ${created.key}`);
