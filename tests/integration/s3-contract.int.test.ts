@@ -540,6 +540,25 @@ describe('objects', () => {
     expect(Buffer.from(await got.Body!.transformToByteArray()).equals(expected)).toBe(true);
   });
 
+  test('a PUT whose x-amz-checksum-crc32 does not match its body answers 400 BadDigest and stores nothing; a matching one comes back on GET with ChecksumMode ENABLED', async () => {
+    // The SDK sends a CRC32 with every PutObject (functions/adapters/s3-object-store.ts included)
+    // and checks it on every GetObject that answers one: S3 validates and keeps it.
+    const key = `${prefix('checksum')}doc`;
+    const crc32OfOther = '2Vg1IA=='; // CRC32 of "other", not of the body sent
+
+    const refused = await s3Error(put(key, 'the body', { ChecksumCRC32: crc32OfOther }));
+    const { sent } = await putCapturingHeaders({ Bucket: bucket, Key: key, Body: 'the body' });
+    const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: 'ENABLED' }));
+    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: 'ENABLED' }));
+
+    expect([statusOf(refused), refused.name]).toEqual([400, 'BadDigest']);
+    expect(sent['x-amz-checksum-crc32']).toMatch(/^[A-Za-z0-9+/]{6}==$/);
+    expect(await got.Body!.transformToString()).toBe('the body');
+    expect(got.ChecksumCRC32).toBe(sent['x-amz-checksum-crc32']);
+    expect(head.ChecksumCRC32).toBe(sent['x-amz-checksum-crc32']);
+    expect((await listVersions(client, bucket, key)).Versions).toHaveLength(1);
+  });
+
   test('a 2 MB binary body, sent with Expect: 100-continue, round-trips byte-exact and its ETag is the MD5 of the bytes', async () => {
     const key = `${prefix('binary')}blob.bin`;
     const body = randomBytes(2 * 1024 * 1024);
