@@ -4,6 +4,7 @@
  * DELETE (a delete marker in a versioned bucket, fenced by If-Match; with a versionId, that version for good).
  */
 import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { findBucket } from './buckets';
 import { checkDeletePreconditions, checkWritePreconditions, readPreconditions, type InFlight } from './conditions';
 import type { Bucket, NewVersion, ObjectVersion, Store } from './store';
@@ -15,6 +16,10 @@ export const STORED_HEADERS = ['content-type', 'content-encoding', 'content-disp
 export function getObject(store: Store, r: Request, bucket: Bucket, key: string): Reply {
   const version = resolve(bucket, key, r.query.get('versionId'));
   const headers = describe(bucket, version);
+  // S3 answers a stored checksum only when asked, and never for a part of the object.
+  if (r.header('x-amz-checksum-mode')?.toUpperCase() !== 'ENABLED' || r.header('range') !== undefined) {
+    for (const name of Object.keys(headers)) if (name.startsWith('x-amz-checksum-')) delete headers[name];
+  }
   const failed = readPreconditions(r.header, version, '');
   if (failed?.status === 304) {
     return { status: 304, headers: { ETag: version.etag, 'Last-Modified': headers['Last-Modified'] ?? '' } };
@@ -49,7 +54,7 @@ export function putObject(store: Store, r: Request, bucket: Bucket, key: string)
   if (contentMd5 !== undefined && contentMd5 !== digest.copy().digest('base64')) {
     throw new S3Error(400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.');
   }
-  const headers = storedHeaders(r);
+  const headers = { ...storedHeaders(r), ...checkedChecksums(r, body) };
   const contentEncoding = encodings.filter((e) => e !== 'aws-chunked').join(',');
   if (contentEncoding) headers['content-encoding'] = contentEncoding;
   else delete headers['content-encoding'];
@@ -125,6 +130,30 @@ export function writeVersion(
   }
   checkWritePreconditions(r, key, bucket.objects.get(key)?.[0]);
   return store.addVersion(bucket, { ...fields, isDeleteMarker: false, lastModified: Date.now(), size: body.length }, body);
+}
+
+const CHECKSUMS: Record<string, { name: string; of(body: Buffer): string }> = {
+  'x-amz-checksum-crc32': { name: 'CRC32', of: (body) => { const b = Buffer.alloc(4); b.writeUInt32BE(crc32(body) >>> 0); return b.toString('base64'); } },
+  'x-amz-checksum-sha1': { name: 'SHA1', of: (body) => createHash('sha1').update(body).digest('base64') },
+  'x-amz-checksum-sha256': { name: 'SHA256', of: (body) => createHash('sha256').update(body).digest('base64') },
+};
+
+/**
+ * The x-amz-checksum-* headers of a PUT, checked against its body as S3 checks them (400
+ * BadDigest), to be stored with the version. CRC32C and CRC64NVME are not computed here: they
+ * are neither checked nor kept. Trailing checksums of an aws-chunked body are not read.
+ */
+function checkedChecksums(r: Request, body: Buffer): Headers {
+  const out: Headers = {};
+  for (const [header, checksum] of Object.entries(CHECKSUMS)) {
+    const sent = r.header(header);
+    if (sent === undefined) continue;
+    if (sent !== checksum.of(body)) {
+      throw new S3Error(400, 'BadDigest', `The ${checksum.name} you specified did not match the calculated checksum.`);
+    }
+    out[header] = sent;
+  }
+  return out;
 }
 
 /** The headers S3 answers a successful write with. */
