@@ -29,6 +29,14 @@ export interface LeaseLockOptions {
 }
 
 /** Attributes of a database's item: its lease, its version record and its recent idempotency keys. */
+/**
+ * How soon a writer refused with LOCK_TIMEOUT should come back. Not when the holder's lease
+ * ends: a live holder renews it every third of LOCK_LEASE_MS (15 s of the default 45), so that is
+ * always 30 to 45 s away however soon the holder finishes, longer than clients wait to retry. The lock frees up at any moment, and
+ * each attempt waits LOCK_WAIT_MS for it server-side anyway.
+ */
+const LOCK_RETRY_AFTER_SECONDS = 1;
+
 const A = {
   id: 'lock_id',
   owner: 'owner',
@@ -78,7 +86,6 @@ export class DynamoDbLeaseLock implements LeaseLock {
     // A short cap keeps waiters polling often enough not to starve behind back-to-back writers;
     // each poll is one conditional write (one WRU, $0.000000625).
     const cap = this.options.backoffCapMs ?? 250;
-    let holderExpiresAtMs: number | undefined;
     for (let attempt = 0; ; attempt++) {
       const now = this.clock();
       const lease: Lease = { name, owner, expiresAtMs: now + this.options.leaseMs };
@@ -93,7 +100,6 @@ export class DynamoDbLeaseLock implements LeaseLock {
             ExpressionAttributeNames: { '#owner': A.owner, '#expiresAtMs': A.expiresAtMs, '#ttl': A.ttl },
             ExpressionAttributeValues: { ':me': owner, ':expiresAtMs': lease.expiresAtMs, ':now': now },
             ReturnValues: 'ALL_NEW',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
         );
         this.logger.debug('lease acquired', { lock: name, attempts: attempt + 1 });
@@ -106,21 +112,15 @@ export class DynamoDbLeaseLock implements LeaseLock {
           throw this.unavailable('acquire', name, error);
         }
         // The SDK retried an update whose reply was lost, and our own first attempt is what
-        // refused it. Not every backend returns the old item on a failed condition (dynalite
-        // does not), so ask for the item whenever the SDK sent more than once.
+        // refused it: ask for the item whenever the SDK sent more than once.
         if (attemptsOf(error) > 1) {
           const item = await this.item(name);
           if (item?.[A.owner] === owner) return held({ ...lease, expiresAtMs: Number(item[A.expiresAtMs]) }, item);
         }
-        holderExpiresAtMs = Number(error.Item?.expires_at_ms?.N ?? holderExpiresAtMs ?? now + 1000);
       }
       const remaining = deadline - this.clock();
       if (remaining <= 0) {
-        const retryAfterSeconds = Math.max(1, Math.ceil(((holderExpiresAtMs ?? 0) - this.clock()) / 1000));
-        throw new LockTimeoutError(
-          `the write lock for "${name}" stayed busy for ${this.options.waitMs} ms; nothing was applied, retry`,
-          Math.min(retryAfterSeconds, 60),
-        );
+        throw new LockTimeoutError(`the write lock for "${name}" stayed busy for ${this.options.waitMs} ms; nothing was applied, retry`, LOCK_RETRY_AFTER_SECONDS);
       }
       // Exponential backoff with full jitter spreads competing writers apart.
       await this.sleep(Math.min(remaining, Math.random() * Math.min(cap, base * 2 ** attempt)));
