@@ -1,0 +1,63 @@
+import initSqlJs from 'sql.js';
+import { postJson, READ_KEY, startTestApi, uniqueDatabase, WRITE_KEY, type TestApi } from '../helpers/test-app';
+
+/**
+ * The lifecycle as an operator relies on it (review): what export, import, restore and describe
+ * promise about the data they carry. Real handlers behind the local API gateway, real SDK against
+ * the local S3 and DynamoDB; each test uses its own databases.
+ */
+describe('database lifecycle as an operator relies on it', () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await startTestApi();
+  });
+  afterAll(async () => {
+    await api.close();
+  });
+
+  const call = async (method: string, path: string, body?: unknown, key = WRITE_KEY, contentType = 'application/json') => {
+    const response = await fetch(`${api.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body !== undefined && { 'content-type': contentType }) },
+      body: body === undefined ? undefined : body instanceof Uint8Array || typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const isJson = response.headers.get('content-type')?.includes('json');
+    return { status: response.status, headers: response.headers, bytes, body: isJson ? JSON.parse(Buffer.from(bytes).toString()) : undefined };
+  };
+  const sql = async (database: string, sql_statement: string, extra: Record<string, unknown> = {}) => postJson(api.url, { database, sql_statement, ...extra });
+
+  it('a SQL dump keeps a table whose name starts with "sqlite" but not "sqlite_" (sqlitedata, SQLite1), and describe lists it', async () => {
+    // SQLite reserves only names starting "sqlite_"; LIKE 'sqlite_%' also matches "sqlitedata" ('_' is any character).
+    const db = uniqueDatabase('sqlitenames');
+    const created = await sql(db, "CREATE TABLE sqlitedata(a); INSERT INTO sqlitedata VALUES (1), (2); CREATE TABLE SQLite1(b); INSERT INTO SQLite1 VALUES ('x'); CREATE TABLE plain(c)");
+    expect(created.status).toBe(200);
+
+    const described = await call('GET', `/databases/${db}`, undefined, READ_KEY);
+    expect(described.body.tables.map((t: { name: string }) => t.name).sort()).toEqual(['SQLite1', 'plain', 'sqlitedata']);
+
+    const dump = await call('GET', `/databases/${db}/export?format=sql`, undefined, READ_KEY);
+    expect(dump.status).toBe(200);
+    const rebuilt = uniqueDatabase('sqlitenames-rebuilt');
+    expect((await call('POST', `/databases/${rebuilt}/import`, dump.bytes, WRITE_KEY, 'application/sql')).status).toBe(200);
+    expect((await sql(rebuilt, 'SELECT a FROM sqlitedata ORDER BY a')).body.results?.[0]?.rows).toEqual([[1], [2]]);
+    expect((await sql(rebuilt, 'SELECT b FROM SQLite1')).body.results?.[0]?.rows).toEqual([['x']]);
+  });
+
+  it('the SQL dump of an imported UTF-16 database rebuilds its text exactly', async () => {
+    // import accepts a UTF-16 file (sqlite3 and Python make them with PRAGMA encoding); its dump must load back.
+    const SQL = await initSqlJs();
+    const utf16 = new SQL.Database();
+    utf16.run("PRAGMA encoding = 'UTF-16le'; CREATE TABLE t(s TEXT); INSERT INTO t VALUES ('héllo'), ('plain ascii')");
+    const file = utf16.export();
+    utf16.close();
+    const db = uniqueDatabase('utf16');
+    expect((await call('POST', `/databases/${db}/import`, file, WRITE_KEY, 'application/vnd.sqlite3')).status).toBe(200);
+    expect((await sql(db, 'SELECT s FROM t ORDER BY rowid')).body.results[0].rows).toEqual([['héllo'], ['plain ascii']]);
+
+    const dump = await call('GET', `/databases/${db}/export?format=sql`, undefined, READ_KEY);
+    const rebuilt = uniqueDatabase('utf16-rebuilt');
+    expect((await call('POST', `/databases/${rebuilt}/import`, dump.bytes, WRITE_KEY, 'application/sql')).status).toBe(200);
+    expect((await sql(rebuilt, 'SELECT s FROM t ORDER BY rowid')).body.results[0].rows).toEqual([['héllo'], ['plain ascii']]);
+  });
+});
