@@ -60,4 +60,16 @@ describe('database lifecycle as an operator relies on it', () => {
     expect((await call('POST', `/databases/${rebuilt}/import`, dump.bytes, WRITE_KEY, 'application/sql')).status).toBe(200);
     expect((await sql(rebuilt, 'SELECT s FROM t ORDER BY rowid')).body.results[0].rows).toEqual([['héllo'], ['plain ascii']]);
   });
+
+  it('the SQL dump keeps the bytes of a text that is not valid UTF-8 (as it keeps one holding NUL)', async () => {
+    // POST /sql stores such a text (CAST of a blob); the file export keeps it, so must the dump.
+    const db = uniqueDatabase('badutf8');
+    expect((await sql(db, "CREATE TABLE t(s TEXT); INSERT INTO t VALUES (CAST(X'FF80' AS TEXT)), ('ok')")).status).toBe(200);
+    const dump = await call('GET', `/databases/${db}/export?format=sql`, undefined, READ_KEY);
+    const rebuilt = uniqueDatabase('badutf8-rebuilt');
+    expect((await call('POST', `/databases/${rebuilt}/import`, dump.bytes, WRITE_KEY, 'application/sql')).status).toBe(200);
+    const original = (await sql(db, 'SELECT typeof(s), hex(s) FROM t ORDER BY rowid')).body.results[0].rows;
+    expect(original).toEqual([['text', 'FF80'], ['text', '6F6B']]);
+    expect((await sql(rebuilt, 'SELECT typeof(s), hex(s) FROM t ORDER BY rowid')).body.results[0].rows).toEqual(original);
+  });
 });
