@@ -89,9 +89,9 @@ export async function runShell(options: ShellOptions): Promise<{ failures: numbe
       case '.help':
         return void print(HELP);
       case '.tables':
-        return run("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name");
+        return run("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name");
       case '.schema':
-        return run("SELECT sql || ';' AS sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' AND (:table IS NULL OR tbl_name = :table) ORDER BY tbl_name, type DESC, name", { table: args[0] ?? null });
+        return run("SELECT sql || ';' AS sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND (:table IS NULL OR tbl_name = :table) ORDER BY tbl_name, type DESC, name", { table: args[0] ?? null });
       case '.mode':
         if (OUTPUT_MODES.includes(args[0] as OutputMode)) mode = args[0] as OutputMode;
         else fail(`usage: .mode ${OUTPUT_MODES.join('|')} (now ${mode})`);

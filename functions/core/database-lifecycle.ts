@@ -220,7 +220,7 @@ export class DatabaseLifecycle {
     const current = await this.currentVersion(database);
     // Both reads run on the version just found: no second or third walk of the history.
     const at = { stored: { etag: current.etag, versionId: current.versionId } };
-    const schema = await this.read(database, at, "SELECT type, name FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name");
+    const schema = await this.read(database, at, "SELECT type, name FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name");
     const objects = schema.results[0]!.rows.map(([type, name]) => ({ type: String(type), name: String(name) }));
     const tables = objects.filter((o) => o.type === 'table').map((o) => o.name);
     const limit = this.options.rowCountLimit;

@@ -195,7 +195,7 @@ export function dumpFile(SQL: SqlJsStatic, file: { bytes?: Uint8Array }, maxByte
     out.line('PRAGMA foreign_keys=OFF;');
     out.line('BEGIN TRANSACTION;');
     const shadow = new Set(rows(db, "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow'").map((r) => String(r[0])));
-    const schema = rows(db, "SELECT type, name, sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY rowid") as [string, string, string][];
+    const schema = rows(db, "SELECT type, name, sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY rowid") as [string, string, string][];
     for (const [type, name, sql] of schema) {
       if (type !== 'table' || shadow.has(name)) continue;
       out.line(`${sql};`);
