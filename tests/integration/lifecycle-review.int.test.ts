@@ -107,4 +107,11 @@ describe('database lifecycle as an operator relies on it', () => {
       expect((await sql(rebuilt, search)).body.results[0].rows).toEqual([[7]]);
     });
   });
+
+  it('a first write with a syntax error is answered with the syntax error, not "does not exist; a write creates it"', async () => {
+    // The user was writing: the missing database is not what went wrong, the statement is.
+    const db = uniqueDatabase('firsttypo');
+    const answer = await sql(db, 'CREATE TABLE t(a,)');
+    expect([answer.status, answer.body.error.code, answer.body.error.message]).toEqual([400, 'SQL_ERROR', 'near ")": syntax error']);
+  });
 });
