@@ -192,6 +192,10 @@ export function dumpFile(SQL: SqlJsStatic, file: { bytes?: Uint8Array }, maxByte
   file.bytes = undefined;
   try {
     const out = new DumpWriter(maxBytes);
+    // A text written as its bytes (CAST(X'..' AS TEXT), below) reads back in the database's
+    // encoding, so a UTF-16 database's dump makes a UTF-16 database.
+    const encoding = String(rows(db, 'PRAGMA encoding')[0]![0]);
+    if (encoding !== 'UTF-8') out.line(`PRAGMA encoding=${quoteLiteral(encoding)};`);
     out.line('PRAGMA foreign_keys=OFF;');
     out.line('BEGIN TRANSACTION;');
     const shadow = new Set(rows(db, "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow'").map((r) => String(r[0])));
@@ -199,11 +203,11 @@ export function dumpFile(SQL: SqlJsStatic, file: { bytes?: Uint8Array }, maxByte
     for (const [type, name, sql] of schema) {
       if (type !== 'table' || shadow.has(name)) continue;
       out.line(`${sql};`);
-      writeInserts(db, name, out);
+      writeInserts(db, name, encoding, out);
     }
     if (rows(db, "SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_sequence'").length > 0) {
       out.line('DELETE FROM sqlite_sequence;');
-      writeInserts(db, 'sqlite_sequence', out);
+      writeInserts(db, 'sqlite_sequence', encoding, out);
     }
     for (const [type, , sql] of schema) if (type !== 'table') out.line(`${sql};`);
     out.line(`PRAGMA user_version=${Number(rows(db, 'PRAGMA user_version')[0]![0])};`);
@@ -214,21 +218,65 @@ export function dumpFile(SQL: SqlJsStatic, file: { bytes?: Uint8Array }, maxByte
   }
 }
 
-function writeInserts(db: Database, table: string, out: DumpWriter): void {
+function writeInserts(db: Database, table: string, encoding: string, out: DumpWriter): void {
   const columns = rows(db, `SELECT name FROM pragma_table_xinfo(${quoteLiteral(table)}) WHERE hidden IN (0, 1)`).map((r) => quoteIdentifier(String(r[0])));
   if (columns.length === 0) return;
   // Literals come from SQLite itself, so every value reads back exactly as stored. quote() ends
-  // a text at its first NUL byte, so a text holding one is written as its bytes, cast back.
+  // a text at its first NUL character, so a text holding one is written as its bytes, cast back.
   const literal = (column: string) =>
     `CASE WHEN typeof(${column}) = 'real' THEN (CASE WHEN ${column} = 9e999 THEN '9e999' WHEN ${column} = -9e999 THEN '-9e999' ELSE printf('%!.17g', ${column}) END)` +
-    ` WHEN typeof(${column}) = 'text' AND instr(CAST(${column} AS BLOB), X'00') > 0 THEN 'CAST(X''' || hex(CAST(${column} AS BLOB)) || ''' AS TEXT)'` +
+    ` WHEN typeof(${column}) = 'text' AND instr(${column}, char(0)) > 0 THEN 'CAST(X''' || hex(CAST(${column} AS BLOB)) || ''' AS TEXT)'` +
     ` ELSE quote(${column}) END`;
   const prefix = `INSERT INTO ${quoteIdentifier(table)}(${columns.join(',')}) VALUES(`;
-  const statement: Statement = db.prepare(`SELECT ${columns.map(literal).join(" || ',' || ")} FROM ${quoteIdentifier(table)}`);
+  const statement = db.prepare(`SELECT ${columns.map(literal).join(" || ',' || ")} FROM ${quoteIdentifier(table)}`) as Statement & { getBlob(column: number): Uint8Array };
   try {
-    while (statement.step()) out.line(`${prefix}${String(statement.get()[0])});`);
+    while (statement.step()) {
+      let values = String(statement.get()[0]);
+      // sql.js decodes a text that is not valid UTF-8 (POST /sql can store one) with U+FFFD in
+      // place of its bytes: such a row is read again as the bytes SQLite holds (in a UTF-8 database).
+      if (values.includes('\uFFFD') && encoding === 'UTF-8') values = literalsText(statement.getBlob(0));
+      out.line(`${prefix}${values});`);
+    }
   } finally {
     statement.free();
+  }
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const QUOTE = 0x27;
+
+/**
+ * A row's literals (UTF-8 bytes) as dump text: as they are when they are valid UTF-8; otherwise
+ * each quoted text that is not is written as its bytes, `CAST(X'..' AS TEXT)`, so the dump stays
+ * UTF-8 and the text reads back byte for byte. Only texts are quoted in the literals SQLite
+ * writes (a blob's X'..' holds hex digits, always valid), and a quote inside one is doubled.
+ */
+function literalsText(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    let text = '';
+    let at = 0;
+    while (at < bytes.length) {
+      const open = bytes.indexOf(QUOTE, at);
+      if (open < 0) return text + strictUtf8.decode(bytes.subarray(at));
+      text += strictUtf8.decode(bytes.subarray(at, open));
+      const content: number[] = [];
+      let close = open + 1;
+      for (; close < bytes.length; close++) {
+        if (bytes[close] === QUOTE && bytes[close + 1] === QUOTE) close++;
+        else if (bytes[close] === QUOTE) break;
+        content.push(bytes[close]!);
+      }
+      const quoted = bytes.subarray(open, close + 1);
+      try {
+        text += strictUtf8.decode(quoted);
+      } catch {
+        text += `CAST(X'${Buffer.from(content).toString('hex').toUpperCase()}' AS TEXT)`;
+      }
+      at = close + 1;
+    }
+    return text;
   }
 }
 
