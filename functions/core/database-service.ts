@@ -320,8 +320,8 @@ export class DatabaseService {
     const current = await this.current(database, timings, early ? undefined : this.prefetchLatest(database));
     const outcome = await this.readCurrent(request, current, early, timings).catch((error: unknown) => {
       // A read of a database that does not exist fails on its missing tables; the missing
-      // database is the answer that helps.
-      if (!current.version && error instanceof SqlError) throw new DatabaseNotFoundError(database);
+      // database is the answer that helps. Any other error (a syntax error) is the answer.
+      if (!current.version && error instanceof SqlError && MISSING_OBJECT.test(error.message)) throw new DatabaseNotFoundError(database);
       throw error;
     });
     if (outcome.kind === 'writes') return outcome;
@@ -773,6 +773,9 @@ export class DatabaseService {
 function sourceOf(current: { version?: StoredVersion; fetch: () => Promise<Uint8Array> }): DatabaseSource {
   return current.version ? { kind: 'stored', version: current.version, fetch: current.fetch } : { kind: 'empty' };
 }
+
+/** SQLite's message for a name the schema does not hold, as every name is in a database that does not exist. */
+const MISSING_OBJECT = /\bno such (?:table|view|index|trigger)\b/;
 
 function versionName(version: StoredVersion): string {
   return version.versionId ?? version.etag;
