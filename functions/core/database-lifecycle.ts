@@ -214,18 +214,24 @@ export class DatabaseLifecycle {
     };
   }
 
-  /** One database: its current version, and its tables and views with row counts up to a bound. */
+  /** One database: its current version, its tables with row counts up to a bound, its views and virtual tables. */
   async info(database: string) {
     assertDatabaseName(database);
     const current = await this.currentVersion(database);
     // Both reads run on the version just found: no second or third walk of the history.
     const at = { stored: { etag: current.etag, versionId: current.versionId } };
-    const schema = await this.read(database, at, "SELECT type, name FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name");
+    const schema = await this.read(
+      database,
+      at,
+      "SELECT CASE WHEN type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%' THEN 'virtual' ELSE type END, name FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+    );
     const objects = schema.results[0]!.rows.map(([type, name]) => ({ type: String(type), name: String(name) }));
+    const named = (type: string) => objects.filter((o) => o.type === type).map((o) => ({ name: o.name }));
     const tables = objects.filter((o) => o.type === 'table').map((o) => o.name);
     const limit = this.options.rowCountLimit;
     // Tables only: a view is a query, and counting its rows could take as long as it runs (or
-    // fail, if it names a table dropped since): views are named, never run, here.
+    // fail, if it names a table dropped since); some virtual tables cannot be scanned at all (a
+    // contentless FTS4 table answers only MATCH). Both are named, never run, here.
     const counts =
       tables.length === 0
         ? []
@@ -235,7 +241,8 @@ export class DatabaseLifecycle {
     return {
       ...summaryOf(database, current),
       tables: tables.map((name, i) => ({ name, rows: Math.min(counts[i]!, limit), rows_capped: counts[i]! > limit })),
-      views: objects.filter((o) => o.type === 'view').map((o) => ({ name: o.name })),
+      views: named('view'),
+      virtual_tables: named('virtual'),
       row_count_limit: limit,
     };
   }

@@ -159,12 +159,14 @@ function refuseSchema(db: Database): string | undefined {
     const module = VIRTUAL_TABLE_MODULE.exec(sql)?.[1]?.toLowerCase();
     if (module !== undefined && !ALLOWED_MODULES.has(module)) return `its virtual table "${name}" uses module ${module}; only ${[...ALLOWED_MODULES].join(', ')} are served`;
     // Whatever its text looks like, a table this engine cannot read could never be queried,
-    // dropped or dumped here (writable_schema writes any text into sqlite_schema): one row is read.
+    // dropped or dumped here (writable_schema writes any text into sqlite_schema): one row is
+    // read. A virtual table is connected to its module, not scanned: some answer only a search
+    // (a contentless FTS4 table refuses a scan).
     if (type === 'table') {
       let firstRow: Statement | undefined;
       try {
         firstRow = db.prepare(`SELECT 1 FROM ${quoteIdentifier(name)} LIMIT 1`);
-        firstRow.step();
+        if (module === undefined) firstRow.step();
       } catch (error) {
         return `its table "${name}" cannot be read by this engine: ${(error as Error).message}`;
       } finally {
@@ -178,8 +180,10 @@ function refuseSchema(db: Database): string | undefined {
 /**
  * A dump that rebuilds the database exactly, as UTF-8 SQL text: tables with their rows (integers
  * of any size, reals with 17 significant digits, text, blobs as X'..'), sqlite_sequence, then
- * indexes, triggers and views in creation order, and user_version. Virtual tables' shadow tables
- * are left out: creating the virtual table creates them, and its rows are inserted through it.
+ * indexes, triggers and views in creation order, and user_version. A virtual table is written as
+ * `sqlite3 .dump` writes it: its schema row, put in place with writable_schema, and its shadow
+ * tables as ordinary tables with their rows. So its index comes back as it was, even one whose
+ * rows cannot be read back through the table (a contentless FTS4 table answers only MATCH).
  * Rows are read one at a time and the text is kept in pieces of about a MB, so a table of any
  * length fits (one string or one array of lines per table would not). A dump that would grow
  * past `maxBytes` stops with RESULT_TOO_LARGE: the text and the open database are all in memory
@@ -198,13 +202,20 @@ export function dumpFile(SQL: SqlJsStatic, file: { bytes?: Uint8Array }, maxByte
     if (encoding !== 'UTF-8') out.line(`PRAGMA encoding=${quoteLiteral(encoding)};`);
     out.line('PRAGMA foreign_keys=OFF;');
     out.line('BEGIN TRANSACTION;');
-    const shadow = new Set(rows(db, "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow'").map((r) => String(r[0])));
     const schema = rows(db, "SELECT type, name, sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY rowid") as [string, string, string][];
+    let writableSchema = false;
     for (const [type, name, sql] of schema) {
-      if (type !== 'table' || shadow.has(name)) continue;
+      if (type !== 'table') continue;
+      if (VIRTUAL_TABLE_MODULE.test(sql)) {
+        if (!writableSchema) out.line('PRAGMA writable_schema=ON;');
+        writableSchema = true;
+        out.line(`INSERT INTO sqlite_schema(type,name,tbl_name,rootpage,sql) VALUES('table',${quoteLiteral(name)},${quoteLiteral(name)},0,${quoteLiteral(sql)});`);
+        continue;
+      }
       out.line(`${sql};`);
       writeInserts(db, name, encoding, out);
     }
+    if (writableSchema) out.line('PRAGMA writable_schema=OFF;');
     if (rows(db, "SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_sequence'").length > 0) {
       out.line('DELETE FROM sqlite_sequence;');
       writeInserts(db, 'sqlite_sequence', encoding, out);
