@@ -13,11 +13,17 @@ import { BadRequestError } from '../core/errors';
  * (at least 2) edited (`databse` -> `database`). Ties go to the first known name.
  */
 export function unknownName(kind: string, name: string, known: readonly string[]): string {
-  const near = nearestName(name, known);
-  return near ? `unknown ${kind} "${name}"; did you mean "${near}"?` : `unknown ${kind} "${name}"; allowed: ${known.join(', ')}`;
+  // A name of megabytes (a body may hold one) is nobody's typo: not compared letter by letter
+  // (seconds of work), and not echoed whole into the answer and the log.
+  const long = name.length > LONGEST_NAME_COMPARED;
+  const near = long ? undefined : nearestName(name, known);
+  const shown = long ? `${name.slice(0, LONGEST_NAME_COMPARED)}…` : name;
+  return near ? `unknown ${kind} "${shown}"; did you mean "${near}"?` : `unknown ${kind} "${shown}"; allowed: ${known.join(', ')}`;
 }
 
-export function nearestName(name: string, known: readonly string[]): string | undefined {
+const LONGEST_NAME_COMPARED = 64;
+
+function nearestName(name: string, known: readonly string[]): string | undefined {
   const fold = (value: string) => value.toLowerCase().replace(/[-_\s]/g, '');
   const given = fold(name);
   if (given.length === 0) return undefined;

@@ -70,6 +70,19 @@ describe('parseSqlRequest', () => {
     expect(() => parseSqlRequest(body, limits)).toThrow(BadRequestError);
     expect(() => parseSqlRequest(body, limits)).toThrow(message);
   });
+
+  it('names an unknown field of a megabyte by its start, not whole, and suggests nothing for it', () => {
+    const name = `sql_statement${'x'.repeat(1024 * 1024)}`;
+    const refusal = (() => {
+      try {
+        parseSqlRequest({ sql_statement: 'SELECT 1', [name]: 1 }, limits);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      throw new Error('the request was accepted');
+    })();
+    expect(refusal).toBe(`unknown field "${name.slice(0, 64)}…"; allowed: sql_statement, params, statements, database, consistency, version, as_of, rows, idempotency_key`);
+  });
 });
 
 describe('parseSqlHttpRequest', () => {
