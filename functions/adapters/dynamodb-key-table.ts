@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, paginateScan, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { BadRequestError, StorageUnavailableError } from '../core/errors';
+import { BadRequestError, StorageThrottledError, StorageUnavailableError } from '../core/errors';
 import type { KeyRegistry, ListedKey } from '../core/key-registry';
 import type { StoredKey } from '../core/principal';
 
@@ -25,7 +25,8 @@ export class DynamoDbKeyTable implements KeyRegistry {
       const { Item } = await this.client.send(new GetCommand({ TableName: this.table, Key: { key_hash: sha256Hex } }));
       return Item ? fromItem(Item) : undefined;
     } catch (error) {
-      throw new StorageUnavailableError('the key table could not be read; retry', { cause: error });
+      const throttled = error instanceof Error && ['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded'].includes(error.name);
+      throw throttled ? new StorageThrottledError('the key table could not be read; retry', { cause: error }) : new StorageUnavailableError('the key table could not be read; retry', { cause: error });
     }
   }
 

@@ -300,7 +300,8 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
       const got = await this.client.send(new GetCommand({ TableName: this.table, Key: { [A.id]: itemId(database, key) }, ConsistentRead: true }));
       return got.Item ? fromItem(got.Item) : undefined;
     } catch (error) {
-      throw new StorageUnavailableError('the lock table could not read an idempotency record; nothing was applied, retry', { cause: error });
+      const message = 'the lock table could not read an idempotency record; nothing was applied, retry';
+      throw error instanceof Error && THROTTLED.has(error.name) ? new StorageThrottledError(message, { cause: error }) : new StorageUnavailableError(message, { cause: error });
     }
   }
 

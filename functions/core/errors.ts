@@ -121,6 +121,8 @@ export class StorageThrottledError extends StorageUnavailableError {}
 export class WriteOutcomeUnknownError extends CloudliteError {
   readonly code = 'WRITE_OUTCOME_UNKNOWN';
   override readonly retryAfterSeconds = 1;
+  /** Its alarm pages an operator (infra/alarms.yml): logged as an error, kept at LOG_LEVEL=ERROR. */
+  override readonly needsOperator = true;
   /**
    * @param writeId the id the write is stamped with in S3; undefined when the function's time
    * ran out while a request that changes data was still running (which write, if any, is not known).

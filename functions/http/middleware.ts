@@ -86,6 +86,8 @@ function edge(logger: Logger, cors: CorsPolicy | undefined, metrics: RequestMetr
       response = answer.response;
       level = answer.level;
       Object.assign(fields, { code: answer.code, error: answer.details });
+      // The id the unknown write is stamped with in S3, as a field an operator can filter on.
+      if (error instanceof WriteOutcomeUnknownError && error.writeId !== undefined) fields.writeId = error.writeId;
       for (const name of metricsOfFailure(answer.code, error)) metrics.count(name);
     }
     response.headers = { ...response.headers, 'x-request-id': call.requestId };

@@ -29,13 +29,17 @@ export function createSqlHandler({ config, logger, metrics, service }: SqlRouteD
     logFields.keyId = principal.keyId;
     const { request, rows } = parseSqlHttpRequest({ body, query: event.queryStringParameters, idempotencyKey: event.headers['idempotency-key'] }, config.limits);
     logFields.database = request.database;
+    if (request.idempotencyKey !== undefined) logFields.idempotencyKey = request.idempotencyKey;
     // Scope first, before any storage request: a key cannot even learn whether another
     // tenant's database exists. Whether the request writes is the service's to find out.
     principal.authorize('read', request.database);
     request.madeBy = { keyId: principal.keyId, requestId };
     request.onChanging = markChanging;
     const response = await service.execute(request, roleOn(principal, request.database));
-    logFields.wrote = response.meta.wrote;
+    // A replay stored nothing: its line says so, and names the version it reflects.
+    logFields.wrote = response.meta.wrote && !response.meta.replayed;
+    logFields.version = response.meta.version;
+    if (response.meta.replayed) logFields.replayed = true;
     return withinLambdaResponseLimit(response, rows, config.limits.maxResultBytes);
   });
 }
