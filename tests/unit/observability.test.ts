@@ -151,3 +151,29 @@ describe('Throttles counts every DynamoDB refusal for load that fails a request'
     expect(metricsOfFailure('STORAGE_UNAVAILABLE', error)).toContain('Throttles');
   });
 });
+
+describe('a request answered at the function deadline', () => {
+  it('whose change finishes later logs how it ended, under the same request id, so the unknown outcome can be settled from the logs', async () => {
+    const { lines, logger } = recordingLogger();
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const slowWrite = service(async (request) => {
+      request.onChanging?.();
+      await finished;
+      return written(false);
+    });
+    const nearTheLimit = { awsRequestId: 'lambda-late', getRemainingTimeInMillis: () => 300 } as Context;
+
+    const response = await (createSqlHandler({ config, logger, service: slowWrite }) as unknown as Invoke)(
+      keyedPost({ database: 'shop', sql_statement: 'INSERT INTO t VALUES (1)' }, { 'idempotency-key': 'order-43' }),
+      nearTheLimit,
+    );
+    expect(JSON.parse(response.body).error.code).toBe('WRITE_OUTCOME_UNKNOWN');
+    finish();
+    await new Promise((resolve) => setImmediate(resolve));
+
+    // The answer said "unknown"; once the write is known (it stored v-7), the log says so.
+    expect(lines.map((line) => line.fields.requestId)).toEqual(['apigw-obs-1', 'apigw-obs-1']);
+    expect(lines[1]!.fields).toMatchObject({ database: 'shop', version: 'v-7' });
+  });
+});
