@@ -1,8 +1,9 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, paginateScan, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { BadRequestError, StorageThrottledError, StorageUnavailableError } from '../core/errors';
+import { BadRequestError } from '../core/errors';
 import type { KeyRegistry, ListedKey } from '../core/key-registry';
 import type { StoredKey } from '../core/principal';
+import { dynamoDbFailure } from './sdk-errors';
 
 /**
  * The key table: one item per tenant key, keyed by the SHA-256 of the key (`key_hash`), so the
@@ -25,8 +26,7 @@ export class DynamoDbKeyTable implements KeyRegistry {
       const { Item } = await this.client.send(new GetCommand({ TableName: this.table, Key: { key_hash: sha256Hex } }));
       return Item ? fromItem(Item) : undefined;
     } catch (error) {
-      const throttled = error instanceof Error && ['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded'].includes(error.name);
-      throw throttled ? new StorageThrottledError('the key table could not be read; retry', { cause: error }) : new StorageUnavailableError('the key table could not be read; retry', { cause: error });
+      throw dynamoDbFailure('the key table could not be read; retry', error);
     }
   }
 
@@ -41,7 +41,7 @@ export class DynamoDbKeyTable implements KeyRegistry {
       );
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) throw new BadRequestError('a key with this digest already exists', { cause: error });
-      throw new StorageUnavailableError('the key table could not store the key; retry', { cause: error });
+      throw dynamoDbFailure('the key table could not store the key; retry', error);
     }
   }
 
@@ -53,7 +53,7 @@ export class DynamoDbKeyTable implements KeyRegistry {
         for (const item of page.Items ?? []) keys.push({ sha256Hex: String(item.key_hash), ...fromItem(item) });
       }
     } catch (error) {
-      throw new StorageUnavailableError('the key table could not be listed; retry', { cause: error });
+      throw dynamoDbFailure('the key table could not be listed; retry', error);
     }
     return keys;
   }
@@ -63,7 +63,7 @@ export class DynamoDbKeyTable implements KeyRegistry {
       const { Attributes } = await this.client.send(new DeleteCommand({ TableName: this.table, Key: { key_hash: sha256Hex }, ReturnValues: 'ALL_OLD' }));
       return Attributes !== undefined;
     } catch (error) {
-      throw new StorageUnavailableError('the key table could not delete the key; retry', { cause: error });
+      throw dynamoDbFailure('the key table could not delete the key; retry', error);
     }
   }
 }

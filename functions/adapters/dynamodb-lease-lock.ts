@@ -1,10 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { LockTimeoutError, StorageThrottledError, StorageUnavailableError } from '../core/errors';
+import { LockTimeoutError, type StorageUnavailableError } from '../core/errors';
 import { IDEMPOTENCY_RETENTION_MS } from '../core/idempotency';
 import type { Logger } from '../core/logger';
-import { attemptsOf } from './sdk-errors';
+import { attemptsOf, dynamoDbFailure } from './sdk-errors';
 import {
   LeaseLostError,
   type HeldLease,
@@ -50,7 +50,6 @@ const A = {
   deleted: 'deleted',
 } as const;
 const RECENT_KEY_PREFIX = 'key#';
-const THROTTLED = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']);
 
 /**
  * One DynamoDB item per database holds its lease and its version record. The lease is taken
@@ -277,9 +276,7 @@ export class DynamoDbLeaseLock implements LeaseLock {
   }
 
   private unavailable(action: string, name: string, error: unknown): StorageUnavailableError {
-    const message = `the lock table could not ${action} the record of "${name}"; nothing was applied, retry`;
-    if (error instanceof Error && THROTTLED.has(error.name)) return new StorageThrottledError(message, { cause: error });
-    return new StorageUnavailableError(message, { cause: error });
+    return dynamoDbFailure(`the lock table could not ${action} the record of "${name}"; nothing was applied, retry`, error);
   }
 }
 
@@ -300,8 +297,7 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
       const got = await this.client.send(new GetCommand({ TableName: this.table, Key: { [A.id]: itemId(database, key) }, ConsistentRead: true }));
       return got.Item ? fromItem(got.Item) : undefined;
     } catch (error) {
-      const message = 'the lock table could not read an idempotency record; nothing was applied, retry';
-      throw error instanceof Error && THROTTLED.has(error.name) ? new StorageThrottledError(message, { cause: error }) : new StorageUnavailableError(message, { cause: error });
+      throw dynamoDbFailure('the lock table could not read an idempotency record; nothing was applied, retry', error);
     }
   }
 
@@ -315,7 +311,7 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
         }),
       );
     } catch (error) {
-      throw new StorageUnavailableError('the lock table could not store an idempotency record', { cause: error });
+      throw dynamoDbFailure('the lock table could not store an idempotency record', error);
     }
   }
 }

@@ -760,8 +760,8 @@ export class DatabaseService {
       return await run();
     } finally {
       const elapsed = performance.now() - start;
+      // In the answer (meta.timings) and in its access line, which names the request.
       timings[phase] = round(timings[phase] + elapsed);
-      this.logger.debug('phase', { phase, ms: round(elapsed) });
     }
   }
 

@@ -8,7 +8,7 @@ import { createAuthenticator, type AuthConfig } from '../auth-composition';
 import type { Principal } from '../core/principal';
 import type { Authenticator } from '../http/auth';
 import { corsPolicy } from '../http/cors';
-import { checkIdempotencyKey } from '../http/field-rules';
+import { idempotencyKeyHeader } from '../http/field-rules';
 import type { RequestMetrics } from '../http/metrics';
 import { httpHandler } from '../http/middleware';
 import { jsonResponse, type HttpResponse } from '../http/responses';
@@ -87,14 +87,16 @@ export function createFlightsReplaceHandler({ config, logger, metrics, service }
     principal.authorize('write', database);
     const items = parseFlightItems(body.kind === 'json' ? body.value : undefined);
     const rows = toFlightRows(items);
-    const header = event.headers['idempotency-key'];
-    const idempotencyKey = header === undefined ? undefined : checkIdempotencyKey(header, 'the Idempotency-Key header');
+    const idempotencyKey = idempotencyKeyHeader(event.headers);
+    if (idempotencyKey !== undefined) logFields.idempotencyKey = idempotencyKey;
     // One write of one batch (DELETE + INSERTs): one transaction, one stored version. A retry is
     // the same request when the flights sent are: the uuids generated for this attempt differ.
     const program = flightsReplaceProgram(rows);
     const meaning = { kind: 'flights-replace', flights: items };
     const written = await flightsData(() => service.write({ database, program, idempotencyKey, meaning, madeBy: { keyId: principal.keyId, requestId }, onChanging: markChanging }));
     logFields.inserted = rows.length;
+    logFields.version = written.meta.version;
+    if (written.meta.replayed) logFields.replayed = true;
     return jsonResponse(200, { status: 'success', inserted: rows.length, ...(written.meta.replayed && { replayed: true }) });
   });
 }

@@ -9,7 +9,7 @@ import type { Logger } from '../core/logger';
 import type { MadeBy } from '../core/ports';
 import type { Principal, Role } from '../core/principal';
 import { corsPolicy } from './cors';
-import { checkIdempotencyKey, pastVersionOf, unknownName } from './field-rules';
+import { idempotencyKeyHeader, pastVersionOf, unknownName } from './field-rules';
 import type { RequestMetrics } from './metrics';
 import { httpHandler, type LogFields } from './middleware';
 import type { BodyOptions, RequestBody } from './request-body';
@@ -65,8 +65,8 @@ function route(app: Routes, method: string, path: string, role: Role, handle: (c
       assertDatabaseName(name);
       principal.authorize(role, name);
     }
-    const header = event.headers['idempotency-key'];
-    const idempotencyKey = header === undefined ? undefined : checkIdempotencyKey(header, 'the Idempotency-Key header');
+    const idempotencyKey = idempotencyKeyHeader(event.headers);
+    if (idempotencyKey !== undefined) logFields.idempotencyKey = idempotencyKey;
     const context = { idempotencyKey, madeBy: { keyId: principal.keyId, requestId }, onChanging: markChanging };
     const query = event.queryStringParameters ?? {};
     const known = QUERY_PARAMETERS[`${method} ${path}`] ?? [];

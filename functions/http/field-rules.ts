@@ -62,6 +62,12 @@ function editDistance(a: string, b: string): number {
  */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e](?:[\x20-\x7e]{0,126}[\x21-\x7e])?$/;
 
+/** The Idempotency-Key header, checked; undefined when the request sends none. */
+export function idempotencyKeyHeader(headers: Record<string, string | undefined>): string | undefined {
+  const header = headers['idempotency-key'];
+  return header === undefined ? undefined : checkIdempotencyKey(header, 'the Idempotency-Key header');
+}
+
 export function checkIdempotencyKey(value: string, where: string): string {
   if (!IDEMPOTENCY_KEY.test(value)) throw new BadRequestError(`${where} must be 1 to 128 printable ASCII characters, without spaces at either end`);
   return value;

@@ -48,6 +48,8 @@ type Middleware = MiddlewareObj<APIGatewayProxyEventV2, HttpResponse, Error, Con
 interface CallState extends Call {
   started: number;
   changing: boolean;
+  /** The route's own work, still watched after a deadline answer said its outcome is unknown. */
+  running?: Promise<HttpResponse>;
 }
 
 const calls = new WeakMap<object, CallState>();
@@ -64,7 +66,8 @@ export function httpHandler(logger: Logger, options: RouteOptions, handler: Hand
   const chain = middy<APIGatewayProxyEventV2, HttpResponse, Error, Context>(
     (event: APIGatewayProxyEventV2) => {
       const call = calls.get(event)!;
-      return options.body ? (handler as BodyHandler)(event, { ...call, body: parsedBody(event) }) : (handler as Handler)(event, call);
+      call.running = options.body ? (handler as BodyHandler)(event, { ...call, body: parsedBody(event) }) : (handler as Handler)(event, call);
+      return call.running;
     },
     { timeoutEarlyInMillis: DEADLINE_MARGIN_MS },
   )
@@ -82,6 +85,7 @@ function edge(logger: Logger, cors: CorsPolicy | undefined, metrics: RequestMetr
     let response = request.response;
     if (response == null) {
       const error = isDeadline(request.error) ? deadlineError(call) : request.error;
+      if (error instanceof WriteOutcomeUnknownError && isDeadline(request.error)) logLateOutcome(logger, call);
       const answer = errorAnswer(error, call.requestId);
       response = answer.response;
       level = answer.level;
@@ -138,6 +142,22 @@ function deadlineError(call: CallState): Error {
   return call.changing
     ? new WriteOutcomeUnknownError(undefined)
     : new RequestTimeoutError('the function ran out of time before this request finished; nothing was changed; retry');
+}
+
+/**
+ * A request answered WRITE_OUTCOME_UNKNOWN at the deadline, its change still running (on Lambda,
+ * until the function is frozen; it goes on when it thaws): once it ends, one more line under the
+ * same request id says how, with the database and version the route logged, so the unknown
+ * outcome can be settled from the log. At error level, as the unknown outcome itself.
+ */
+function logLateOutcome(logger: Logger, call: CallState): void {
+  call.running?.then(
+    (response) => logger.error('request ended after its answer', { requestId: call.requestId, status: response.statusCode, ...call.logFields }),
+    (error: unknown) => {
+      const answer = errorAnswer(error, call.requestId);
+      logger.error('request ended after its answer', { requestId: call.requestId, status: answer.response.statusCode, ...call.logFields, code: answer.code, error: answer.details });
+    },
+  );
 }
 
 /** Metrics are a view of the service, never a reason to fail the request they describe. */

@@ -39,6 +39,7 @@ export function createSqlHandler({ config, logger, metrics, service }: SqlRouteD
     // A replay stored nothing: its line says so, and names the version it reflects.
     logFields.wrote = response.meta.wrote && !response.meta.replayed;
     logFields.version = response.meta.version;
+    logFields.timings = response.meta.timings;
     if (response.meta.replayed) logFields.replayed = true;
     return withinLambdaResponseLimit(response, rows, config.limits.maxResultBytes);
   });

@@ -12,8 +12,8 @@ import { createLogger } from '../../functions/logging';
 import { SERVICE_OPTIONS, FakeClock, FakeEngine, FakeIdempotencyStore, FakeLeaseLock, FakeObjectStore } from '../helpers/fakes';
 
 /**
- * What the operator on call has at 3 a.m.: the one access-log line per request, the debug phase
- * lines, and the metrics the alarms (infra/alarms.yml) watch. docs/deploy.md, "Alarms and
+ * What the operator on call has at 3 a.m.: the one access-log line per request (with its
+ * phase timings), and the metrics the alarms (infra/alarms.yml) watch. docs/deploy.md, "Alarms and
  * metrics": on an unknown outcome, "find the request in the logs (code: WRITE_OUTCOME_UNKNOWN;
  * the error body and log carry the write_id ...) and check the client did [retry with its
  * Idempotency-Key]".
@@ -111,8 +111,8 @@ describe('the access line lets an operator settle an unknown outcome', () => {
   });
 });
 
-describe('DEBUG phase lines can be told apart', () => {
-  it('each phase line of a write names its database and request id (STYLE.md: "with the request id and the database name")', async () => {
+describe('where the time of a request went', () => {
+  it("is in the request's own access line (lock, load, exec, store), never in lines of their own that no request id ties together", async () => {
     const clock = new FakeClock();
     const { lines, logger } = recordingLogger();
     const databaseService = new DatabaseService(SERVICE_OPTIONS, {
@@ -124,11 +124,10 @@ describe('DEBUG phase lines can be told apart', () => {
       logger,
     });
 
-    await databaseService.execute({ database: 'shop', program: { kind: 'script', sql: 'ADD a' }, consistency: 'strong', madeBy: { keyId: 'key:0000abcd', requestId: 'req-1' } }, 'write');
+    await invoke(createSqlHandler({ config, logger, service: databaseService }), keyedPost({ database: 'shop', sql_statement: 'ADD a' }));
 
-    const phases = lines.filter((line) => line.message === 'phase');
-    expect(phases.length).toBeGreaterThan(0);
-    for (const line of phases) expect(line.fields).toMatchObject({ database: 'shop', requestId: 'req-1' });
+    expect(lines.map((line) => line.message)).toEqual(['request']);
+    expect(lines[0]!.fields).toMatchObject({ requestId: 'apigw-obs-1', database: 'shop', timings: { lock_ms: expect.any(Number), load_ms: expect.any(Number), exec_ms: expect.any(Number), store_ms: expect.any(Number) } });
   });
 });
 
