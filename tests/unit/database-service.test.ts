@@ -68,6 +68,25 @@ describe('DatabaseService on fakes: reads', () => {
     expect(t.engine.fetches).toBe(fetchesBefore + 1);
   });
 
+  // Found by review: the engine runs one job at a time and STATEMENT_TIMEOUT_MS bounds each job,
+  // not the request. Reading first, then writing, on a stale copy ran the reads three times (the
+  // early run, which already found the write; again on the current version; then the write),
+  // so with the shipped 10 s / 29 s a request whose statements each finish in time is cut off by
+  // the function's deadline (WRITE_OUTCOME_UNKNOWN). Which statement writes does not depend on
+  // the copy's age (the eventual path and firstStatementWrites already rely on that).
+  it('a request that reads, then writes, runs its reads once before the write even when its warm copy is stale', async () => {
+    const t = setup();
+    await t.run('ADD a');
+    expect(await t.items()).toEqual(['a']); // this container's copy: ['a']
+    const other = new DatabaseService(SERVICE_OPTIONS, { store: t.store, lock: t.lock, idempotency: t.idempotency, engine: new FakeEngine(), clock: t.clock.now });
+    await other.execute({ database: DB, program: { kind: 'script', sql: 'ADD b' }, consistency: 'strong' }, 'write');
+    const readsBefore = t.engine.reads;
+    const answer = await t.run('SELECT; ADD c');
+    expect(answer.results[0]!.rows).toEqual([['a'], ['b']]); // the write ran on the current version
+    expect(await t.items()).toEqual(['a', 'b', 'c']);
+    expect(t.engine.reads).toBe(readsBefore + 1 + 1); // the request's one read job, then the check above
+  });
+
   it('a strong read on a cold container fetches exactly the published version', async () => {
     const t = setup();
     await t.run('ADD a');
