@@ -367,6 +367,13 @@ export class DatabaseService {
         throw error;
       });
       if (outcome) return outcome;
+    } else if (early && current.version) {
+      // Which statement writes does not depend on the copy's age (as on the eventual path): an
+      // early run on a stale copy that reached a write sends the request to the write path
+      // without running its reads once more on the current version. STATEMENT_TIMEOUT_MS bounds
+      // each run, so a third one could take the request past the function's deadline.
+      const outcome = await early.outcome.catch(() => undefined);
+      if (outcome?.kind === 'writes') return outcome;
     }
     return this.runRead(request, current, timings);
   }
