@@ -35,3 +35,13 @@ describe('migrate --databases <pattern>', () => {
     expect(lines).toEqual(['no database matches initech-*']);
   });
 });
+
+describe('migrate --databases <pattern> (found in review)', () => {
+  it('refuses a pattern no database name can match (acme-?, ACME-*) instead of "no database matches" and success', async () => {
+    const lines: string[] = [];
+    const listed = async () => ['acme-1', 'acme-2'];
+    // Key scopes only know `*`; `?` and capitals can never match, so exit 0 hides the typo.
+    await expect(migrateMatching(listed, async () => ({ applied: [], alreadyApplied: 1 }), 'acme-?', (line) => lines.push(line))).rejects.toThrow('acme-?');
+    await expect(migrateMatching(listed, async () => ({ applied: [], alreadyApplied: 1 }), 'ACME-*', (line) => lines.push(line))).rejects.toThrow('ACME-*');
+  });
+});
