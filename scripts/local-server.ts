@@ -35,8 +35,17 @@ async function main(): Promise<void> {
   const { applyMigrationsInProcess, describeReport } = await import('./migrate');
   const { seedFlightsIfEmpty } = await import('./seed-flights');
   const flightsDatabase = app.config.flightsDatabase;
-  const migrated = describeReport(flightsDatabase, await applyMigrationsInProcess(app, flightsDatabase));
-  const seeded = await seedFlightsIfEmpty(app, flightsDatabase);
+  const { DatabaseNotFoundError } = await import('../functions/core/errors');
+  let migrated: string;
+  let seeded = 0;
+  try {
+    migrated = describeReport(flightsDatabase, await applyMigrationsInProcess(app, flightsDatabase));
+    seeded = await seedFlightsIfEmpty(app, flightsDatabase);
+  } catch (error) {
+    // A deleted flights database is restored through this very server: serve, and say so.
+    if (!(error instanceof DatabaseNotFoundError && error.deleted)) throw error;
+    migrated = `${flightsDatabase}: not migrated: ${error.message}`;
+  }
   const api = await startLocalApi(createRoutes(app), { port, host: process.env.HOST ?? '127.0.0.1' });
 
   // The CLI, migrate, seed and keys find this stack (its URL, whatever PORT is; its key table) here.

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { App } from '../functions/all-routes';
 import { applyMigrations, serviceSqlClient, type MigrationFile, type MigrationReport } from '../functions/core/migrations';
-import { matchesDatabase } from '../functions/core/principal';
+import { isDatabasePattern, matchesDatabase } from '../functions/core/principal';
 import { apiClient, httpSqlClient, remote, resolveKey, resolveUrl, runCli, UsageError, type ApiTarget } from './api-client';
 
 /**
@@ -47,6 +47,8 @@ export async function migrateMatching(
   pattern: string,
   report: (line: string) => void,
 ): Promise<boolean> {
+  // A pattern no name can match (capitals, `?`) is a typo, not "nothing to migrate".
+  if (!isDatabasePattern(pattern)) throw new UsageError(`--databases "${pattern}" can match no database: use lower-case letters, digits, "_", "-" and "*"`, { usage: false });
   const databases = (await listDatabases()).filter((name) => matchesDatabase(pattern, name)).sort();
   if (databases.length === 0) report(`no database matches ${pattern}`);
   let allApplied = true;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { Config } from '../config';
-import { NotReadyError, UnauthorizedError } from '../core/errors';
+import { DatabaseNotFoundError, NotReadyError, UnauthorizedError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { isMissingSchema } from '../core/migrations';
 import { createAuthenticator, type AuthConfig } from '../auth-composition';
@@ -93,7 +93,12 @@ export function createFlightsReplaceHandler({ config, logger, metrics, service }
     // the same request when the flights sent are: the uuids generated for this attempt differ.
     const program = flightsReplaceProgram(rows);
     const meaning = { kind: 'flights-replace', flights: items };
-    const written = await flightsData(() => service.write({ database, program, idempotencyKey, meaning, madeBy: { keyId: principal.keyId, requestId }, onChanging: markChanging }));
+    // A deleted database is 404 "restore it" to the key holder, as on every other route: no
+    // migration can bring it back, so "not ready, apply the migrations" would mislead.
+    const written = await flightsData(
+      () => service.write({ database, program, idempotencyKey, meaning, madeBy: { keyId: principal.keyId, requestId }, onChanging: markChanging }),
+      { deletedIsNotFound: true },
+    );
     logFields.inserted = rows.length;
     logFields.version = written.meta.version;
     if (written.meta.replayed) logFields.replayed = true;
@@ -121,10 +126,11 @@ async function authenticateReplace(event: APIGatewayProxyEventV2, auth: Authenti
  * not a 404 that tells a public client (and caches) the resource does not exist. The reason
  * (`no such table` / DATABASE_NOT_FOUND) travels as `cause` to the log, not to the caller.
  */
-async function flightsData<T>(run: () => Promise<T>): Promise<T> {
+async function flightsData<T>(run: () => Promise<T>, { deletedIsNotFound = false } = {}): Promise<T> {
   try {
     return await run();
   } catch (error) {
+    if (deletedIsNotFound && error instanceof DatabaseNotFoundError && error.deleted) throw error;
     if (isMissingSchema(error, 'flights')) {
       throw new NotReadyError('flights are not available yet: the flights table does not exist (apply the migrations)', { cause: error });
     }
