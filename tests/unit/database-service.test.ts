@@ -68,7 +68,7 @@ describe('DatabaseService on fakes: reads', () => {
     expect(t.engine.fetches).toBe(fetchesBefore + 1);
   });
 
-  // Found by review: the engine runs one job at a time and STATEMENT_TIMEOUT_MS bounds each job,
+  // The engine runs one job at a time and STATEMENT_TIMEOUT_MS bounds each job,
   // not the request. Reading first, then writing, on a stale copy ran the reads three times (the
   // early run, which already found the write; again on the current version; then the write),
   // so with the shipped 10 s / 29 s a request whose statements each finish in time is cut off by

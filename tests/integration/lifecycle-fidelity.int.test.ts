@@ -2,7 +2,7 @@ import initSqlJs from 'sql.js';
 import { postJson, READ_KEY, startTestApi, uniqueDatabase, WRITE_KEY, type TestApi } from '../helpers/test-app';
 
 /**
- * The lifecycle as an operator relies on it (review): what export, import, restore and describe
+ * The lifecycle as an operator relies on it: what export, import, restore and describe
  * promise about the data they carry. Real handlers behind the local API gateway, real SDK against
  * the local S3 and DynamoDB; each test uses its own databases.
  */

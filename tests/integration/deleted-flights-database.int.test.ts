@@ -6,7 +6,7 @@ import { start, stop, type Running } from '../helpers/npm-start';
 import { postJson, startTestApi, testConfig, WRITE_KEY, type TestApi } from '../helpers/test-app';
 
 /**
- * Found in review: the flights migration and the flights routes on a flights database that was
+ * The flights migration and the flights routes on a flights database that was
  * deleted (DELETE /databases/{name}), which docs/lifecycle.md says "answers 404 to reads,
  * writes, imports and clones into its name until restored".
  */
