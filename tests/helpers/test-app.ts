@@ -89,6 +89,23 @@ export interface SqlCall {
   body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
+/**
+ * Any route of the API at `url`: a body sent as is when it is bytes or text, else as JSON; the
+ * answer's bytes, and its parsed JSON when it is JSON (an export is not).
+ */
+export function apiCaller(url: string) {
+  return async (method: string, path: string, body?: unknown, key = WRITE_KEY, contentType = 'application/json') => {
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body !== undefined && { 'content-type': contentType }) },
+      body: body === undefined ? undefined : body instanceof Uint8Array || typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const isJson = response.headers.get('content-type')?.includes('json');
+    return { status: response.status, headers: response.headers, bytes, body: isJson ? JSON.parse(Buffer.from(bytes).toString()) : undefined };
+  };
+}
+
 /** POSTs a JSON body to /sql (or another path) and returns status, headers and parsed JSON. */
 export async function postJson(url: string, body: unknown, key: string | undefined = WRITE_KEY, path = '/sql'): Promise<SqlCall> {
   const response = await fetch(`${url}${path}`, {

@@ -1,5 +1,5 @@
 import initSqlJs from 'sql.js';
-import { postJson, READ_KEY, startTestApi, uniqueDatabase, WRITE_KEY, type TestApi } from '../helpers/test-app';
+import { apiCaller, postJson, READ_KEY, startTestApi, uniqueDatabase, WRITE_KEY, type TestApi } from '../helpers/test-app';
 
 /**
  * The lifecycle as an operator relies on it: what export, import, restore and describe
@@ -15,16 +15,7 @@ describe('database lifecycle as an operator relies on it', () => {
     await api.close();
   });
 
-  const call = async (method: string, path: string, body?: unknown, key = WRITE_KEY, contentType = 'application/json') => {
-    const response = await fetch(`${api.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, ...(body !== undefined && { 'content-type': contentType }) },
-      body: body === undefined ? undefined : body instanceof Uint8Array || typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    const isJson = response.headers.get('content-type')?.includes('json');
-    return { status: response.status, headers: response.headers, bytes, body: isJson ? JSON.parse(Buffer.from(bytes).toString()) : undefined };
-  };
+  const call: ReturnType<typeof apiCaller> = (...args) => apiCaller(api.url)(...args);
   const sql = async (database: string, sql_statement: string, extra: Record<string, unknown> = {}) => postJson(api.url, { database, sql_statement, ...extra });
 
   it('a SQL dump keeps a table whose name starts with "sqlite" but not "sqlite_" (sqlitedata, SQLite1), and describe lists it', async () => {

@@ -1,5 +1,5 @@
 import initSqlJs from 'sql.js';
-import { postJson, READ_KEY, startTestApi, testConfig, uniqueDatabase, WRITE_KEY, type TestApi } from '../helpers/test-app';
+import { apiCaller, postJson, READ_KEY, startTestApi, testConfig, uniqueDatabase, WRITE_KEY, type TestApi } from '../helpers/test-app';
 
 /**
  * The lifecycle end to end: real handlers behind the local API gateway, real SDK against the
@@ -14,16 +14,7 @@ describe('database lifecycle over HTTP', () => {
     await api.close();
   });
 
-  const call = async (method: string, path: string, body?: unknown, key = WRITE_KEY, contentType = 'application/json') => {
-    const response = await fetch(`${api.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, ...(body !== undefined && { 'content-type': contentType }) },
-      body: body === undefined ? undefined : body instanceof Uint8Array ? body : JSON.stringify(body),
-    });
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    const isJson = response.headers.get('content-type')?.includes('json');
-    return { status: response.status, headers: response.headers, bytes, body: isJson ? JSON.parse(Buffer.from(bytes).toString()) : undefined };
-  };
+  const call: ReturnType<typeof apiCaller> = (...args) => apiCaller(api.url)(...args);
   const sql = async (database: string, sql_statement: string, extra: Record<string, unknown> = {}) => postJson(api.url, { database, sql_statement, ...extra });
   const rows = async (database: string, extra: Record<string, unknown> = {}) => (await sql(database, 'SELECT n FROM t ORDER BY n', extra)).body.results?.[0]?.rows;
   const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
