@@ -45,3 +45,39 @@ describe('results print in three modes', () => {
     expect([formatResult(write, 'table'), formatResult(write, 'json'), formatResult(write, 'csv')]).toEqual(['(3 rows changed)', '', '']);
   });
 });
+
+describe('values from the database cannot drive the terminal (review)', () => {
+  // A value (or a column name: a view's, an imported file's) holding ESC sequences reached the
+  // terminal raw through the table output of `cloudlite sql` and the shell: `\x1b]0;...\x07`
+  // retitles the window, `\x1b[2J` clears it, OSC 52 writes the clipboard on some terminals, and a
+  // bare `\r` overprints a cell's start so the table shows a value it does not hold. The sqlite3
+  // shell (3.50+) shows such characters escaped.
+  const hostile = {
+    columns: ['id', 'note\x1b[8m'],
+    rows: [
+      [1, '\x1b]0;pwned\x07'],
+      [2, 'safe\rEVIL'],
+      [3, '\x1b[2J\x9b31m'],
+    ],
+    changes: 0,
+    lastInsertRowid: null,
+  };
+
+  it('the table shows control characters escaped, never raw', () => {
+    const printed = formatResult(hostile, 'table');
+    expect(printed).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]/);
+    // and the cells still say something: the printable rest of each value is there
+    expect(printed).toContain('pwned');
+    expect(printed).toContain('EVIL');
+  });
+});
+
+describe('csv keeps NULL apart from the text NULL (review)', () => {
+  // `--csv` is for other programs: a NULL printed as the four letters NULL (as the table shows
+  // it) comes back from a spreadsheet or `sqlite3 .import` as the text 'NULL'. The sqlite3 shell
+  // writes NULL as an empty field in csv mode.
+  it('a NULL is an empty field; the text NULL stays NULL', () => {
+    const result = { columns: ['missing', 'word'], rows: [[null, 'NULL']], changes: 0, lastInsertRowid: null };
+    expect(formatResult(result, 'csv')).toBe('missing,word\r\n,NULL');
+  });
+});

@@ -145,3 +145,38 @@ describe('the lifecycle methods speak the issue 11 contract', () => {
     expect(requests[0]!.headers['content-type']).toBe('application/vnd.sqlite3');
   });
 });
+
+describe('a database name never turns into another route (review)', () => {
+  // The server answers a bad name 400 (CHANGELOG: lifecycle routes answer 400 for a bad name),
+  // but '.' and '..' are URL dot segments: encodeURIComponent leaves them alone and URL folds
+  // them away, so versions('.') asked GET /databases/versions (the database named "versions")
+  // and exportDatabase('.') exported the database named "export".
+  it.each([
+    ['versions', (client: ReturnType<typeof scriptedClient>['client']) => client.versions('.')],
+    ['export', (client: ReturnType<typeof scriptedClient>['client']) => client.exportDatabase('.')],
+    ['getDatabase', (client: ReturnType<typeof scriptedClient>['client']) => client.getDatabase('..')],
+    ['deleteDatabase', (client: ReturnType<typeof scriptedClient>['client']) => client.deleteDatabase('.')],
+  ])('%s of a dot name asks about no other database or route', async (_name, call) => {
+    const { client, requests } = scriptedClient([json(200, { name: 'versions', version: 'v1', versions: [] }), json(200, {})]);
+    await call(client).catch(() => undefined); // a TypeError before sending, or the server's 400
+    const paths = requests.map((request) => new URL(request.url).pathname);
+    expect(paths.filter((path) => !/^\/databases\/[^/]*\.[^/]*(\/|$)/.test(path))).toEqual([]);
+  });
+});
+
+describe('the client in a browser page served over plain http (review)', () => {
+  // docs/client.md: "it needs only a global fetch: ... browsers". crypto.randomUUID exists only
+  // in secure contexts (https, localhost); on a page at http://intranet-host it is undefined,
+  // while crypto.getRandomValues is there. Every execute() then threw a TypeError before sending.
+  it('writes with an idempotency key when crypto.randomUUID is missing', async () => {
+    const randomUUID = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(globalThis.crypto), 'randomUUID')!;
+    Object.defineProperty(Object.getPrototypeOf(globalThis.crypto), 'randomUUID', { value: undefined, configurable: true, writable: true });
+    try {
+      const { client, requests } = scriptedClient([okAnswer()]);
+      await client.execute('INSERT INTO t VALUES (1)');
+      expect(requests[0]!.headers['idempotency-key']).toMatch(/^[\x21-\x7e]{16,128}$/);
+    } finally {
+      Object.defineProperty(Object.getPrototypeOf(globalThis.crypto), 'randomUUID', randomUUID);
+    }
+  });
+});

@@ -189,3 +189,67 @@ describe('the client’s errors', () => {
     await expect(client.listDatabases()).rejects.toMatchObject({ name: 'GatewayError', code: 'HTTP_404', status: 404, message: 'Not Found', requestId: 'gw-1' });
   });
 });
+
+describe('the client retries what the README says to retry (review)', () => {
+  // README "Errors": 503 SERVICE_UNAVAILABLE (the function cannot read its keys from SSM yet,
+  // `Retry-After: 5`) is "retry? yes": nothing can be authenticated, so nothing was applied.
+  it('503 SERVICE_UNAVAILABLE, even a write without a key: nothing was authenticated, so nothing was applied', () => {
+    const error = new ApiError('SERVICE_UNAVAILABLE', 'keys unavailable', { status: 503, retryAfterSeconds: 5 });
+    expect([isRetryable(error, { read: true, idempotencyKey: false }), isRetryable(error, { read: false, idempotencyKey: true }), isRetryable(error, { read: false, idempotencyKey: false })]).toEqual([true, true, true]);
+  });
+
+  it('a call that meets 503 SERVICE_UNAVAILABLE with Retry-After is sent again', async () => {
+    const { client, requests } = clientWith([serviceError(503, 'SERVICE_UNAVAILABLE', { 'retry-after': '0' }), ok([[1]])]);
+    const answer = await client.query('SELECT 1');
+    expect(answer.rows).toEqual([[1]]);
+    expect(requests).toHaveLength(2);
+  });
+});
+
+describe('a download that keeps arriving is not a timeout (review)', () => {
+  afterEach(() => jest.useRealTimers());
+
+  // docs/client.md: `timeoutMs` is per attempt and a TimeoutError means "no answer within
+  // timeoutMs". An export that answered at once and keeps streaming its body was cut at
+  // timeoutMs and downloaded again from the start, `retries` times, then failed "no answer
+  // within 30000 ms": `cloudlite export` of a 400 MB database (MAX_DATABASE_MB) needs > 13 MB/s.
+  it('an export whose body streams for longer than timeoutMs, never pausing that long, completes in one request', async () => {
+    jest.useFakeTimers();
+    const chunks = 5;
+    let push: ((chunk: Uint8Array | null) => void) | undefined;
+    const requests: string[] = [];
+    // Like fetch: the answer's headers come at once, its body as it arrives; an abort of the request errors the body.
+    const fetch = async (url: string, init: RequestInit): Promise<Response> => {
+      requests.push(url);
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          let aborted = false;
+          push = (chunk) => {
+            if (aborted) return; // the request was aborted: its body has errored
+            if (chunk === null) controller.close();
+            else controller.enqueue(chunk);
+          };
+          init.signal?.addEventListener('abort', () => {
+            aborted = true;
+            controller.error(init.signal?.reason);
+          });
+        },
+      });
+      return new Response(body, { status: 200, headers: { 'content-type': 'application/vnd.sqlite3' } });
+    };
+    const client = createClient({ url: 'http://api.test', key: 'k', fetch, timeoutMs: 1000, retries: 0 });
+    const exported = client.exportDatabase('big').then(
+      (bytes) => ({ bytes }),
+      (error: unknown) => ({ error }),
+    );
+    await jest.advanceTimersByTimeAsync(0);
+    for (let i = 0; i < chunks; i++) {
+      push!(new Uint8Array([i]));
+      await jest.advanceTimersByTimeAsync(600); // each pause well under timeoutMs; all of them well over it
+    }
+    push!(null);
+    const outcome = await exported;
+    expect(outcome).toEqual({ bytes: new Uint8Array([0, 1, 2, 3, 4]) });
+    expect(requests).toHaveLength(1);
+  });
+});
