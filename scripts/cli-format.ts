@@ -15,8 +15,8 @@ export function formatResult(result: StatementResult<SqlValue[]>, mode: OutputMo
   switch (mode) {
     case 'table': {
       // No colours: the output is often piped or compared in tests.
-      const table = new Table({ head: result.columns, style: { head: [], border: [] } });
-      for (const row of result.rows) table.push(row.map(displayText));
+      const table = new Table({ head: result.columns.map(visible), style: { head: [], border: [] } });
+      for (const row of result.rows) table.push(row.map((value) => visible(displayText(value))));
       return `${table.toString()}\n(${result.rows.length} row${result.rows.length === 1 ? '' : 's'})`;
     }
     case 'json': {
@@ -24,7 +24,7 @@ export function formatResult(result: StatementResult<SqlValue[]>, mode: OutputMo
       return JSON.stringify(result.rows.map((row) => Object.fromEntries(keys.map((key, i) => [key, jsonValue(row[i] ?? null)]))));
     }
     case 'csv':
-      return [result.columns, ...result.rows.map((row) => row.map(displayText))].map((cells) => cells.map(csvField).join(',')).join('\r\n');
+      return [result.columns, ...result.rows.map((row) => row.map(csvText))].map((cells) => cells.map(csvField).join(',')).join('\r\n');
   }
 }
 
@@ -33,6 +33,20 @@ function displayText(value: SqlValue): string {
   if (value === null) return 'NULL';
   if (value instanceof Uint8Array) return `X'${Array.from(value, (byte) => byte.toString(16).padStart(2, '0')).join('').toUpperCase()}'`;
   return String(value);
+}
+
+/** A cell in csv: as displayed, except NULL, an empty field (as sqlite3 writes it), so it differs from the text 'NULL'. */
+function csvText(value: SqlValue): string {
+  return value === null ? '' : displayText(value);
+}
+
+/**
+ * Text for a terminal: control characters (C0 but tab and newline, DEL, C1) shown as `\xHH`, so
+ * a value cannot send escape sequences to the terminal or overprint a cell with a carriage
+ * return (the sqlite3 shell escapes them too).
+ */
+function visible(text: string): string {
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** The API's own JSON for a value: 64-bit integers as decimal strings, blobs as {"base64"}. */

@@ -60,8 +60,11 @@ export async function runShell(options: ShellOptions): Promise<{ failures: numbe
     rl.prompt();
   };
   rl.on('SIGINT', () => {
-    if (pending === '') return rl.close();
+    // Ctrl-C on an empty prompt leaves; on a half-typed statement (lines entered, or the line being typed) drops it.
+    if (pending === '' && rl.line === '') return rl.close();
     pending = '';
+    rl.write(null, { ctrl: true, name: 'e' }); // to the end of the line being typed,
+    rl.write(null, { ctrl: true, name: 'u' }); // and delete it
     options.output.write('\n');
     prompt();
   });

@@ -9,7 +9,7 @@ export interface ClientOptions {
   key: string;
   /** The database every call uses unless it names another; the server's default is `main`. */
   database?: string;
-  /** Per attempt, in ms (default 30000: API Gateway gives up after 29 s anyway). */
+  /** Per attempt, in ms (default 30000: API Gateway gives up after 29 s anyway): until the answer starts, then between chunks of its body. */
   timeoutMs?: number;
   /** Retries after the first attempt, for failures retry.ts allows (default 3). */
   retries?: number;
@@ -162,6 +162,12 @@ interface WireResult {
   last_insert_rowid: unknown;
 }
 
+/**
+ * Files up to this size are imported in the request itself (the server's default MAX_BODY_BYTES);
+ * larger ones, or any the server answers 413, through the staged upload.
+ */
+const INLINE_IMPORT_BYTES = 4 * 1024 * 1024;
+
 /** The server's rule for keys (README "Idempotent writes"). */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e](?:[\x20-\x7e]{0,126}[\x21-\x7e])?$/;
 
@@ -201,7 +207,7 @@ export function createClient(options: ClientOptions): Client {
       if (!IDEMPOTENCY_KEY.test(call.idempotencyKey)) throw new TypeError(`idempotencyKey must be 1 to 128 printable ASCII characters, spaces only inside; got ${JSON.stringify(call.idempotencyKey)}`);
       return call.idempotencyKey;
     }
-    return options.idempotencyKeys === false ? undefined : crypto.randomUUID();
+    return options.idempotencyKeys === false ? undefined : newKey();
   };
 
   const send = (spec: Omit<Exchange, 'signal' | 'timeoutMs'>, call: CallOptions) => exchange(transport, { ...spec, signal: call.signal, timeoutMs: call.timeoutMs });
@@ -230,7 +236,11 @@ export function createClient(options: ClientOptions): Client {
     return { ...last, results: batch.results, meta: batch.meta } as ResultSet<never>;
   };
 
-  const databasePath = (name: string, rest = '') => `/databases/${encodeURIComponent(name)}${rest}`;
+  const databasePath = (name: string, rest = '') => {
+    // '', '.' and '..' would be folded away by URL (dot segments), reaching another route or database.
+    if (name === '' || name === '.' || name === '..') throw new TypeError(`database name ${JSON.stringify(name)} is not a database name`);
+    return `/databases/${encodeURIComponent(name)}${rest}`;
+  };
   const getJson = async <T>(path: string, query: Exchange['query'], call: CallOptions) => decodeJsonObject(await send({ method: 'GET', path, query, read: true }, call)) as T;
   const writeJson = async <T = Record<string, unknown>>(method: 'POST' | 'DELETE', path: string, spec: Partial<Exchange>, call: CallOptions) =>
     decodeJsonObject(await send({ method, path, read: false, idempotencyKey: keyFor(call), ...spec }, call)) as T;
@@ -241,9 +251,9 @@ export function createClient(options: ClientOptions): Client {
     batch: async (statements: readonly BatchStatement[], call: SqlOptions = {}) => (await postSql({ statements }, call, false)) as BatchResult<never>,
 
     listDatabases: (call = {}) => getJson('/databases', { limit: call.limit, cursor: call.cursor, deleted: call.deleted }, call),
-    getDatabase: (name, call = {}) => getJson(databasePath(name), undefined, call),
-    versions: (name, call = {}) => getJson(databasePath(name, '/versions'), { limit: call.limit, before: call.before }, call),
-    restore: (name, point, call = {}) => writeJson('POST', databasePath(name, '/restore'), { json: pointBody(point) }, call),
+    getDatabase: async (name, call = {}) => getJson(databasePath(name), undefined, call),
+    versions: async (name, call = {}) => getJson(databasePath(name, '/versions'), { limit: call.limit, before: call.before }, call),
+    restore: async (name, point, call = {}) => writeJson('POST', databasePath(name, '/restore'), { json: pointBody(point) }, call),
     clone: async (name, target, call = {}) => {
       const { to, ...point } = target;
       return writeJson('POST', databasePath(name, '/clone'), { json: { to, ...(point.version || point.asOf ? pointBody(point as PointInTime) : {}) } }, call);
@@ -258,11 +268,34 @@ export function createClient(options: ClientOptions): Client {
       return (await send({ method: 'GET', path: url, absoluteUrl: true, read: true, onProgress: call.onProgress }, call)).body;
     },
     importDatabase: async (name, file, call = {}) => {
+      const path = databasePath(name, '/import');
       call.onProgress?.({ bytes: 0, total: file.byteLength });
       const contentType = call.format === 'sql' ? 'application/sql' : 'application/vnd.sqlite3';
-      const answer = await writeJson('POST', databasePath(name, '/import'), { bytes: { data: file, contentType } }, call);
+      let answer: Record<string, unknown> | undefined;
+      if (file.byteLength <= INLINE_IMPORT_BYTES) {
+        try {
+          answer = await writeJson('POST', path, { bytes: { data: file, contentType } }, call);
+        } catch (error) {
+          // Over this server's body limit (a 413 refuses before anything is done): the staged upload below.
+          if (!(error instanceof CloudliteError && error.status === 413)) throw error;
+        }
+      }
+      const staged = async (): Promise<Record<string, unknown>> => {
+        // docs/lifecycle.md "Large files": a presigned POST to S3, then a commit that names it.
+        const stage = decodeJsonObject(await send({ method: 'POST', path, json: { upload: true }, read: true }, call)) as {
+          staged?: unknown;
+          upload?: { url?: unknown; fields?: Record<string, string> };
+        };
+        if (typeof stage.staged !== 'string' || typeof stage.upload?.url !== 'string') throw new CloudliteError('BAD_ANSWER', 'import {"upload": true} answered without staged and upload.url');
+        const form = new FormData();
+        for (const [field, value] of Object.entries(stage.upload.fields ?? {})) form.append(field, value);
+        form.append('file', new Blob([file as Uint8Array<ArrayBuffer>]));
+        await send({ method: 'POST', path: stage.upload.url, absoluteUrl: true, form, read: true }, call);
+        return writeJson('POST', path, { json: { staged: stage.staged, ...(call.format === 'sql' ? { format: 'sql' } : {}) } }, call);
+      };
+      const committed = answer ?? (await staged());
       call.onProgress?.({ bytes: file.byteLength, total: file.byteLength });
-      return answer;
+      return committed;
     },
     request: async <T>(method: 'GET' | 'POST' | 'DELETE', path: string, call: RawRequestOptions = {}) => {
       const read = call.read ?? method === 'GET';
@@ -271,6 +304,19 @@ export function createClient(options: ClientOptions): Client {
     },
   };
   return client;
+}
+
+/**
+ * A random UUID v4 for an idempotency key. crypto.randomUUID exists only in secure contexts (a
+ * page served over plain http lacks it), crypto.getRandomValues everywhere.
+ */
+function newKey(): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 function pointBody(point: PointInTime): Record<string, string> {

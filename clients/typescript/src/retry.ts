@@ -6,7 +6,8 @@ import { CloudliteError, GatewayError, NetworkError, TimeoutError } from './erro
  *
  * | failure                                                        | read | write with key | write without key |
  * |----------------------------------------------------------------|------|----------------|-------------------|
- * | 409 WRITE_CONFLICT, 503 LOCK_TIMEOUT, gateway 429 (throttled)  | yes  | yes            | yes (nothing applied) |
+ * | 409 WRITE_CONFLICT, 503 LOCK_TIMEOUT, 503 SERVICE_UNAVAILABLE, | yes  | yes            | yes (nothing applied) |
+ * | gateway 429 (throttled)                                        |      |                |                   |
  * | 503 STORAGE_UNAVAILABLE, 500 INTERNAL, 504 REQUEST_TIMEOUT,    | yes  | yes            | no  (may have applied) |
  * | gateway 5xx, no answer                                         |      |                |                   |
  * | 503 WRITE_OUTCOME_UNKNOWN                                      | -    | yes            | no  (a write; the key settles it) |
@@ -23,7 +24,8 @@ export interface RetryRequest {
   idempotencyKey: boolean;
 }
 
-const NOTHING_APPLIED = new Set(['WRITE_CONFLICT', 'LOCK_TIMEOUT']);
+// SERVICE_UNAVAILABLE: the function could not read its keys, so nothing was authenticated or run.
+const NOTHING_APPLIED = new Set(['WRITE_CONFLICT', 'LOCK_TIMEOUT', 'SERVICE_UNAVAILABLE']);
 // REQUEST_TIMEOUT answers only requests that change nothing; treated like the others all the same.
 const OUTCOME_UNKNOWN_TO_A_WRITER = new Set(['STORAGE_UNAVAILABLE', 'INTERNAL', 'REQUEST_TIMEOUT']);
 

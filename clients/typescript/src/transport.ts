@@ -41,6 +41,8 @@ export interface Exchange {
   /** JSON to send, or raw bytes with their content type. */
   json?: unknown;
   bytes?: { data: Uint8Array; contentType: string };
+  /** A multipart form (a presigned S3 POST); fetch sets its content type. */
+  form?: FormData;
   /** Declared a read: retried after any transient failure (see retry.ts). */
   read: boolean;
   idempotencyKey?: string;
@@ -82,12 +84,17 @@ async function attempt(options: TransportOptions, spec: Exchange): Promise<Answe
   spec.signal?.throwIfAborted();
   const timeoutMs = spec.timeoutMs ?? options.timeoutMs;
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(TIMED_OUT), timeoutMs);
+  // Until the answer starts, then between its chunks: a body that keeps arriving is an answer, however long it takes.
+  let timer = setTimeout(() => controller.abort(TIMED_OUT), timeoutMs);
+  const stillArriving = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => controller.abort(TIMED_OUT), timeoutMs);
+  };
   const forwardAbort = () => controller.abort(spec.signal?.reason);
   spec.signal?.addEventListener('abort', forwardAbort, { once: true });
   try {
     const response = await options.fetch(requestUrl(options.url, spec), { ...requestInit(options.key, spec), signal: controller.signal });
-    const body = await readBody(response, spec.onProgress);
+    const body = await readBody(response, spec.onProgress, stillArriving);
     const requestId = response.headers.get('x-request-id') ?? response.headers.get('apigw-requestid') ?? undefined;
     if (!response.ok) throw errorFromAnswer(response, body, requestId, spec.idempotencyKey);
     return { status: response.status, headers: response.headers, body, requestId, idempotencyKey: spec.idempotencyKey };
@@ -136,11 +143,12 @@ function requestInit(key: string, spec: Exchange): RequestInit {
     headers['content-type'] = spec.bytes.contentType;
     body = spec.bytes.data;
   }
+  if (spec.form) return { method: spec.method, headers, body: spec.form };
   return { method: spec.method, headers, body: body as RequestInit['body'] };
 }
 
-async function readBody(response: Response, onProgress: ((progress: Progress) => void) | undefined): Promise<Uint8Array> {
-  if (!onProgress || !response.body) return new Uint8Array(await response.arrayBuffer());
+async function readBody(response: Response, onProgress: ((progress: Progress) => void) | undefined, onChunk: () => void): Promise<Uint8Array> {
+  if (!response.body) return new Uint8Array(await response.arrayBuffer());
   const length = Number(response.headers.get('content-length'));
   const total = Number.isFinite(length) && length > 0 ? length : undefined;
   const chunks: Uint8Array[] = [];
@@ -149,9 +157,10 @@ async function readBody(response: Response, onProgress: ((progress: Progress) =>
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
+    onChunk();
     chunks.push(value);
     bytes += value.byteLength;
-    onProgress({ bytes, total });
+    onProgress?.({ bytes, total });
   }
   const body = new Uint8Array(bytes);
   let offset = 0;
