@@ -63,6 +63,24 @@ describe('npm run bench -- --quick', () => {
     expect(cost('no-op write (warm)').requests).toEqual({ 'DynamoDB UpdateItem': 2 });
   });
 
+  test('a strong read with no warm copy costs one GetItem and one S3 GET (issue 9 §1), its prefetch included', () => {
+    expect(cost('strong read (cold: no warm copy)').requests).toEqual({ 'DynamoDB GetItem': 1, 'S3 GET': 1 });
+  });
+
+  test('a strong read on a stale copy costs one GetItem and one S3 GET of the recorded version (issue 9 §1)', () => {
+    expect(cost('strong read (stale copy: another container wrote)').requests).toEqual({ 'DynamoDB GetItem': 1, 'S3 GET': 1 });
+  });
+
+  test('the S3 bytes item 4 reports are S3 bytes: none for an operation that made no S3 request', () => {
+    const withoutS3 = report.costs.filter((entry) => entry.s3 === 0);
+    expect(withoutS3.map((entry) => entry.operation)).toContain('strong read (warm)');
+    for (const entry of withoutS3) {
+      const row = report.rows.find((candidate) => candidate.item === '4' && candidate.measure.startsWith(`${entry.operation}:`));
+      const claimed = /S3 bytes up \/ down (\d+) \/ (\d+)/.exec(row?.measure ?? '');
+      if (claimed) expect(`${entry.operation}: ${claimed[1]} / ${claimed[2]}`).toBe(`${entry.operation}: 0 / 0`);
+    }
+  });
+
   test('the cold-start product answered its strong read', () => {
     expect(report.rows.find((row) => row.item === '6' && row.measure.startsWith('cold start'))?.measure).toContain('status 200');
   });
