@@ -63,6 +63,9 @@ export const median = (sorted: number[]) => quantile(sorted, 0.5);
 
 export function ms(value: number): string {
   if (!Number.isFinite(value)) return '-';
+  // Item 2's lookups take a few µs: in ms with two decimals they would all print as 0.00 ms.
+  if (value === 0) return '0 ms';
+  if (value < 0.1) return `${(value * 1000).toFixed(value >= 0.01 ? 1 : 2)} µs`;
   return value >= 100 ? `${value.toFixed(0)} ms` : `${value.toFixed(value >= 10 ? 1 : 2)} ms`;
 }
 

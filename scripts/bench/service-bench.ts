@@ -47,16 +47,21 @@ export interface OperationCost {
   dynamoDb: number;
 }
 
-/** Each operation on a warm copy (after one warm-up), counted alone. */
-export async function requestCosts(service: BenchService, database: string): Promise<OperationCost[]> {
-  const { client, counter } = service;
+/**
+ * Each operation on a warm copy (after one warm-up), counted alone; then strong reads in a second
+ * container (`another`): with no warm copy (its GetItem and the latest object fetched alongside),
+ * and on a copy another container's write made stale (its GetItem and that version's GET).
+ */
+export async function requestCosts(service: BenchService, database: string, another: () => Promise<BenchService>): Promise<OperationCost[]> {
+  const { client } = service;
   const costs: OperationCost[] = [];
-  const measure = async (operation: string, run: () => Promise<unknown>) => {
+  const measureOn = async ({ counter }: BenchService, operation: string, run: () => Promise<unknown>) => {
     counter.reset();
     await run();
     const tally = counter.tally();
-    costs.push({ operation, tally: { ...tally, requests: new Map(tally.requests) }, s3: counter.count('S3'), dynamoDb: counter.count('DynamoDB') });
+    costs.push({ operation, tally: structuredClone(tally), s3: counter.count('S3'), dynamoDb: counter.count('DynamoDB') });
   };
+  const measure = (operation: string, run: () => Promise<unknown>) => measureOn(service, operation, run);
   const options = { database };
   await measure('create (first write of a new database)', () => client.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)', undefined, options));
   await client.execute('INSERT INTO t(v) VALUES (?)', ['warm-up'], options);
@@ -68,6 +73,14 @@ export async function requestCosts(service: BenchService, database: string): Pro
   await client.query('SELECT count(*) FROM t', undefined, options);
   await measure('strong read (warm)', () => client.query('SELECT count(*) FROM t', undefined, options));
   await measure('eventual read (within its window)', () => client.query('SELECT count(*) FROM t', undefined, { ...options, consistency: 'eventual' }));
+  const second = await another();
+  try {
+    await measureOn(second, 'strong read (cold: no warm copy)', () => second.client.query('SELECT count(*) FROM t', undefined, options));
+    await client.execute('INSERT INTO t(v) VALUES (?)', ['from the first container'], options);
+    await measureOn(second, 'strong read (stale copy: another container wrote)', () => second.client.query('SELECT count(*) FROM t', undefined, options));
+  } finally {
+    await second.close();
+  }
   return costs;
 }
 
@@ -81,8 +94,10 @@ export interface SizeReport {
   warmUpReads: number;
   coldLoadMs: number;
   writeMs: number;
-  /** The service's own phase timings of a warm write (median): lease, fetch, exec+export, upload+publish. */
+  /** The service's own phase timings of a warm write (median): lease, fetch, exec+export, upload (store_ms: the PUT alone). */
   writePhases: { lock_ms: number; load_ms: number; exec_ms: number; store_ms: number };
+  /** Median of each write's time outside those phases: classifying, publishing (the release), HTTP. */
+  writeRestMs: number;
   /** The same write's steps done directly with sql.js and the S3 client (median). */
   components: { loadMs: number; execMs: number; exportMs: number; uploadMs: number };
   peakWriteRssBytes?: number;
@@ -133,11 +148,15 @@ export async function sizeReport(
     const warmUpReads = await warmUp(read, plan.readWarmUp);
     const reads = await samples(plan.reads, read);
     const phases: SizeReport['writePhases'][] = [];
+    const rest: number[] = [];
     const writes = await samples(plan.writes, async (i) => {
+      const start = performance.now();
       const answer = await client.request<{ meta: { timings: SizeReport['writePhases'] } }>('POST', '/sql', {
         json: { database, sql_statement: 'UPDATE items SET price = price + 1 WHERE id = ?', params: [1 + i] },
       });
-      phases.push(answer.meta.timings);
+      const t = answer.meta.timings;
+      phases.push(t);
+      rest.push(performance.now() - start - (t.lock_ms + t.load_ms + t.exec_ms + t.store_ms));
     });
     const phase = (name: keyof SizeReport['writePhases']) => median(phases.map((p) => p[name]).sort((a, b) => a - b));
     const report: SizeReport = {
@@ -148,6 +167,7 @@ export async function sizeReport(
       coldLoadMs,
       writeMs: median(writes),
       writePhases: { lock_ms: phase('lock_ms'), load_ms: phase('load_ms'), exec_ms: phase('exec_ms'), store_ms: phase('store_ms') },
+      writeRestMs: median(rest.sort((a, b) => a - b)),
       components: await writeComponents(SQL, s3, config.bucket, `bench-scratch/${database}.sqlite`, bytes, plan.componentRuns),
     };
     if (plan.compareDownload) report.downloadComparison = await compareWithDownload(SQL, service, s3, { bucket: config.bucket, objectKey, database }, plan);
