@@ -56,7 +56,7 @@ describe('a published version that expired under a version nobody published', ()
     const database = uniqueDatabase('expiredhistory');
     await quietForTheRestoreWindowAfterACrashedWrite(database);
     const listed = await fetch(`${api.url}/databases?limit=1000`, { headers: { authorization: `Bearer ${READ_KEY}` } });
-    expect((await listed.json()).databases.map((d: { name: string }) => d.name)).toContain(database);
+    expect(((await listed.json()) as { databases: { name: string }[] }).databases.map((d: { name: string }) => d.name)).toContain(database);
     for (const path of [`/databases/${database}`, `/databases/${database}/versions`, `/databases/${database}/export`]) {
       const response = await fetch(`${api.url}${path}`, { headers: { authorization: `Bearer ${READ_KEY}` } });
       expect([path, response.status]).not.toEqual([path, 404]);
