@@ -577,7 +577,12 @@ export class DatabaseService {
   /** What S3 holds under a database without a record, as something to adopt (or nothing). */
   private async unpublishedLatest(database: string): Promise<Unpublished | undefined> {
     const current = await this.deps.store.head(this.keyOf(database));
-    return current && this.unpublished(database, current, undefined);
+    // A delete adopts what S3 holds before it places its marker, so every marker this service
+    // places has a record beneath it. One over a database without a record was placed by hand,
+    // as databases were deleted before version records: then as now, the database does not exist
+    // (reads say "a write creates it"), and its versions stay restorable.
+    if (!current || current.deleted) return undefined;
+    return this.unpublished(database, current, undefined);
   }
 
   /**
