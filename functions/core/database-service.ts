@@ -418,7 +418,10 @@ export class DatabaseService {
       this.logger.warn('version record unreadable; reading the latest object instead', { database, throttled });
       this.deps.onEvent?.({ kind: 'read_fallback', throttled });
     }
-    if (record?.deleted) throw new DatabaseNotFoundError(database, true);
+    if (record?.deleted) {
+      if (!(await this.deletionExpired(database))) throw new DatabaseNotFoundError(database, true);
+      return { fetch: async () => new Uint8Array() };
+    }
     if (record) return { version: record.version, fetch: this.fetcher(database, record.version, timings, prefetched) };
     return this.latestObject(database, timings, prefetched);
   }
@@ -495,7 +498,7 @@ export class DatabaseService {
       const latest = held.published ? undefined : await this.unpublishedLatest(database);
       const first = latest ? await this.adoptFor(change, fingerprint, keeper.current, undefined, latest, forgetKeys.splice(0), started, timings) : undefined;
       if (first?.kind === 'replayed') return first.response;
-      let base = this.baseOf(database, first?.record ?? held.published, change, timings);
+      let base = await this.baseOf(database, first?.record ?? held.published, change, timings);
       for (let adoptions = 0; ; adoptions++) {
         const produced = await change.produce(sourceOf({ version: base.loaded, fetch: base.fetch }), timings);
         if (produced.kind === 'unchanged') {
@@ -526,7 +529,7 @@ export class DatabaseService {
           if (adoptions >= MAX_ADOPTIONS) throw new WriteConflictError('the database kept changing under this write; nothing was applied, retry');
           const adopted = await this.adoptFor(change, fingerprint, keeper.current, base.published, stored, forgetKeys.splice(0), started, timings);
           if (adopted.kind === 'replayed') return adopted.response;
-          base = this.baseOf(database, adopted.record, change, timings);
+          base = await this.baseOf(database, adopted.record, change, timings);
           continue;
         }
         const next: VersionRecord = { version: stored.version, writeId, ...(produced.deletes && { deleted: true as const }) };
@@ -555,14 +558,23 @@ export class DatabaseService {
   }
 
   /** What the write builds on: the published version, or nothing for a new (or deleted) database. */
-  private baseOf(database: string, record: VersionRecord | undefined, change: Change, timings: Timings): Base {
+  private async baseOf(database: string, record: VersionRecord | undefined, change: Change, timings: Timings): Promise<Base> {
     if (record?.deleted) {
-      if (!change.revivesDeleted) throw new DatabaseNotFoundError(database, true);
+      if (!change.revivesDeleted && !(await this.deletionExpired(database))) throw new DatabaseNotFoundError(database, true);
       // A deleted database's delete marker has no bytes: a restore stores on top as on a new key.
       return { published: record, fetch: async () => new Uint8Array() };
     }
     if (record) return { published: record, loaded: record.version, fetch: this.fetcher(database, record.version, timings) };
     return { fetch: async () => new Uint8Array() };
+  }
+
+  /**
+   * Whether a deleted database's restore window has passed: S3's lifecycle rules removed its
+   * versions, then the lone delete marker. Nothing is left to restore, and the name is free
+   * again (as it is for a database deleted by hand). Asked only of deleted databases.
+   */
+  private async deletionExpired(database: string): Promise<boolean> {
+    return (await this.deps.store.head(this.keyOf(database))) === undefined;
   }
 
   private markerStampKey(database: string, deleted: StoredVersion): string {
