@@ -10,7 +10,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
-import { StorageThrottledError, StorageUnavailableError, VersionNotFoundError } from '../core/errors';
+import { StorageThrottledError, StorageUnavailableError, VersionGoneError, VersionNotFoundError } from '../core/errors';
 import {
   PreconditionFailedError,
   type GetResult,
@@ -91,6 +91,7 @@ export class S3ObjectStore implements ObjectStore, ObjectArchive {
       );
       return await readBody(response);
     } catch (error) {
+      if (version.versionId !== undefined && statusOf(error) === 404) throw new VersionGoneError('the object store no longer holds that version of the database', { cause: error });
       throw unavailable('read', error);
     }
   }

@@ -111,6 +111,17 @@ export class VersionHistory implements PastVersions {
   /** Committed versions newest first, starting after `before`; each says whether it is current. */
   async *walk(database: string, before?: string): AsyncGenerator<ObjectVersion & { current: boolean }> {
     const record = await this.lock.published(database);
+    let walked = false;
+    for await (const version of this.walkFrom(database, record, before)) {
+      walked = true;
+      yield version;
+    }
+    // The record names a version S3 no longer holds: it expired (restore window) under a version a
+    // writer stored but never published, which the next writer adopts. That one is current.
+    if (!walked && record && !record.deleted && before === undefined) yield* this.walkFrom(database, undefined, undefined);
+  }
+
+  private async *walkFrom(database: string, record: VersionRecord | undefined, before: string | undefined): AsyncGenerator<ObjectVersion & { current: boolean }> {
     const key = keyOf(this.keyPrefix, database);
     // Without a record (a database written before records existed) the latest object is current.
     let reachedCurrent = before !== undefined || record === undefined;

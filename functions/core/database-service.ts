@@ -7,6 +7,7 @@ import {
   SqlError,
   StorageThrottledError,
   StorageUnavailableError,
+  VersionGoneError,
   VersionReadOnlyError,
   WriteConflictError,
   WriteOutcomeUnknownError,
@@ -317,8 +318,15 @@ export class DatabaseService {
     const checkedAt = this.clock();
     const order = ++this.order;
     const early = this.readWarmCopy(request, timings);
-    const current = await this.current(database, timings, early ? undefined : this.prefetchLatest(database));
-    const outcome = await this.readCurrent(request, current, early, timings).catch((error: unknown) => {
+    let current = await this.current(database, timings, early ? undefined : this.prefetchLatest(database));
+    const outcome = await this.readCurrent(request, current, early, timings).catch(async (error: unknown) => {
+      // The published version expired (restore window) under a version a writer stored but never
+      // published: that one is all S3 holds, and the next writer adopts it.
+      if (!(error instanceof VersionGoneError)) throw error;
+      this.logger.warn('the published version is gone; reading the latest object instead', { database });
+      current = await this.latestObject(database, timings);
+      return this.runRead(request, current, timings);
+    }).catch((error: unknown) => {
       // A read of a database that does not exist fails on its missing tables; the missing
       // database is the answer that helps. Any other error (a syntax error) is the answer.
       if (!current.version && error instanceof SqlError && MISSING_OBJECT.test(error.message)) throw new DatabaseNotFoundError(database);
@@ -500,7 +508,19 @@ export class DatabaseService {
       if (first?.kind === 'replayed') return first.response;
       let base = await this.baseOf(database, first?.record ?? held.published, change, timings);
       for (let adoptions = 0; ; adoptions++) {
-        const produced = await change.produce(sourceOf({ version: base.loaded, fetch: base.fetch }), timings);
+        let produced: Produced;
+        try {
+          produced = await change.produce(sourceOf({ version: base.loaded, fetch: base.fetch }), timings);
+        } catch (error) {
+          // The published version expired (restore window) under a version a writer stored but
+          // never published: no fence can fail on it now, so adopt what S3 holds, as the fence would.
+          const gone = error instanceof VersionGoneError && base.loaded && adoptions < MAX_ADOPTIONS ? await this.deps.store.head(this.keyOf(database)) : undefined;
+          if (!gone || gone.etag === base.loaded!.etag) throw error;
+          const adopted = await this.adoptFor(change, fingerprint, keeper.current, base.published, await this.unpublished(database, gone, base.loaded), forgetKeys.splice(0), started, timings);
+          if (adopted.kind === 'replayed') return adopted.response;
+          base = await this.baseOf(database, adopted.record, change, timings);
+          continue;
+        }
         if (produced.kind === 'unchanged') {
           const version = base.loaded ? versionName(base.loaded) : null;
           const key = await this.keyRecord(change, fingerprint, produced.results, version, false, randomUUID());

@@ -114,6 +114,12 @@ export class StorageUnavailableError extends CloudliteError {
 export class StorageThrottledError extends StorageUnavailableError {}
 
 /**
+ * S3 no longer holds a version it was asked for (404 NoSuchVersion): the bucket's noncurrent-version
+ * rule expired it. Answered as unavailable; the write path recovers from it when a newer object exists.
+ */
+export class VersionGoneError extends StorageUnavailableError {}
+
+/**
  * A write's bytes may have been stored but it could not be published or confirmed: it may still
  * become current (the next writer adopts an unpublished version). Never "not applied": a retry
  * with the same Idempotency-Key settles it.
