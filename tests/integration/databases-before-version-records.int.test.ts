@@ -169,25 +169,6 @@ describe('databases written before version records', () => {
     }
   });
 
-  // Before version records an operator restored by hand by copying an old version on top (or a
-  // write put back the same bytes): a new version with the ETag of the copy this container keeps
-  // warm. The conditional GET answers 304, and the read names the warm copy's version.
-  it('a strong read names the current version, not an older one with the same bytes', async () => {
-    const database = uniqueDatabase('legacysamebytes');
-    const bytes = await sqliteFile('CREATE TABLE t(n INTEGER); INSERT INTO t VALUES (1)');
-    const put = async (body: Uint8Array) => (await s3.send(new PutObjectCommand({ Bucket: config.bucket, Key: keyOf(database), Body: body }))).VersionId;
-    const first = await put(bytes);
-    expect((await sql(database, 'SELECT n FROM t')).body.meta.version).toBe(first); // this container's warm copy
-    await put(await sqliteFile('CREATE TABLE t(n INTEGER); INSERT INTO t VALUES (2)'));
-    const current = await put(bytes);
-
-    const read = await sql(database, 'SELECT n FROM t');
-    expect(read.body.results[0].rows).toEqual([[1]]);
-    const versions = await call('GET', `/databases/${database}/versions`);
-    expect(versions.body.versions[0]).toMatchObject({ version: current, current: true });
-    expect(read.body.meta.version).toBe(current); // today: the first version's id
-  });
-
   it('a database deleted by hand is not promised to a write that then refuses it', async () => {
     const database = uniqueDatabase('handdeleted');
     await legacyObject(database, 'CREATE TABLE t(n INTEGER); INSERT INTO t VALUES (1)');

@@ -188,49 +188,6 @@ describe('DatabaseService on fakes: reads', () => {
     expect(t.store.requests).toEqual([]);
   });
 
-  // A database written before version records gets one on its first write: the writer publishes
-  // the latest object as the record (adoption), then uploads on top, then publishes its own. A
-  // strong read that found no record and then fetched "latest" may fetch that upload before it is
-  // published: it answers a state that strong reads after it do not (README: "It never falls back
-  // to 'latest' while a record exists, so no reader sees a state another reader will not").
-  it('a strong read of a database without a record never answers a version its first writer has not published', async () => {
-    const t = setup();
-    t.store.storeDirectly(KEY, encode(['legacy']));
-    const container = () => new DatabaseService(SERVICE_OPTIONS, { store: t.store, lock: t.lock, idempotency: t.idempotency, engine: new FakeEngine(), clock: t.clock.now });
-    // The reader has read "no record"; its GET of the latest object is still on the wire.
-    let getArrives!: () => void;
-    const onTheWire = new Promise<void>((resolve) => (getArrives = resolve));
-    t.store.onGet = async (get) => {
-      t.store.onGet = undefined;
-      await onTheWire;
-      return get();
-    };
-    const reading = container().execute({ database: DB, program: { kind: 'script', sql: 'SELECT' }, consistency: 'strong' }, 'read');
-    await new Promise((resolve) => setImmediate(resolve));
-    // The first writer adopts the legacy object, uploads, and is about to publish.
-    let publishReached!: () => void;
-    const atPublish = new Promise<void>((resolve) => (publishReached = resolve));
-    let publishGoes!: () => void;
-    const publishMayGo = new Promise<void>((resolve) => (publishGoes = resolve));
-    t.lock.onPublish = async (publish, publication) => {
-      if (!publication.keepLease) {
-        publishReached();
-        await publishMayGo;
-      }
-      return publish();
-    };
-    const writing = container().execute({ database: DB, program: { kind: 'script', sql: 'ADD b' }, consistency: 'strong' }, 'write');
-    await atPublish;
-    getArrives();
-    const early = (await reading).results[0]!.rows.map((row) => row[0]);
-    const later = (await container().execute({ database: DB, program: { kind: 'script', sql: 'SELECT' }, consistency: 'strong' }, 'read')).results[0]!.rows.map((row) => row[0]);
-    publishGoes();
-    await writing;
-
-    expect(later).toEqual(['legacy']); // the record names the adopted version until the write publishes
-    expect(early).toEqual(later); // today: ['legacy', 'b'], a write not yet published (nor acknowledged)
-  });
-
   it('a throttled version-record read falls back to the latest object instead of failing', async () => {
     const t = setup();
     await t.run('ADD a');
