@@ -140,6 +140,25 @@ describe('flightsReplaceProgram', () => {
     const base = { date: '2024-01-01', origin: 'A', destination: 'B', airline: 'C', price_inr: 1 };
     expect(toFlightRows([base, { ...base, id: 10 }, base], () => 'u').map((f) => f.id)).toEqual([11, 10, 12]);
   });
+
+  // Found in review: a given id near 2^53 made the ids numbered after it collide (2^53 + 1 is
+  // 2^53 in a double), and POST /flights answered 400 SQL_ERROR "UNIQUE constraint failed:
+  // flights.id" at statement_index 1, a statement the caller never sent.
+  it('a list that parses gets distinct, exact ids, or is refused naming the id', () => {
+    const base = { date: '2024-01-01', origin: 'A', destination: 'B', airline: 'C', price_inr: 1 };
+    const body = [{ ...base, id: Number.MAX_SAFE_INTEGER }, base, base];
+
+    let rows;
+    try {
+      rows = toFlightRows(parseFlightItems(body), () => `u${Math.random()}`);
+    } catch (error) {
+      expect((error as Error).message).toMatch(/^items\[0\]\.id /);
+      return;
+    }
+    const ids = rows.map((row) => row.id);
+    expect(ids.every((id) => Number.isSafeInteger(id))).toBe(true);
+    expect(new Set(ids).size).toBe(3);
+  });
 });
 
 describe('generateFlights', () => {
