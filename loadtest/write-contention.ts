@@ -18,6 +18,7 @@ import {
   summaryTrendStats,
   thresholds,
   writeAccounting,
+  writeAuditThresholds,
 } from './lib/k6-client.ts';
 import type { SetupData } from './lib/k6-client.ts';
 
@@ -41,6 +42,8 @@ export const options: Options = {
       retryable_rate: ['rate<0.5'],
       writes_abandoned: ['count<1'],
       write_ack_duration: [`p(95)<${envInt('P95_ACK_MS', 15000, 1)}`],
+      // The audit: every acknowledged write stored once, nothing stored beyond what was sent.
+      ...writeAuditThresholds,
     },
   ),
   summaryTrendStats,

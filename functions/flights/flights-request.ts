@@ -162,7 +162,24 @@ export function parseFlightItems(body: unknown): NewFlight[] {
   });
   refuseDuplicates(items, 'uuid');
   refuseDuplicates(items, 'id');
+  refuseIdsWithoutRoom(items);
   return items;
+}
+
+/**
+ * Flights without an id are numbered after the largest given one (toFlightRows); past
+ * Number.MAX_SAFE_INTEGER those numbers are no longer exact and would collide.
+ */
+function refuseIdsWithoutRoom(items: readonly NewFlight[]): void {
+  const unnumbered = items.filter((item) => item.id === undefined).length;
+  if (unnumbered === 0) return;
+  const limit = Number.MAX_SAFE_INTEGER - unnumbered;
+  const index = items.findIndex((item) => item.id !== undefined && item.id > limit);
+  if (index >= 0) {
+    throw new BadRequestError(
+      `items[${index}].id must be at most ${limit}: the ${unnumbered} flight(s) without an id are numbered after the largest id`,
+    );
+  }
 }
 
 function describeItemIssue(issue: z.core.$ZodIssue, index: number, raw: Record<string, unknown>): string {

@@ -13,11 +13,10 @@ import {
   accountingQuery,
   accountingVerdict,
   assertDatabaseName,
-  classifyStatus,
+  classifyAnswer,
   DEFAULT_CONTENTION_DATABASE,
   DEFAULT_DATABASES,
   DEFAULT_READ_DATABASE,
-  isAmbiguousWriteFailure,
   newRunId,
   nextRequest,
   parseStoredCounts,
@@ -25,7 +24,7 @@ import {
   setupRequests,
   writeKey,
 } from './scenarios-data.ts';
-import type { Endpoint, MixContext, RequestSpec, ScenarioName, SqlBody, StoredCounts } from './scenarios-data.ts';
+import type { Answer, Endpoint, MixContext, RequestSpec, ScenarioName, SqlBody, StoredCounts } from './scenarios-data.ts';
 
 // ---- Settings -------------------------------------------------------------------------------
 
@@ -85,6 +84,16 @@ export const metrics = {
   writeAckDuration: new Trend('write_ack_duration', true),
   storedCounter: new Gauge('stored_counter'),
   storedEvents: new Gauge('stored_events'),
+  /**
+   * The write audit as thresholds, so k6's exit code carries it (a threshold can only compare a
+   * metric with a constant): +1 per acknowledged write, minus the stored counter at teardown.
+   * Above 0: acknowledged writes that are not stored. Without a teardown read it stays above 0.
+   */
+  auditUnstored: new Counter('audit_unstored_acknowledged'),
+  /** The stored counter at teardown, minus 1 per acknowledged or ambiguous write. Above 0: writes stored that nobody sent. */
+  auditUnexplained: new Counter('audit_unexplained_stored'),
+  /** 1 when the stored counter and events disagree (a batch applied in part). */
+  auditPartial: new Counter('audit_partial_batches'),
 };
 
 // Retryable answers are outcomes the contract promises, not failures: keep them out of
@@ -110,18 +119,20 @@ function send(spec: RequestSpec, endpointTag: string = spec.endpoint, idempotenc
 
 let warnings = 0;
 
-function record(spec: RequestSpec, res: Response): void {
-  const outcome = classifyStatus(res.status);
+function record(spec: RequestSpec, res: Response): Answer {
+  const answer = classifyAnswer(spec.endpoint, res.status, typeof res.body === 'string' ? res.body : null);
+  const outcome = answer.outcome;
   const tags = { endpoint: spec.endpoint };
   metrics.unexpected.add(outcome === 'error', tags);
   metrics.retryableRate.add(outcome === 'retryable', tags);
   if (outcome === 'retryable') metrics.retryable.add(1, { ...tags, status: String(res.status) });
-  check(res, { [`${spec.endpoint}: 2xx or retryable`]: (r) => classifyStatus(r.status) !== 'error' });
+  check(res, { [`${spec.endpoint}: the API's answer, or retryable`]: () => outcome !== 'error' });
   // A few samples per VU say why requests fail without flooding the output.
   if (outcome === 'error' && warnings++ < 3) {
     const body = typeof res.body === 'string' ? res.body.slice(0, 200) : '';
     console.warn(`${spec.method} ${spec.path.split('?')[0]} (${spec.endpoint}) -> ${res.status} ${res.error} ${body}`);
   }
+  return answer;
 }
 
 export function read(spec: RequestSpec): Response {
@@ -143,14 +154,14 @@ export function write(spec: RequestSpec): WriteResult {
   let unsure = false;
   for (let attempt = 0; ; attempt++) {
     const res = send(spec, spec.endpoint, key);
-    record(spec, res);
-    const outcome = classifyStatus(res.status);
+    const { outcome, ambiguous } = record(spec, res);
     if (outcome === 'ok') {
       metrics.writesAcknowledged.add(1);
+      metrics.auditUnstored.add(1);
+      metrics.auditUnexplained.add(-1);
       metrics.writeAckDuration.add(Date.now() - started);
       return 'acknowledged';
     }
-    const ambiguous = isAmbiguousWriteFailure(res.status);
     if (outcome === 'error' && !ambiguous) return unsure ? settleAmbiguous() : 'refused';
     unsure = unsure || ambiguous;
     if (attempt + 1 >= settings.maxAttempts) {
@@ -166,6 +177,7 @@ export function write(spec: RequestSpec): WriteResult {
 /** A write whose every attempt failed after one of them may have landed. */
 function settleAmbiguous(): WriteResult {
   metrics.writesAmbiguous.add(1);
+  metrics.auditUnexplained.add(-1);
   return 'ambiguous';
 }
 
@@ -194,7 +206,7 @@ function setupWrite(body: SqlBody): void {
   const key = writeKey('setup', 0, Math.random, Date.now());
   for (let attempt = 0; ; attempt++) {
     const res = send(spec, 'setup', key);
-    const outcome = classifyStatus(res.status);
+    const { outcome } = classifyAnswer(spec.endpoint, res.status, typeof res.body === 'string' ? res.body : null);
     if (outcome === 'ok') return;
     if (outcome === 'error' || attempt + 1 >= settings.maxAttempts) {
       throw new Error(`setup write to "${body.database}" failed: ${res.status} ${res.error} ${String(res.body).slice(0, 300)}`);
@@ -217,6 +229,9 @@ export function recordStoredCounts(data: SetupData): StoredCounts {
   const counts = parseStoredCounts(JSON.parse(String(res.body)));
   metrics.storedCounter.add(counts.counter);
   metrics.storedEvents.add(counts.events);
+  metrics.auditUnstored.add(-counts.counter);
+  metrics.auditUnexplained.add(counts.counter);
+  metrics.auditPartial.add(counts.counter === counts.events ? 0 : 1);
   return counts;
 }
 
@@ -277,6 +292,13 @@ export function summaryHandler(script: string, audit?: (data: SummaryData) => { 
     return out;
   };
 }
+
+/** Thresholds that fail the run when the write audit fails (see metrics.auditUnstored). */
+export const writeAuditThresholds: Record<string, Threshold[]> = {
+  audit_unstored_acknowledged: ['count<=0'],
+  audit_unexplained_stored: ['count<=0'],
+  audit_partial_batches: ['count<1'],
+};
 
 /** The contention run's audit: acknowledged writes against what the database holds. */
 export function writeAccounting(data: SummaryData): { ok: boolean; message: string } | undefined {

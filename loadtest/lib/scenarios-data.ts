@@ -326,6 +326,52 @@ export function isAmbiguousWriteFailure(status: number): boolean {
   return status === 0 || (status >= 500 && status !== 503);
 }
 
+/** How one answer counts: its outcome, and for a write whether it may have been applied. */
+export interface Answer {
+  outcome: Outcome;
+  /** A write that failed this way may or may not have been applied. */
+  ambiguous: boolean;
+  /** `error.code` of an error body, when there is one. */
+  code?: string;
+}
+
+/**
+ * Classifies an answer by its status AND its body: a 2xx counts as ok only when it is the API's
+ * answer for that request (`data` and `total_items` for GET /flights, `results` for POST /sql),
+ * so a wrong BASE_URL answering 200 to everything fails the run instead of passing it. A 2xx that
+ * is not the API's answer is an error, ambiguous for a write (something answered; it may be a
+ * proxy in front of a write that landed). `503 WRITE_OUTCOME_UNKNOWN` is retryable (with the same
+ * Idempotency-Key) and ambiguous: it may have been stored.
+ */
+export function classifyAnswer(endpoint: Endpoint, status: number, body: string | null | undefined): Answer {
+  const parsed = parseJson(body);
+  const code = (parsed as { error?: { code?: unknown } } | undefined)?.error?.code;
+  const errorCode = typeof code === 'string' ? code : undefined;
+  if (status >= 200 && status < 300) {
+    return isApiAnswer(endpoint, parsed) ? { outcome: 'ok', ambiguous: false } : { outcome: 'error', ambiguous: true };
+  }
+  if (status === 409 || status === 503) {
+    return { outcome: 'retryable', ambiguous: status === 503 && errorCode === 'WRITE_OUTCOME_UNKNOWN', code: errorCode };
+  }
+  return { outcome: 'error', ambiguous: isAmbiguousWriteFailure(status), code: errorCode };
+}
+
+function isApiAnswer(endpoint: Endpoint, parsed: unknown): boolean {
+  if (typeof parsed !== 'object' || parsed === null) return false;
+  const answer = parsed as { data?: unknown; total_items?: unknown; results?: unknown };
+  if (endpoint === 'flights') return Array.isArray(answer.data) && typeof answer.total_items === 'number';
+  return Array.isArray(answer.results);
+}
+
+function parseJson(body: string | null | undefined): unknown {
+  if (typeof body !== 'string' || body === '') return undefined;
+  try {
+    return JSON.parse(body) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * An Idempotency-Key for one write: the same on each of its attempts (so a retry is replayed or
  * applied once), distinct across writers, writes and runs. 1-128 printable characters.
