@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -65,6 +65,47 @@ describe('npm start settings', () => {
       expect(failure).toMatch(/\bPORT\b/);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
+  it('an empty api-key file in DATA_DIR (an interrupted first start) gets a new key, not an error about API_KEYS, which was never set', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'cloudlite-emptykey-'));
+    writeFileSync(path.join(dataDir, 'api-key'), '', { mode: 0o600 });
+    try {
+      const outcome = await start(dataDir, port + 3).then(
+        async (running) => {
+          await stop(running);
+          return 'started';
+        },
+        (error: Error) => error.message,
+      );
+      expect(outcome).toBe('started');
+      expect(readFileSync(path.join(dataDir, 'api-key'), 'utf8').trim()).toMatch(/^local-[0-9a-f]{32}$/);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('keeps the databases under DATA_DIR from other users of the machine, as it keeps the key (0600)', async () => {
+    const dataDir = path.join(mkdtempSync(path.join(os.tmpdir(), 'cloudlite-perms-')), 'data');
+    const running = await start(dataDir, port + 4);
+    try {
+      // The stored S3 objects are the SQLite files themselves: readable by others, they bypass every
+      // key. A file is open to others when it is o+r and every folder from DATA_DIR down is o+x.
+      const openToOthers = (file: string): boolean => {
+        if ((statSync(file).mode & 0o004) === 0) return false;
+        for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+          if ((statSync(dir).mode & 0o001) === 0) return false;
+          if (dir === dataDir) return true;
+        }
+      };
+      const readableByOthers = (readdirSync(dataDir, { recursive: true }) as string[])
+        .map((entry) => path.join(dataDir, entry))
+        .filter((file) => statSync(file).isFile() && file.endsWith('.bin') && openToOthers(file))
+        .map((file) => path.relative(dataDir, file));
+      expect(readableByOthers).toEqual([]);
+    } finally {
+      await stop(running);
+      rmSync(path.dirname(dataDir), { recursive: true, force: true });
     }
   }, 120_000);
 });
