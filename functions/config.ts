@@ -11,11 +11,14 @@ import { isDatabasePattern, type ApiKey, type Role } from './core/principal';
 
 export type { ApiKey };
 
-// An empty variable (`MAX_PARAMS=`) means "use the default", not 0.
-const unsetIfEmpty = (value: unknown) => (value === '' ? undefined : value);
+// An empty variable (`MAX_PARAMS=`, or spaces only) means "use the default", not 0.
+const unsetIfEmpty = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
 const integer = (fallback: number, min = 0) => z.preprocess(unsetIfEmpty, z.coerce.number().int().min(min).default(fallback));
 const megabytes = (fallback: number, min: number) => integer(fallback, min).transform((mb) => mb * 1024 * 1024);
 const optionalString = z.string().trim().min(1).optional().catch(undefined);
+// Used verbatim as the start of S3 keys, which the roles (`databases/*`) and lifecycle rules
+// name: a space at either end would name keys nothing grants.
+const keyPrefix = (fallback: string) => z.string().regex(/^\S(?:.*\S)?$/, 'must not be empty or start or end with a space').default(fallback);
 
 /** One setting: the environment variable it is read from, and the schema that parses it. */
 interface Setting<T extends z.ZodType = z.ZodType> {
@@ -28,15 +31,18 @@ const from = <T extends z.ZodType>(variable: string, schema: T): Setting<T> => (
  * Every setting, in the shape of `Config`, each variable named once. The comments here are the
  * documentation of the fields (the README's configuration table lists them for operators).
  */
+/** Lambda's 6 MB invocation payload holds a base64 body of 3/4 of it, less room for the event's other fields. */
+const LARGEST_BODY_BYTES = 4_500_000;
+
 const SETTINGS = {
   bucket: from('S3_BUCKET', z.string().trim().min(1)),
   s3Endpoint: from('S3_ENDPOINT', z.string().url().optional()),
-  keyPrefix: from('DB_KEY_PREFIX', z.string().default('databases/')),
+  keyPrefix: from('DB_KEY_PREFIX', keyPrefix('databases/')),
   /** Where stored answers of keyed writes too large to keep inline live (expired by a lifecycle rule). */
-  answerPrefix: from('IDEMPOTENCY_KEY_PREFIX', z.string().default('idempotency/')),
+  answerPrefix: from('IDEMPOTENCY_KEY_PREFIX', keyPrefix('idempotency/')),
   /** Presigned import uploads and large SQL dumps (both expired by bucket lifecycle rules). */
-  stagingPrefix: from('STAGING_KEY_PREFIX', z.string().default('staging/')),
-  exportPrefix: from('EXPORT_KEY_PREFIX', z.string().default('exports/')),
+  stagingPrefix: from('STAGING_KEY_PREFIX', keyPrefix('staging/')),
+  exportPrefix: from('EXPORT_KEY_PREFIX', keyPrefix('exports/')),
   /** How long S3 keeps replaced versions (the bucket's noncurrent-version rule). */
   restoreWindowDays: from('RESTORE_WINDOW_DAYS', integer(30, 1)),
   lockTable: from('LOCK_TABLE', z.string().trim().min(1)),
@@ -75,8 +81,9 @@ const SETTINGS = {
   /** The Lambda timeout (serverless.yml sets it; 0 = unknown), checked against the lease and statement timeout. */
   functionTimeoutMs: from('FUNCTION_TIMEOUT_MS', integer(0, 0)),
   limits: {
-    // 4 MiB: even base64-encoded by API Gateway it stays under Lambda's 6 MB invocation payload.
-    maxBodyBytes: from('MAX_BODY_BYTES', integer(4_194_304, 1024)),
+    // 4 MiB: even base64-encoded by API Gateway it stays under Lambda's 6 MB invocation payload,
+    // which is also why it can be no larger: API Gateway would refuse the body with its own 413.
+    maxBodyBytes: from('MAX_BODY_BYTES', integer(4_194_304, 1024).pipe(z.number().max(LARGEST_BODY_BYTES, `must be at most ${LARGEST_BODY_BYTES} (base64 of it fills Lambda's 6 MB payload)`))),
     maxStatements: from('MAX_STATEMENTS', integer(100, 1)),
     maxParams: from('MAX_PARAMS', integer(1_000, 0)),
     maxSqlLength: from('MAX_SQL_LENGTH', integer(100_000, 1)),
@@ -144,7 +151,9 @@ function isSetting(value: Setting | Settings): value is Setting {
 export function validate(config: Config): void {
   const { functionTimeoutMs = 0 } = config;
   const problems: string[] = [];
-  if (config.leaseSafetyMarginMs >= config.leaseMs) problems.push('LEASE_SAFETY_MARGIN_MS must be below LOCK_LEASE_MS');
+  // A held lease is renewed every third of LOCK_LEASE_MS (app.ts), so just before a renewal it
+  // has two thirds left: a margin above that would refuse healthy writes as "about to expire".
+  if (config.leaseSafetyMarginMs >= (config.leaseMs * 2) / 3) problems.push('LEASE_SAFETY_MARGIN_MS must be below two thirds of LOCK_LEASE_MS (a lease is renewed every third of it)');
   if (config.statementTimeoutMs + config.leaseSafetyMarginMs >= config.leaseMs) {
     problems.push('LOCK_LEASE_MS must exceed STATEMENT_TIMEOUT_MS + LEASE_SAFETY_MARGIN_MS');
   }
@@ -154,8 +163,33 @@ export function validate(config: Config): void {
     if (config.leaseMs <= functionTimeoutMs) problems.push('LOCK_LEASE_MS must be longer than the function timeout');
     if (config.statementTimeoutMs >= functionTimeoutMs) problems.push('STATEMENT_TIMEOUT_MS must be shorter than the function timeout');
     if (config.fileCheckTimeoutMs >= functionTimeoutMs) problems.push('FILE_CHECK_TIMEOUT_MS must be shorter than the function timeout');
+    // A writer waiting for the lock past the deadline would be answered WRITE_OUTCOME_UNKNOWN, not LOCK_TIMEOUT.
+    if (config.lockWaitMs >= functionTimeoutMs) problems.push('LOCK_WAIT_MS must be shorter than the function timeout');
   }
+  problems.push(...prefixProblems(config));
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+}
+
+/**
+ * The bucket's lifecycle rules expire everything under the staging and export prefixes after a
+ * day and under the idempotency prefix after three, current versions included; an import may
+ * take any key under the staging prefix. So no side prefix may be a start of the databases'
+ * prefix (the rule would expire databases, an import could name one) or of another side prefix.
+ */
+function prefixProblems(config: Config): string[] {
+  const prefixes: [string, string][] = [
+    ['DB_KEY_PREFIX', config.keyPrefix],
+    ['IDEMPOTENCY_KEY_PREFIX', config.answerPrefix],
+    ['STAGING_KEY_PREFIX', config.stagingPrefix],
+    ['EXPORT_KEY_PREFIX', config.exportPrefix],
+  ];
+  const problems: string[] = [];
+  for (const [i, [side, sidePrefix]] of prefixes.entries()) {
+    for (const [j, [other, otherPrefix]] of prefixes.entries()) {
+      if (i !== j && i > 0 && otherPrefix.startsWith(sidePrefix)) problems.push(`${side} ("${sidePrefix}") must not be the start of ${other} ("${otherPrefix}")`);
+    }
+  }
+  return problems;
 }
 
 const EXPIRY = String.raw`\d{4}-\d{2}-\d{2}(?:T[\d:.]+Z)?`;

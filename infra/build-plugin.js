@@ -3,6 +3,8 @@
 /**
  * Local Serverless (osls) plugin:
  *
+ * - checks each function's environment with the functions' own config reader
+ *   (scripts/check-config.ts), so a stage whose functions would refuse to start never packages;
  * - builds `.build/` with scripts/build.ts before the framework zips it (`sls package`,
  *   `sls deploy`, `sls deploy function`), for exactly the handlers serverless.yml names;
  * - refuses to deploy a package-only stage (`custom.packageOnlyStages`, e.g. `ci`), whose API
@@ -24,8 +26,8 @@ class CloudliteBuildPlugin {
     this.log = log;
     this.hooks = {
       'initialize': () => this.refusePackageOnlyDeploy(),
-      'before:package:createDeploymentArtifacts': () => this.build(),
-      'before:deploy:function:packageFunction': () => this.build(),
+      'before:package:createDeploymentArtifacts': () => this.checkAndBuild(),
+      'before:deploy:function:packageFunction': () => this.checkAndBuild(),
     };
   }
 
@@ -39,6 +41,28 @@ class CloudliteBuildPlugin {
         `stage "${stage}" is for offline packaging only: its API keys are placeholders from serverless.yml params, not SSM. Deploy another stage.`,
         'CLOUDLITE_PACKAGE_ONLY_STAGE',
       );
+    }
+  }
+
+  async checkAndBuild() {
+    await this.checkConfig();
+    await this.build();
+  }
+
+  /** Each function's environment (provider's, then its own), as its cold start will read it. */
+  async checkConfig() {
+    const service = this.serverless.service;
+    const environments = {};
+    for (const [name, definition] of Object.entries(service.functions || {})) {
+      const merged = { ...(service.provider.environment || {}), ...(definition.environment || {}) };
+      // A Ref or GetAtt is resolved by CloudFormation at deploy time: a name stands in for it.
+      environments[name] = Object.fromEntries(Object.entries(merged).map(([variable, value]) => [variable, typeof value === 'object' && value !== null ? 'resolved-at-deploy' : String(value)]));
+    }
+    try {
+      await promisify(execFile)(process.execPath, [require.resolve('tsx/cli'), 'scripts/check-config.ts', JSON.stringify(environments)], { cwd: this.serverless.serviceDir });
+    } catch (error) {
+      const detail = (error.stderr || '').trim() || error.message;
+      throw new this.serverless.classes.Error(`the functions of this stage would refuse to start:\n${detail}`, 'CLOUDLITE_BAD_CONFIG');
     }
   }
 

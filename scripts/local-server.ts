@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startLocalApi } from '../infra/local/api-gateway';
 import { startLocalStack } from '../infra/local/stack';
@@ -14,8 +14,10 @@ async function main(): Promise<void> {
   // The SDK warns that Node 20 support ends in 2027; Lambda runs nodejs22.x.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const dataDir = defaultDataDir();
-  const port = Number(process.env.PORT ?? 3000);
-  mkdirSync(dataDir, { recursive: true });
+  const port = localPort(process.env.PORT);
+  // The stored S3 objects are the SQLite files themselves: only this user may read them, as the key.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
 
   const stack = await startLocalStack({ dataDir });
   const writeKey = process.env.API_KEYS ? undefined : localSecret(dataDir, 'api-key', 'local');
@@ -46,7 +48,8 @@ async function main(): Promise<void> {
     if (!(error instanceof DatabaseNotFoundError && error.deleted)) throw error;
     migrated = `${flightsDatabase}: not migrated: ${error.message}`;
   }
-  const api = await startLocalApi(createRoutes(app), { port, host: process.env.HOST ?? '127.0.0.1' });
+  // Empty means the default, as in the functions' configuration: never every interface.
+  const api = await startLocalApi(createRoutes(app), { port, host: process.env.HOST?.trim() || '127.0.0.1' });
 
   // The CLI, migrate, seed and keys find this stack (its URL, whatever PORT is; its key table) here.
   const info: LocalStackInfo = { url: api.url, dynamoDbEndpoint: stack.dynamoDbEndpoint, keyTable: stack.env.KEY_TABLE! };
@@ -80,10 +83,20 @@ async function main(): Promise<void> {
 /** A generated secret (the write key, the flights password), kept in DATA_DIR so it survives restarts like the data does. */
 function localSecret(dataDir: string, name: string, prefix: string): string {
   const file = path.join(dataDir, name);
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  // An empty file (a first start interrupted while writing it) is no secret: make one.
+  const kept = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+  if (kept !== '') return kept;
   const secret = `${prefix}-${randomBytes(16).toString('hex')}`;
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });
   return secret;
+}
+
+/** PORT: empty means 3000 (0 asks the system for a free port). */
+function localPort(value: string | undefined): number {
+  if (value === undefined || value.trim() === '') return 3000;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`PORT must be a port number from 0 to 65535, not ${JSON.stringify(value)}`);
+  return port;
 }
 
 main().catch((error) => {

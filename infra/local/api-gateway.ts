@@ -65,7 +65,7 @@ export async function startLocalApi(routes: RouteTable, options: { port?: number
   });
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://${options.host === '0.0.0.0' ? 'localhost' : (options.host ?? '127.0.0.1')}:${port}`,
+    url: `http://${urlHost(options.host ?? '127.0.0.1')}:${port}`,
     port,
     close: () =>
       new Promise<void>((resolve) => {
@@ -254,4 +254,10 @@ function toContext(): Context {
     fail: () => undefined,
     succeed: () => undefined,
   };
+}
+
+/** The host as a URL names it: every interface by `localhost`, an IPv6 address in brackets. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
 }
