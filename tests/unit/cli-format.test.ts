@@ -81,3 +81,14 @@ describe('csv keeps NULL apart from the text NULL (review)', () => {
     expect(formatResult(result, 'csv')).toBe('missing,word\r\n,NULL');
   });
 });
+
+describe('csv keeps NULL apart from the empty text (review, diff-edge)', () => {
+  // docs/cli.md: `--csv` writes "NULL as an empty field (as `sqlite3` writes it)". sqlite3 does
+  // that AND quotes an empty text (`sqlite3 -csv "SELECT NULL, ''"` prints `,""`), so the two stay
+  // apart. Here both print as an empty field: a reader of the csv cannot tell '' from NULL any
+  // more (before this round it could: NULL printed as NULL).
+  it("an empty text is a quoted empty field, as sqlite3 writes it", () => {
+    const result = { columns: ['missing', 'empty'], rows: [[null, '']], changes: 0, lastInsertRowid: null };
+    expect(formatResult(result, 'csv')).toBe('missing,empty\r\n,""');
+  });
+});

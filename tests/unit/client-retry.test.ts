@@ -253,3 +253,43 @@ describe('a download that keeps arriving is not a timeout (review)', () => {
     expect(requests).toHaveLength(1);
   });
 });
+
+describe('an upload that keeps leaving is not a timeout (review, diff-edge)', () => {
+  afterEach(() => jest.useRealTimers());
+
+  // docs/client.md: importDatabase sends "a file over 4 MiB ... through the staged upload" (up
+  // to MAX_DATABASE_MB, 400 MB), and `timeoutMs` (30 s) now runs "until the answer starts and then
+  // between chunks of its body". An upload's answer starts only once the whole file has been sent,
+  // so the presigned POST of a file that takes longer than timeoutMs to send is cut, sent again
+  // from the start `retries` times, then fails TIMEOUT: 400 MB in 30 s needs > 13 MB/s upstream.
+  it('a staged upload whose body leaves for longer than timeoutMs, never pausing that long, completes with one POST to S3', async () => {
+    jest.useFakeTimers();
+    const s3Posts: string[] = [];
+    const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+    const fetch = async (url: string, init: RequestInit): Promise<Response> => {
+      if (url.startsWith('https://s3.test/')) {
+        s3Posts.push(url);
+        // S3 takes the body as it comes: five chunks, 600 ms apart (a slow uplink), then the rest.
+        const reader = new Response(init.body as BodyInit).body!.getReader();
+        for (let i = 0; i < 5; i++) {
+          await reader.read();
+          await new Promise((resolve) => setTimeout(resolve, 600));
+          if (init.signal?.aborted) throw init.signal.reason;
+        }
+        while (!(await reader.read()).done);
+        return new Response(null, { status: 204 });
+      }
+      const body = JSON.parse(String(init.body)) as { upload?: boolean; staged?: string };
+      if (body.upload) return json(200, { staged: 'staging/big/1.sqlite', upload: { url: 'https://s3.test/bucket', fields: { key: 'staging/big/1.sqlite' } }, max_bytes: 400e6 });
+      return json(200, { version: 'v2', replaced: null });
+    };
+    const client = createClient({ url: 'http://api.test', key: 'k', fetch, timeoutMs: 1000, retries: 2 });
+    const imported = client.importDatabase('big', new Uint8Array(5 * 1024 * 1024)).then(
+      (answer) => ({ answer }),
+      (error: unknown) => ({ error }),
+    );
+    await jest.advanceTimersByTimeAsync(20_000);
+    expect(await imported).toEqual({ answer: { version: 'v2', replaced: null } });
+    expect(s3Posts).toHaveLength(1);
+  });
+});
