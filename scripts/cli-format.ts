@@ -24,7 +24,7 @@ export function formatResult(result: StatementResult<SqlValue[]>, mode: OutputMo
       return JSON.stringify(result.rows.map((row) => Object.fromEntries(keys.map((key, i) => [key, jsonValue(row[i] ?? null)]))));
     }
     case 'csv':
-      return [result.columns, ...result.rows.map((row) => row.map(csvText))].map((cells) => cells.map(csvField).join(',')).join('\r\n');
+      return [result.columns.map(csvField), ...result.rows.map((row) => row.map(csvCell))].map((cells) => cells.join(',')).join('\r\n');
   }
 }
 
@@ -35,9 +35,9 @@ function displayText(value: SqlValue): string {
   return String(value);
 }
 
-/** A cell in csv: as displayed, except NULL, an empty field (as sqlite3 writes it), so it differs from the text 'NULL'. */
-function csvText(value: SqlValue): string {
-  return value === null ? '' : displayText(value);
+/** A cell in csv as sqlite3 writes it: NULL an empty field, apart from the text 'NULL' and from the empty text `""`. */
+function csvCell(value: SqlValue): string {
+  return value === null ? '' : csvField(displayText(value));
 }
 
 /**
@@ -56,8 +56,9 @@ function jsonValue(value: SqlValue): unknown {
   return value;
 }
 
+/** Quoted when it must be, and when empty (an empty field is NULL: csvCell). */
 function csvField(text: string): string {
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  return text === '' || /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
 const TRIGGER_START = /^CREATE (?:TEMP |TEMPORARY )?TRIGGER\b/;

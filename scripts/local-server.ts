@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startLocalApi } from '../infra/local/api-gateway';
 import { startLocalStack } from '../infra/local/stack';
@@ -17,7 +17,8 @@ async function main(): Promise<void> {
   const port = localPort(process.env.PORT);
   // The stored S3 objects are the SQLite files themselves: only this user may read them, as the key.
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  chmodSync(dataDir, 0o700);
+  // A folder made by an earlier run (0755 before) is closed too; one this user does not own is left as it is.
+  if (statSync(dataDir).uid === process.getuid?.()) chmodSync(dataDir, 0o700);
 
   const stack = await startLocalStack({ dataDir });
   const writeKey = process.env.API_KEYS ? undefined : localSecret(dataDir, 'api-key', 'local');

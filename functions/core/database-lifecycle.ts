@@ -348,17 +348,27 @@ export class DatabaseLifecycle {
    * Replaces the database with an uploaded file, or with the database a SQL script (a dump) makes
    * when run on an empty one (`format: 'sql'`): either is checked before anything is written.
    */
-  async import(database: string, source: ({ bytes: Uint8Array } | { staged: string }) & { format?: ImportFormat }, context: ChangeContext): Promise<ChangeAnswer> {
+  async import(
+    database: string,
+    source: ({ bytes: Uint8Array } | { staged: string; sha256?: string }) & { format?: ImportFormat },
+    context: ChangeContext,
+  ): Promise<ChangeAnswer> {
     assertDatabaseName(database);
     const format = source.format ?? 'sqlite';
-    // What the request said, which its retry says again: a staged upload by its key (the upload
-    // itself may have expired by then), a body by its bytes (before the inspector takes them).
-    const named = 'staged' in source ? { staged: this.stagedKey(database, source.staged) } : { sha256: createHash('sha256').update(source.bytes).digest('hex') };
+    // What the request said, which its retry says again: a body by its bytes (before the
+    // inspector takes them); a staged upload by the sha256 its request names, checked below, so
+    // a retry that staged the same file again is the same request; else by its key (the upload
+    // itself may have expired by the time a retry comes).
+    const named =
+      'bytes' in source ? { sha256: sha256Hex(source.bytes) } : source.sha256 !== undefined ? { sha256: source.sha256 } : { staged: this.stagedKey(database, source.staged) };
     const meaning = { kind: 'import', ...(format === 'sql' && { format }), ...named };
     // A retry whose first attempt was applied answers that, without fetching or checking the upload again.
     const replayed = context.idempotencyKey === undefined ? undefined : await this.deps.service.replayIfAnswered(database, context.idempotencyKey, meaning);
     if (replayed) return changeAnswerOf(replayed);
-    const bytes = 'bytes' in source ? source.bytes : await this.stagedBytes(source.staged);
+    const bytes = 'bytes' in source ? source.bytes : await this.stagedBytes(this.stagedKey(database, source.staged));
+    if ('staged' in source && source.sha256 !== undefined && sha256Hex(bytes) !== source.sha256) {
+      throw new BadRequestError(`the upload at "${source.staged}" is not the file whose sha256 the request names; nothing was changed`);
+    }
     if (bytes.byteLength > this.options.maxDatabaseBytes) {
       throw new PayloadTooLargeError(`the ${format === 'sql' ? 'script' : 'file'} is ${bytes.byteLength} bytes; databases may hold at most ${this.options.maxDatabaseBytes}`);
     }
@@ -512,4 +522,8 @@ function sameVersion(version: ObjectVersion, record: VersionRecord): boolean {
 
 function versionName(version: StoredVersion): string {
   return version.versionId ?? version.etag;
+}
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }

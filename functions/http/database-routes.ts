@@ -137,7 +137,7 @@ function createImportHandler(app: Routes) {
     async ({ body, name, context }) => {
       if (body?.kind === 'file') return changeResponse(await app.lifecycle.import(name, { bytes: body.bytes }, context));
       if (body?.kind === 'sql') return changeResponse(await app.lifecycle.import(name, { bytes: Buffer.from(body.sql, 'utf8'), format: 'sql' }, context));
-      const fields = jsonFields(body, ['upload', 'staged', 'format']);
+      const fields = jsonFields(body, ['upload', 'staged', 'format', 'sha256']);
       if (fields.upload === true && fields.staged === undefined) {
         const staged = await app.lifecycle.stageUpload(name);
         return jsonResponse(200, {
@@ -149,9 +149,11 @@ function createImportHandler(app: Routes) {
       if (typeof fields.staged === 'string' && fields.upload === undefined) {
         const format = fields.format ?? 'sqlite';
         if (format !== 'sqlite' && format !== 'sql') throw new BadRequestError('"format" must be "sqlite" (a database file, the default) or "sql" (a SQL dump)');
-        return changeResponse(await app.lifecycle.import(name, { staged: fields.staged, format }, context));
+        const { sha256 } = fields;
+        if (sha256 !== undefined && (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256))) throw new BadRequestError('"sha256" must be the 64 lower-case hex digits of the uploaded file\'s SHA-256');
+        return changeResponse(await app.lifecycle.import(name, { staged: fields.staged, format, ...(sha256 !== undefined && { sha256 }) }, context));
       }
-      throw new BadRequestError('send either {"upload": true} or {"staged": "<key from the upload answer>", "format"?: "sqlite" | "sql"}');
+      throw new BadRequestError('send either {"upload": true} or {"staged": "<key from the upload answer>", "format"?: "sqlite" | "sql", "sha256"?: "<hex>"}');
     },
     { rawSql: false, files: true },
   );

@@ -94,10 +94,10 @@ export interface SqlCall {
  * answer's bytes, and its parsed JSON when it is JSON (an export is not).
  */
 export function apiCaller(url: string) {
-  return async (method: string, path: string, body?: unknown, key = WRITE_KEY, contentType = 'application/json') => {
+  return async (method: string, path: string, body?: unknown, key = WRITE_KEY, contentType = 'application/json', idempotencyKey?: string) => {
     const response = await fetch(`${url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${key}`, ...(body !== undefined && { 'content-type': contentType }) },
+      headers: { authorization: `Bearer ${key}`, ...(body !== undefined && { 'content-type': contentType }), ...(idempotencyKey !== undefined && { 'idempotency-key': idempotencyKey }) },
       body: body === undefined ? undefined : body instanceof Uint8Array || typeof body === 'string' ? body : JSON.stringify(body),
     });
     const bytes = new Uint8Array(await response.arrayBuffer());

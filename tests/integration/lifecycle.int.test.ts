@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import initSqlJs from 'sql.js';
 import { apiCaller, postJson, READ_KEY, startTestApi, testConfig, uniqueDatabase, WRITE_KEY, type TestApi } from '../helpers/test-app';
 
@@ -289,6 +290,22 @@ describe('database lifecycle over HTTP', () => {
     const fromDump = uniqueDatabase('large-dump');
     expect((await call('POST', `/databases/${fromDump}/import`, { staged: await stageUpload(fromDump, dump), format: 'sql' })).status).toBe(200);
     expect((await sql(fromDump, 'SELECT count(*), sum(length(pad)) FROM t')).body.results[0].rows).toEqual([[5000, 5_000_000]]);
+  });
+
+  it('a staged import named by its sha256 is that file: a retry that staged it again replays, another upload is refused', async () => {
+    const source = uniqueDatabase('sha-src');
+    await sql(source, 'CREATE TABLE t(n INTEGER); INSERT INTO t VALUES (1)');
+    const file = (await call('GET', `/databases/${source}/export`, undefined, READ_KEY)).bytes;
+    const sha256 = createHash('sha256').update(file).digest('hex');
+    const db = uniqueDatabase('sha-import');
+    const first = await call('POST', `/databases/${db}/import`, { staged: await stageUpload(db, file), sha256 }, WRITE_KEY, 'application/json', 'sha-import-1');
+    expect(first.status).toBe(200);
+    const retry = await call('POST', `/databases/${db}/import`, { staged: await stageUpload(db, file), sha256 }, WRITE_KEY, 'application/json', 'sha-import-1');
+    expect({ status: retry.status, version: retry.body.version, replayed: retry.body.replayed }).toEqual({ status: 200, version: first.body.version, replayed: true });
+
+    const other = await call('POST', `/databases/${db}/import`, { staged: await stageUpload(db, new Uint8Array([...file, 0])), sha256 });
+    expect([other.status, other.body.error.message]).toEqual([400, expect.stringContaining('is not the file whose sha256 the request names')]);
+    expect((await call('GET', `/databases/${db}/versions`, undefined, READ_KEY)).body.versions).toHaveLength(1);
   });
 });
 

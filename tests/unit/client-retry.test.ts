@@ -270,7 +270,7 @@ describe('an upload that keeps leaving is not a timeout (review, diff-edge)', ()
       if (url.startsWith('https://s3.test/')) {
         s3Posts.push(url);
         // S3 takes the body as it comes: five chunks, 600 ms apart (a slow uplink), then the rest.
-        const reader = new Response(init.body as BodyInit).body!.getReader();
+        const reader = new Response(init.body as ConstructorParameters<typeof Response>[0]).body!.getReader();
         for (let i = 0; i < 5; i++) {
           await reader.read();
           await new Promise((resolve) => setTimeout(resolve, 600));

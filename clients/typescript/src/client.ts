@@ -168,6 +168,11 @@ interface WireResult {
  */
 const INLINE_IMPORT_BYTES = 4 * 1024 * 1024;
 
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** A staged upload may take timeoutMs plus the time to send the file at 100 KB/s. */
+const UPLOAD_BYTES_PER_MS = 100;
+
 /** The server's rule for keys (README "Idempotent writes"). */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e](?:[\x20-\x7e]{0,126}[\x21-\x7e])?$/;
 
@@ -194,7 +199,7 @@ export function createClient(options: ClientOptions): Client {
     url: options.url,
     key: options.key,
     fetch: options.fetch ?? ((input, init) => fetch(input, init)),
-    timeoutMs: options.timeoutMs ?? 30_000,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     retries: options.retries ?? 3,
     backoff: { baseDelayMs: options.retryBaseDelayMs ?? 100, maxDelayMs: options.retryMaxDelayMs ?? 20_000 },
     onRetry: options.onRetry,
@@ -290,8 +295,12 @@ export function createClient(options: ClientOptions): Client {
         const form = new FormData();
         for (const [field, value] of Object.entries(stage.upload.fields ?? {})) form.append(field, value);
         form.append('file', new Blob([file as Uint8Array<ArrayBuffer>]));
-        await send({ method: 'POST', path: stage.upload.url, absoluteUrl: true, form, read: true }, call);
-        return writeJson('POST', path, { json: { staged: stage.staged, ...(call.format === 'sql' ? { format: 'sql' } : {}) } }, call);
+        // The answer to an upload starts only once the whole file has left: its time grows with its size.
+        const uploadTimeoutMs = (call.timeoutMs ?? options.timeoutMs ?? DEFAULT_TIMEOUT_MS) + Math.ceil(file.byteLength / UPLOAD_BYTES_PER_MS);
+        await exchange(transport, { method: 'POST', path: stage.upload.url, absoluteUrl: true, form, read: true, signal: call.signal, timeoutMs: uploadTimeoutMs });
+        // The file's SHA-256 names the import, so a retry with the same key that staged it again is the same request.
+        const sha256 = await sha256Hex(file);
+        return writeJson('POST', path, { json: { staged: stage.staged, ...(call.format === 'sql' ? { format: 'sql' } : {}), ...(sha256 && { sha256 }) } }, call);
       };
       const committed = answer ?? (await staged());
       call.onProgress?.({ bytes: file.byteLength, total: file.byteLength });
@@ -317,6 +326,13 @@ function newKey(): string {
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;
   const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** The file's SHA-256 in hex; undefined where Web Crypto is missing (a page served over plain http). */
+async function sha256Hex(file: Uint8Array): Promise<string | undefined> {
+  if (typeof crypto.subtle?.digest !== 'function') return undefined;
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', file as Uint8Array<ArrayBuffer>));
+  return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
 function pointBody(point: PointInTime): Record<string, string> {
