@@ -121,8 +121,15 @@ export class S3ObjectStore implements ObjectStore, ObjectArchive {
       return { etag: response.ETag!, versionId: response.VersionId, stamp: stampOf(response.Metadata ?? {}) };
     } catch (error) {
       if (statusOf(error) !== 404) throw unavailable('inspect', error);
+      // No current object. S3 says whether its newest version is a delete marker (and names
+      // it), so telling a deleted key from a new one takes no listing, which a reader's role
+      // (GET /flights) may not make.
+      const headers = (error as { $response?: { headers?: Record<string, string | undefined> } }).$response?.headers ?? {};
+      if (headers['x-amz-delete-marker'] !== 'true') return undefined;
+      const versionId = headers['x-amz-version-id'];
+      if (versionId) return { etag: `delete-marker:${versionId}`, versionId, deleted: true };
     }
-    // No current object: the key is new, or its newest version is a delete marker.
+    // A delete marker the answer did not name: the newest entry of the key's history.
     const [newest] = (await this.listVersions(key, { limit: 1 })).items;
     return newest?.deleteMarker ? { etag: newest.etag, versionId: newest.versionId, deleted: true } : undefined;
   }

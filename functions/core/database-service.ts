@@ -594,7 +594,8 @@ export class DatabaseService {
    * again (as it is for a database deleted by hand). Asked only of deleted databases.
    */
   private async deletionExpired(database: string): Promise<boolean> {
-    return (await this.deps.store.head(this.keyOf(database))) === undefined;
+    // When S3 cannot say, the record's word stands: deleted.
+    return (await this.deps.store.head(this.keyOf(database)).catch(() => 'unknown' as const)) === undefined;
   }
 
   private markerStampKey(database: string, deleted: StoredVersion): string {
