@@ -37,23 +37,27 @@ if (!existsSync(K6)) console.warn(`k6 scenarios skipped: no k6 binary at ${K6}`)
 
 jest.setTimeout(300_000);
 
+/** The scenarios as k6 v0.47 runs them: bundled, ES2017 (object spread and the like lowered). */
+function bundleScenarios(outdir: string) {
+  return build({
+    entryPoints: Object.keys(RUNS).map((script) => path.join(ROOT, 'loadtest', `${script}.ts`)),
+    bundle: true,
+    outdir,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2017',
+    external: ['k6', 'k6/*'],
+    logLevel: 'error',
+  });
+}
+
 suite('the k6 scenarios, run by k6 against npm start', () => {
   let workDir: string;
   let server: LocalServer;
 
   beforeAll(async () => {
     workDir = await mkdtemp(path.join(os.tmpdir(), 'cloudlite-k6-'));
-    // k6 v0.47 parses ES2017: object spread and the like are lowered here.
-    await build({
-      entryPoints: Object.keys(RUNS).map((script) => path.join(ROOT, 'loadtest', `${script}.ts`)),
-      bundle: true,
-      outdir: workDir,
-      format: 'esm',
-      platform: 'neutral',
-      target: 'es2017',
-      external: ['k6', 'k6/*'],
-      logLevel: 'error',
-    });
+    await bundleScenarios(workDir);
     server = await startLocalServer(KEY);
   }, 120_000);
 
@@ -110,7 +114,7 @@ suite('the k6 scenarios, run by k6 against npm start', () => {
 });
 
 /**
- * Found in review: the scenarios' verdicts (k6's exit code, which CI and users go by; the audit)
+ * The scenarios' verdicts (k6's exit code, which CI and users go by; the audit)
  * against APIs that misbehave in ways the scenarios exist to catch. Each fake is a few lines of
  * `node:http` on loopback; k6 is the real one.
  */
@@ -119,16 +123,7 @@ suite('the k6 scenarios fail a service that answers wrongly', () => {
 
   beforeAll(async () => {
     workDir = await mkdtemp(path.join(os.tmpdir(), 'cloudlite-k6-fakes-'));
-    await build({
-      entryPoints: Object.keys(RUNS).map((script) => path.join(ROOT, 'loadtest', `${script}.ts`)),
-      bundle: true,
-      outdir: workDir,
-      format: 'esm',
-      platform: 'neutral',
-      target: 'es2017',
-      external: ['k6', 'k6/*'],
-      logLevel: 'error',
-    });
+    await bundleScenarios(workDir);
   }, 120_000);
 
   afterAll(async () => {

@@ -13,6 +13,7 @@ import { metricsOfFailure } from '../../functions/http/metrics';
 import { startLocalParameterStore } from '../../infra/local/ssm';
 import { databaseFile } from '../helpers/sqljs-database';
 import { FaultProxy, type ProxiedRequest } from '../helpers/fault-proxy';
+import { offlineEnv } from '../helpers/offline-env';
 
 /**
  * Packages the service the way a deploy does (`sls package --stage ci`), with no AWS credentials
@@ -825,17 +826,6 @@ describe('the stages of serverless.yml', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-/** The environment minus anything that could reach a real AWS account. */
-function offlineEnv(dir: string): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
-  return {
-    ...env,
-    AWS_CONFIG_FILE: path.join(dir, 'no-aws-config'),
-    AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'no-aws-credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  };
-}
 
 function resource(logicalId: string, type: string): Json {
   const found = template.Resources[logicalId];

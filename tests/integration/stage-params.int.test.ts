@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { offlineEnv } from '../helpers/offline-env';
 
 /**
  * A stage's params (serverless.yml `params`, or `--param`) become the functions' environment,
@@ -14,16 +15,6 @@ const ROOT = path.resolve(__dirname, '../..');
 const SLS = path.join(ROOT, 'node_modules', '.bin', 'sls');
 const run = promisify(execFile);
 
-function offlineEnv(dir: string): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
-  return {
-    ...env,
-    AWS_CONFIG_FILE: path.join(dir, 'no-aws-config'),
-    AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'no-aws-credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  };
-}
 
 describe('stage params the functions would refuse', () => {
   it.each([
