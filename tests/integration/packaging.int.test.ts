@@ -826,7 +826,6 @@ describe('the stages of serverless.yml', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-
 function resource(logicalId: string, type: string): Json {
   const found = template.Resources[logicalId];
   expect(found?.Type).toBe(type);
