@@ -16,9 +16,11 @@ async function main(): Promise<void> {
   const dataDir = defaultDataDir();
   const port = localPort(process.env.PORT);
   // The stored S3 objects are the SQLite files themselves: only this user may read them, as the key.
+  // The default .data made by an earlier run (0755 before) is closed too; a DATA_DIR of the
+  // user's choosing that already exists (their home, a shared folder) keeps its permissions.
+  const defaultDirExisted = !process.env.DATA_DIR && existsSync(dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  // A folder made by an earlier run (0755 before) is closed too; one this user does not own is left as it is.
-  if (statSync(dataDir).uid === process.getuid?.()) chmodSync(dataDir, 0o700);
+  if (defaultDirExisted && statSync(dataDir).uid === process.getuid?.()) chmodSync(dataDir, 0o700);
 
   const stack = await startLocalStack({ dataDir });
   const writeKey = process.env.API_KEYS ? undefined : localSecret(dataDir, 'api-key', 'local');
