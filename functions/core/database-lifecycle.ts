@@ -341,12 +341,9 @@ export class DatabaseLifecycle {
   }
 
   /**
-   * Replaces the database with an uploaded file, never trusted: size, then the inspector's
-   * checks (header, integrity, journal mode, schema), all before the lease is taken.
-   */
-  /**
    * Replaces the database with an uploaded file, or with the database a SQL script (a dump) makes
-   * when run on an empty one (`format: 'sql'`): either is checked before anything is written.
+   * when run on an empty one (`format: 'sql'`), never trusted: size, then the inspector's checks
+   * (header, integrity, journal mode, schema), all before the lease is taken.
    */
   async import(
     database: string,
@@ -451,8 +448,7 @@ export class DatabaseLifecycle {
     return this.deps.service.execute({ database, program, consistency: 'strong', at }, 'read');
   }
 
-  /** A staged upload belongs to one database: an import may name only its own staging keys. */
-  /** A staging key this database's upload answered, or BAD_REQUEST. */
+  /** A staged upload belongs to one database: an import may name only its own staging keys (else BAD_REQUEST). */
   private stagedKey(database: string, staged: string): string {
     const prefix = `${this.options.stagingPrefix}${database}/`;
     if (!staged.startsWith(prefix) || staged.includes('..')) throw new BadRequestError(`"staged" must be a key this database's upload answered (${prefix}...)`);
