@@ -184,13 +184,13 @@ function prefixProblems(config: Config): string[] {
     ['EXPORT_KEY_PREFIX', config.exportPrefix],
   ];
   const problems: string[] = [];
-  for (const [i, [side, sidePrefix]] of prefixes.entries()) {
-    for (const [j, [other, otherPrefix]] of prefixes.entries()) {
-      if (i !== j && i > 0 && otherPrefix.startsWith(sidePrefix)) problems.push(`${side} ("${sidePrefix}") must not be the start of ${other} ("${otherPrefix}")`);
+  for (const [side, sidePrefix] of prefixes.slice(1)) {
+    for (const [other, otherPrefix] of prefixes) {
+      if (other !== side && otherPrefix.startsWith(sidePrefix)) problems.push(`${side} ("${sidePrefix}") must not be the start of ${other} ("${otherPrefix}")`);
     }
     // Database keys are DB_KEY_PREFIX + name + ".sqlite", names without "/": a side prefix that
     // continues DB_KEY_PREFIX without a "/" is the start of some database's key.
-    if (i > 0 && sidePrefix.startsWith(config.keyPrefix) && sidePrefix !== config.keyPrefix && !sidePrefix.slice(config.keyPrefix.length).includes('/')) {
+    if (sidePrefix.startsWith(config.keyPrefix) && sidePrefix !== config.keyPrefix && !sidePrefix.slice(config.keyPrefix.length).includes('/')) {
       problems.push(`${side} ("${sidePrefix}") must not be the start of database keys under DB_KEY_PREFIX ("${config.keyPrefix}"): end its part after the prefix with "/"`);
     }
   }

@@ -32,8 +32,8 @@ export interface LeaseLockOptions {
 /**
  * How soon a writer refused with LOCK_TIMEOUT should come back. Not when the holder's lease
  * ends: a live holder renews it every third of LOCK_LEASE_MS (15 s of the default 45), so that is
- * always 30 to 45 s away however soon the holder finishes, longer than clients wait to retry. The lock frees up at any moment, and
- * each attempt waits LOCK_WAIT_MS for it server-side anyway.
+ * always 30 to 45 s away however soon the holder finishes, longer than clients wait to retry.
+ * The lock frees up at any moment, and each attempt waits LOCK_WAIT_MS for it server-side anyway.
  */
 const LOCK_RETRY_AFTER_SECONDS = 1;
 
